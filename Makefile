@@ -1,0 +1,62 @@
+# Supersonic Sync. The two set-up commands: `make run` and `make test` (both install what they
+# need on a fresh Debian 12 machine). The sync-* targets are the seed's maintenance commands as
+# thin aliases of the `supersonic` CLI.
+SHELL := /bin/bash
+CARGO ?= cargo
+SUPERSONIC := target/debug/supersonic
+# Where `make run` keeps its demo folder when nothing is configured yet.
+DEMO_FOLDER ?= $(HOME)/Supersonic
+
+.PHONY: setup build run run-headless run-desktop test test-rust test-app lint fmt \
+        sync-config sync-status sync-now sync-check-ignore
+
+setup:
+	@scripts/setup.sh
+
+build: setup
+	$(CARGO) build --workspace --all-targets
+
+# Desktop app when there is a display, else the headless daemon on an embedded local remote.
+run: setup
+	@if [ -n "$${DISPLAY:-}$${WAYLAND_DISPLAY:-}" ]; then $(MAKE) --no-print-directory run-desktop; \
+	 else $(MAKE) --no-print-directory run-headless; fi
+
+run-desktop:
+	$(CARGO) build -p supersonic-cli -p supersonic-sync
+	@$(SUPERSONIC) status >/dev/null 2>&1 && [ -n "$$($(SUPERSONIC) status --json | grep '"path"')" ] || \
+	  $(SUPERSONIC) init "$(DEMO_FOLDER)"
+	$(CARGO) run -p supersonic-sync
+
+run-headless:
+	$(CARGO) build -p supersonic-cli
+	@[ -n "$$($(SUPERSONIC) status --json 2>/dev/null | grep '"path"')" ] || \
+	  $(SUPERSONIC) init "$(DEMO_FOLDER)"
+	@echo "syncing; drop files into $(DEMO_FOLDER) (Ctrl-C stops)"
+	$(SUPERSONIC) run
+
+test: setup lint test-rust test-app
+
+test-rust:
+	$(CARGO) build --workspace --all-targets
+	$(CARGO) test --workspace --no-fail-fast 2>&1 | tee target/test-output.txt; exit $${PIPESTATUS[0]}
+
+# The desktop app starts under Xvfb and shows its window; the tauri CLI reads this layout.
+test-app:
+	tests/app-smoke.sh
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+fmt:
+	$(CARGO) fmt --all
+
+# --- the seed's maintenance targets ---------------------------------------------------------
+sync-config:
+	@$(SUPERSONIC) config
+sync-status:
+	@$(SUPERSONIC) status
+sync-now:
+	@$(SUPERSONIC) sync
+sync-check-ignore:
+	@$(SUPERSONIC) check-ignore $(PATHS)

@@ -1,0 +1,113 @@
+//! Shared helpers: the binary, file helpers, and a pair of devices on one remote.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub use supersonic_testkit::{wait_until, Device, GitDaemon, HangingServer, Sandbox, SmartHttp};
+
+/// Generous bound for convergence waits: the daemons poll every second, so anything that takes
+/// longer than this is a hang, not slowness.
+pub const CONVERGE: Duration = Duration::from_secs(60);
+
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_supersonic"))
+}
+
+pub fn write(path: &Path, content: &str) {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).unwrap();
+    }
+    std::fs::write(path, content).unwrap();
+}
+
+pub fn read(path: &Path) -> Option<String> {
+    std::fs::read_to_string(path).ok()
+}
+
+/// Returns every file below `dir` (outside `.git`) with its content.
+pub fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    walk(dir, dir)
+}
+
+fn walk(root: &Path, dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if entry.file_name() == ".git" {
+            continue;
+        }
+        let ft = entry.file_type().unwrap();
+        if ft.is_dir() {
+            out.extend(walk(root, &path));
+        } else {
+            let rel = path.strip_prefix(root).unwrap().display().to_string();
+            out.insert(rel, std::fs::read(&path).unwrap_or_default());
+        }
+    }
+    out
+}
+
+/// Where the shared remote lives.
+pub enum RemoteKind {
+    Path,
+    GitDaemon,
+    SmartHttp,
+}
+
+/// Two devices syncing one remote.
+pub struct Pair {
+    pub a: Device,
+    pub b: Device,
+    pub a_dir: PathBuf,
+    pub b_dir: PathBuf,
+    pub remote_path: PathBuf,
+    pub url: String,
+    pub daemon: Option<GitDaemon>,
+    pub http: Option<SmartHttp>,
+    pub sb: Sandbox,
+}
+
+impl Pair {
+    pub fn new(kind: RemoteKind) -> Pair {
+        let sb = Sandbox::new();
+        let remote_path = sb.bare_remote("notes");
+        let (url, daemon, http) = match kind {
+            RemoteKind::Path => (remote_path.display().to_string(), None, None),
+            RemoteKind::GitDaemon => {
+                let d = GitDaemon::start(&sb, &sb.remotes_dir());
+                (d.url("notes.git"), Some(d), None)
+            }
+            RemoteKind::SmartHttp => {
+                let h = SmartHttp::start(&sb, &sb.remotes_dir(), Some(("alice", "s3cret")));
+                (h.url_with_credentials("notes.git", "alice", "s3cret"), None, Some(h))
+            }
+        };
+        let a = Device::new(&sb, &bin(), "alpha");
+        let b = Device::new(&sb, &bin(), "beta");
+        let a_dir = sb.path().join("alpha-notes");
+        let b_dir = sb.path().join("beta-notes");
+        a.cli(&["init", a_dir.to_str().unwrap(), "--remote", &url]);
+        b.cli(&["init", b_dir.to_str().unwrap(), "--remote", &url]);
+        Pair { a, b, a_dir, b_dir, remote_path, url, daemon, http, sb }
+    }
+
+    pub fn start(&mut self) {
+        self.a.start();
+        self.b.start();
+    }
+
+    /// Returns the remote's commit count on main.
+    pub fn remote_commits(&self) -> usize {
+        self.sb.commit_count(&self.remote_path, "main")
+    }
+
+    /// Waits until both folders hold the same files, and fails with both trees otherwise.
+    pub fn wait_converged(&self, what: &str) {
+        wait_until(what, CONVERGE, || tree(&self.a_dir) == tree(&self.b_dir));
+    }
+
+    pub fn logs(&self) -> String {
+        format!("--- alpha ---\n{}\n--- beta ---\n{}", self.a.log(), self.b.log())
+    }
+}

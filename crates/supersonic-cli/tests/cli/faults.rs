@@ -1,0 +1,105 @@
+//! Faults: crashes, unreachable and hanging remotes. Nothing is ever lost.
+
+use std::time::{Duration, Instant};
+
+use crate::common::*;
+
+/// A tiny deterministic RNG (xorshift) so kill timings are seeded and reproducible.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+#[test]
+fn kill_9_mid_cycle_then_restart_recovers_and_loses_nothing() {
+    let mut p = Pair::new(RemoteKind::Path);
+    p.start();
+    let mut rng = Rng(0x5eed_1234_abcd_0001);
+    let mut expected = std::collections::BTreeMap::new();
+    for round in 0..6 {
+        // Both sides write (so cycles include merges), then alpha dies at a random moment.
+        for i in 0..150 {
+            let name = format!("r{round}/a{i}.txt");
+            write(&p.a_dir.join(&name), &format!("alpha {round} {i}\n"));
+            expected.insert(name, format!("alpha {round} {i}\n"));
+        }
+        let name = format!("r{round}/b.txt");
+        write(&p.b_dir.join(&name), &format!("beta {round}\n"));
+        expected.insert(name, format!("beta {round}\n"));
+        std::thread::sleep(Duration::from_millis(150 + rng.next() % 900));
+        p.a.kill9();
+        if round % 2 == 0 {
+            // What a crashed git leaves behind: an empty index.lock held by nobody.
+            std::fs::write(p.a_dir.join(".git/index.lock"), b"").unwrap();
+        }
+        p.a.start();
+    }
+    let all_there = |dir: &std::path::Path| {
+        expected.iter().all(|(k, v)| read(&dir.join(k)).as_deref() == Some(v.as_str()))
+    };
+    wait_until("every write of both devices on both devices", Duration::from_secs(120), || {
+        all_there(&p.a_dir) && all_there(&p.b_dir)
+    });
+    p.wait_converged("both trees to converge");
+    assert!(!p.a_dir.join(".git/index.lock").exists(), "the stale lock was removed");
+    p.a.stop();
+    p.b.stop();
+    p.sb.fsck(&p.a_dir);
+    p.sb.fsck(&p.b_dir);
+    p.sb.fsck(&p.remote_path);
+    assert!(p.a.log().contains("stale lock"), "the recovery is reported:\n{}", p.a.log());
+}
+
+#[test]
+fn an_unreachable_remote_keeps_local_commits_and_pushes_when_back() {
+    let mut p = Pair::new(RemoteKind::GitDaemon);
+    p.start();
+    write(&p.a_dir.join("before.txt"), "1\n");
+    p.wait_converged("the first file to travel");
+    p.daemon.as_mut().unwrap().stop();
+    write(&p.a_dir.join("offline.txt"), "written while the remote is down\n");
+    wait_until("alpha to commit locally while the remote is down", CONVERGE, || {
+        p.sb.git(&p.a_dir, &["log", "-1", "--format=%B"]).contains("offline.txt")
+    });
+    let status = p.a.cli(&["status", "--json"]);
+    let st: serde_json::Value = serde_json::from_str(&status).unwrap();
+    assert!(st[0]["unpushed_commits"].as_u64().unwrap() >= 1, "status shows the unpushed commit: {status}");
+    assert!(st[0]["running"].as_bool().unwrap(), "status sees the running daemon: {status}");
+    assert!(!p.b_dir.join("offline.txt").exists());
+    p.daemon.as_mut().unwrap().restart();
+    wait_until("the offline edit to reach beta once the remote is back", CONVERGE, || {
+        read(&p.b_dir.join("offline.txt")).as_deref() == Some("written while the remote is down\n")
+    });
+    assert!(p.a.log().contains("retrying in"), "the failure was retried with backoff:\n{}", p.a.log());
+}
+
+#[test]
+fn a_hanging_remote_is_cut_off_by_the_deadline() {
+    let sb = Sandbox::new();
+    let remote = sb.bare_remote("r");
+    let mut dev = Device::new(&sb, &bin(), "alpha");
+    dev.set_env("SUPERSONIC_NETWORK_TIMEOUT_SEC", "2");
+    let dir = sb.path().join("notes");
+    dev.cli(&["init", dir.to_str().unwrap(), "--remote", remote.to_str().unwrap()]);
+    // Point the folder at a server that accepts and never answers.
+    let hang = HangingServer::start();
+    let config = dev.config_dir().join("config.yaml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, text.replace(remote.to_str().unwrap(), &hang.git_url("r.git"))).unwrap();
+    write(&dir.join("a.txt"), "kept locally\n");
+    let started = Instant::now();
+    let out = dev.run(&["sync"]);
+    let elapsed = started.elapsed();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "a sync against a hanging remote fails");
+    assert!(stderr.contains("timed out after 2 s"), "the error names the deadline: {stderr}");
+    assert!(elapsed < Duration::from_secs(20), "cut off by the deadline, took {elapsed:?}");
+    assert!(hang.accepted() >= 1, "git really connected to the hanging server");
+    let log = sb.git(&dir, &["log", "-1", "--format=%B"]);
+    assert!(log.contains("a.txt"), "the local commit was still made: {log}");
+}

@@ -1,0 +1,8 @@
+//! End-to-end tests of the `supersonic` binary: real daemons, real remotes (bare path,
+//! `git daemon`, smart HTTP on 127.0.0.1), real files. Modules mirror the user journeys.
+
+mod common;
+mod errors;
+mod faults;
+mod sync;
+mod volume;

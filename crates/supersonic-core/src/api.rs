@@ -1,0 +1,381 @@
+//! The façade every shell calls (CLI today; HTTP and the desktop app later). Each method is
+//! one user-level action, returns typed results, and leaves presentation to the shell.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::config::{self, AppConfig, FolderConfig, FolderEntry, Mode};
+use crate::device::Device;
+use crate::engine::{self, EngineHandle};
+use crate::events::EventBus;
+use crate::folder::{self, CycleReport, Folder, Trigger};
+use crate::git::{self, GitRepo, Identity};
+use crate::ignore::{IgnoreRules, Match};
+use crate::paths::{self, Dirs};
+use crate::status::{FolderState, FolderStatus};
+use crate::{Error, Result};
+
+/// Deadline for checking that a remote is reachable when a folder is added.
+pub const REMOTE_CHECK_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The engine's façade, bound to a set of dirs and an environment.
+#[derive(Debug, Clone)]
+pub struct Api {
+    dirs: Dirs,
+    env: BTreeMap<String, String>,
+}
+
+/// What `init` should register.
+#[derive(Debug, Clone, Default)]
+pub struct InitRequest {
+    /// The folder to sync (created if missing and its parent exists).
+    pub path: PathBuf,
+    /// Remote URL or path; `None` uses the folder's existing `origin`, else an embedded bare
+    /// repository in the data dir.
+    pub remote: Option<String>,
+    /// Branch (default: the repo's current branch, else `main`).
+    pub branch: Option<String>,
+    /// Mode.
+    pub mode: Mode,
+}
+
+/// What `init` did.
+#[derive(Debug, Clone, Serialize)]
+pub struct InitOutcome {
+    /// The registered folder.
+    pub path: PathBuf,
+    /// Its remote (redacted).
+    pub remote: String,
+    /// Whether the remote is an embedded bare repository created for it.
+    pub embedded_remote: bool,
+    /// Branch.
+    pub branch: String,
+    /// Mode.
+    pub mode: Mode,
+}
+
+/// The effective configuration, secrets redacted.
+#[derive(Debug, Clone, Serialize)]
+pub struct EffectiveConfig {
+    /// The app config file.
+    pub config_file: PathBuf,
+    /// The data dir.
+    pub data_dir: PathBuf,
+    /// This device.
+    pub device: Device,
+    /// Every folder, fully resolved.
+    pub folders: Vec<FolderConfig>,
+}
+
+/// Outcome of `check-ignore` for one path.
+#[derive(Debug, Clone, Serialize)]
+pub struct IgnoreCheck {
+    /// The path as given.
+    pub path: PathBuf,
+    /// The rule that ignores it, if any.
+    pub rule: Option<Match>,
+}
+
+impl Api {
+    /// Creates the façade from the process environment (`SUPERSONIC_*`, XDG, HOME).
+    pub fn from_env(env: BTreeMap<String, String>) -> Result<Api> {
+        Ok(Api { dirs: Dirs::from_env(&env)?, env })
+    }
+
+    /// Returns the dirs in use.
+    pub fn dirs(&self) -> &Dirs {
+        &self.dirs
+    }
+
+    /// Loads and resolves the whole configuration.
+    pub fn load(&self) -> Result<(AppConfig, Vec<FolderConfig>)> {
+        folder::resolve_all(&self.dirs, &self.env)
+    }
+
+    /// Returns this device's identity.
+    pub fn device(&self, app: &AppConfig) -> Result<Device> {
+        Device::load(&self.dirs, app.device.name.as_deref(), &self.env)
+    }
+
+    /// Registers a folder: validates everything first (path, config files, ignore rules,
+    /// remote reachability), and only then creates the repo, the embedded remote if needed, and
+    /// the config entry. Bad input leaves nothing written.
+    pub fn init_folder(&self, req: InitRequest) -> Result<InitOutcome> {
+        let path = paths::absolute(&req.path);
+        match std::fs::metadata(&path) {
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => return Err(Error::Invalid(format!("{} is not a directory", path.display()))),
+            Err(_) if path.parent().is_some_and(Path::is_dir) => {}
+            Err(_) => {
+                return Err(Error::Invalid(format!(
+                    "{} does not exist (nor does its parent directory)",
+                    path.display()
+                )))
+            }
+        }
+        let file = self.dirs.app_config_file();
+        let mut app = config::load_app_config(&file)?;
+        if let Some(existing) = app.folders.iter().find(|f| f.path == path) {
+            return Err(Error::Invalid(format!(
+                "{} is already synced (remote {})",
+                path.display(),
+                config::redact_url(&existing.remote)
+            )));
+        }
+        let existing_repo = git2::Repository::open(&path).ok();
+        let existing_origin = existing_repo
+            .as_ref()
+            .and_then(|r| r.find_remote(git::REMOTE).ok().and_then(|o| o.url().map(str::to_string)));
+        let branch = req
+            .branch
+            .clone()
+            .or_else(|| {
+                existing_repo.as_ref().and_then(|r| {
+                    r.find_reference("HEAD").ok()?.symbolic_target().map(|t| {
+                        t.trim_start_matches("refs/heads/").to_string()
+                    })
+                })
+            })
+            .unwrap_or_else(|| "main".to_string());
+        let (remote, embedded) = match req.remote.as_deref().or(existing_origin.as_deref()) {
+            Some(url) => (normalise_remote(url), false),
+            None => {
+                let bare = self.dirs.remotes_dir().join(format!("{}.git", paths::folder_id(&path)));
+                (bare.display().to_string(), true)
+            }
+        };
+        let entry = FolderEntry {
+            path: path.clone(),
+            remote: remote.clone(),
+            branch: branch.clone(),
+            mode: req.mode,
+            paused: false,
+            overrides: BTreeMap::new(),
+        };
+        // Validate the folder's own config and ignore rules (when the folder exists).
+        if path.is_dir() {
+            let resolved = config::resolve_folder(&file, &app, &entry, &self.env)?;
+            IgnoreRules::load(
+                &path,
+                &resolved.settings.exclude_patterns,
+                &path.join(config::FOLDER_CONFIG_FILE),
+            )?;
+        } else {
+            let probe = FolderEntry { path: std::env::temp_dir(), ..entry.clone() };
+            config::resolve_folder(&file, &app, &probe, &self.env)?;
+        }
+        if !embedded {
+            git::check_remote(&remote, REMOTE_CHECK_TIMEOUT).map_err(|e| match e {
+                Error::Remote { op, remote, message, class } => Error::Remote {
+                    op,
+                    remote: remote.clone(),
+                    message: format!("remote is not usable: {message}"),
+                    class,
+                },
+                other => other,
+            })?;
+        }
+        // Everything checked: now write.
+        if !path.exists() {
+            std::fs::create_dir(&path).map_err(|e| Error::io(&path, e))?;
+        }
+        if embedded {
+            let bare = PathBuf::from(&remote);
+            if !bare.exists() {
+                std::fs::create_dir_all(self.dirs.remotes_dir())
+                    .map_err(|e| Error::io(self.dirs.remotes_dir(), e))?;
+                let mut opts = git2::RepositoryInitOptions::new();
+                opts.bare(true).initial_head(&branch);
+                git2::Repository::init_opts(&bare, &opts)
+                    .map_err(Error::git(format!("create embedded remote {}", bare.display())))?;
+            }
+        }
+        GitRepo::init(&path, &branch, &remote)?;
+        app.folders.push(entry);
+        config::save_app_config(&file, &app)?;
+        Ok(InitOutcome {
+            path,
+            remote: config::redact_url(&remote),
+            embedded_remote: embedded,
+            branch,
+            mode: req.mode,
+        })
+    }
+
+    /// Returns the effective configuration with secrets redacted.
+    pub fn effective_config(&self) -> Result<EffectiveConfig> {
+        let (app, folders) = self.load()?;
+        Ok(EffectiveConfig {
+            config_file: self.dirs.app_config_file(),
+            data_dir: self.dirs.data_dir.clone(),
+            device: self.device(&app)?,
+            folders: folders.iter().map(FolderConfig::redacted).collect(),
+        })
+    }
+
+    /// Returns the status of every folder: from the running engine's status file when a daemon
+    /// syncs it, else read from the repository.
+    pub fn status(&self) -> Result<Vec<FolderStatus>> {
+        let (_, folders) = self.load()?;
+        let mut out = Vec::new();
+        for cfg in folders {
+            let id = paths::folder_id(&cfg.path);
+            let running = cfg.path.join(".git").is_dir()
+                && folder::take_folder_lock(&cfg.path).is_err();
+            let recorded = crate::status::read(&self.dirs.status_dir(), &id);
+            if running {
+                if let Some(mut s) = recorded {
+                    s.running = true;
+                    out.push(s);
+                    continue;
+                }
+            }
+            let repo = GitRepo::open(&cfg.path, &cfg.branch, &cfg.remote);
+            let (state, head, ahead, pending) = match &repo {
+                Ok(repo) => {
+                    let (ahead, _) = repo.ahead_behind().unwrap_or((0, 0));
+                    let pending = repo.changed_paths().map(|p| p.len()).unwrap_or(0);
+                    let state = if cfg.paused { FolderState::Paused } else { FolderState::Idle };
+                    (state, repo.head().ok().flatten().map(|o| o.to_string()), ahead, pending)
+                }
+                Err(e) => (
+                    FolderState::Error {
+                        message: e.to_string(),
+                        code: e.code().into(),
+                        class: e.class(),
+                    },
+                    None,
+                    0,
+                    0,
+                ),
+            };
+            out.push(FolderStatus {
+                path: cfg.path.clone(),
+                remote: config::redact_url(&cfg.remote),
+                branch: cfg.branch.clone(),
+                mode: cfg.mode.to_string(),
+                state,
+                running,
+                pid: None,
+                head,
+                unpushed_commits: ahead,
+                pending_changes: pending,
+                last_sync: recorded.as_ref().and_then(|r| r.last_sync.clone()),
+                last_error: recorded.as_ref().and_then(|r| r.last_error.clone()),
+                consecutive_failures: recorded.as_ref().map_or(0, |r| r.consecutive_failures),
+                next_retry: None,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Runs one full cycle on the folder at `path` (or on every folder) in this process.
+    /// Fails for a folder a running daemon holds.
+    pub fn sync_once(
+        &self,
+        path: Option<&Path>,
+        allow_mass_delete: bool,
+    ) -> Result<Vec<(PathBuf, Result<CycleReport>)>> {
+        let (app, folders) = self.load()?;
+        let device = self.device(&app)?;
+        let targets: Vec<FolderConfig> = match path {
+            Some(p) => vec![self.find_folder(&folders, p)?.clone()],
+            None => folders,
+        };
+        let mut results = Vec::new();
+        for cfg in targets {
+            let identity = Identity {
+                device: device.clone(),
+                user: cfg.settings.git.user.clone(),
+                email: cfg.settings.git.email.clone(),
+            };
+            let path = cfg.path.clone();
+            let outcome = Folder::open(cfg, &self.dirs, identity, EventBus::default()).and_then(|mut f| {
+                if allow_mass_delete {
+                    f.allow_mass_delete();
+                }
+                f.cycle(Some(crate::batcher::Batch::Full), Trigger::Manual)
+            });
+            results.push((path, outcome));
+        }
+        Ok(results)
+    }
+
+    /// Tells which of `paths` are ignored, and by which rule. Paths are relative to the folder,
+    /// or absolute; without `folder`, the folder is the configured one containing each path.
+    pub fn check_ignore(&self, folder: Option<&Path>, paths: &[PathBuf]) -> Result<Vec<IgnoreCheck>> {
+        let (_, folders) = self.load()?;
+        let mut out = Vec::new();
+        let mut cache: BTreeMap<PathBuf, IgnoreRules> = BTreeMap::new();
+        for p in paths {
+            let abs = match folder {
+                Some(f) if p.is_relative() => paths::absolute(f).join(p),
+                _ => paths::absolute(p),
+            };
+            let cfg = match folder {
+                Some(f) => self.find_folder(&folders, f)?,
+                None => folders
+                    .iter()
+                    .filter(|c| abs.starts_with(&c.path))
+                    .max_by_key(|c| c.path.as_os_str().len())
+                    .ok_or_else(|| {
+                        Error::Invalid(format!("{} is not inside a synced folder", abs.display()))
+                    })?,
+            };
+            if !cache.contains_key(&cfg.path) {
+                let rules = IgnoreRules::load(
+                    &cfg.path,
+                    &cfg.settings.exclude_patterns,
+                    &cfg.path.join(config::FOLDER_CONFIG_FILE),
+                )?;
+                cache.insert(cfg.path.clone(), rules);
+            }
+            let rules = &cache[&cfg.path];
+            let rel = abs.strip_prefix(&cfg.path).map_err(|_| {
+                Error::Invalid(format!("{} is outside {}", abs.display(), cfg.path.display()))
+            })?;
+            let is_dir = abs.is_dir() || p.as_os_str().to_string_lossy().ends_with('/');
+            out.push(IgnoreCheck { path: p.clone(), rule: rules.explain(rel, is_dir) });
+        }
+        Ok(out)
+    }
+
+    /// Starts the engine on every configured folder that is not paused.
+    pub fn start(&self, bus: EventBus) -> Result<EngineHandle> {
+        let (app, folders) = self.load()?;
+        if folders.is_empty() {
+            return Err(Error::Invalid(format!(
+                "no folders configured in {}; add one with `supersonic init DIR`",
+                self.dirs.app_config_file().display()
+            )));
+        }
+        let device = self.device(&app)?;
+        let identity = Identity { device, user: None, email: None };
+        engine::start(folders, &self.dirs, identity, bus)
+    }
+
+    fn find_folder<'a>(&self, folders: &'a [FolderConfig], path: &Path) -> Result<&'a FolderConfig> {
+        let abs = paths::absolute(path);
+        folders.iter().find(|f| f.path == abs).ok_or_else(|| {
+            Error::Invalid(format!(
+                "{} is not a synced folder (see `supersonic status`)",
+                abs.display()
+            ))
+        })
+    }
+}
+
+/// Makes a local-path remote absolute (URLs and scp-style `host:path` stay as they are).
+fn normalise_remote(url: &str) -> String {
+    let is_url = url.contains("://");
+    let is_scp = !url.starts_with('/')
+        && url.find(':').is_some_and(|c| url.find('/').is_none_or(|s| c < s));
+    if is_url || is_scp {
+        url.to_string()
+    } else {
+        paths::absolute(Path::new(url)).display().to_string()
+    }
+}

@@ -1,0 +1,614 @@
+//! Configuration: the app config (YAML, in the config dir) that lists folders, the per-folder
+//! `.supersonic-sync.conf` (the seed's keys: `git`, `sync`, `exclude_patterns`, `metrics`,
+//! `webhooks`), and environment overrides.
+//!
+//! Layers, weakest first: built-in defaults, the app config's `defaults:`, the folder's own
+//! `.supersonic-sync.conf` (it travels with the folder, so every device shares it), the folder's
+//! entry in the app config (device-local), then environment variables. Each file is validated on
+//! its own first, so an error names the file, the line and the key; only then are the layers
+//! merged. Invalid config is always an error: the engine never silently falls back.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use serde_yaml::Value;
+
+/// Name of the app config file inside the config dir.
+pub const APP_CONFIG_FILE: &str = "config.yaml";
+/// Name of the per-folder config file at the root of a synced folder.
+pub const FOLDER_CONFIG_FILE: &str = ".supersonic-sync.conf";
+
+/// A configuration error that names where the problem is.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{file}{}: {message}", location(*line, *column, key))]
+pub struct ConfigError {
+    /// The file (or `environment` for env overrides).
+    pub file: PathBuf,
+    /// 1-based line, when known.
+    pub line: Option<usize>,
+    /// 1-based column, when known.
+    pub column: Option<usize>,
+    /// Dotted key path (`sync.interval_sec`), when known.
+    pub key: Option<String>,
+    /// What is wrong.
+    pub message: String,
+}
+
+fn location(line: Option<usize>, column: Option<usize>, key: &Option<String>) -> String {
+    let mut out = String::new();
+    if let Some(line) = line {
+        out.push_str(&format!(":{line}"));
+        if let Some(column) = column {
+            out.push_str(&format!(":{column}"));
+        }
+    }
+    if let Some(key) = key.as_deref().filter(|k| !k.is_empty() && *k != ".") {
+        out.push_str(&format!(": key `{key}`"));
+    }
+    out
+}
+
+impl ConfigError {
+    fn new(file: &Path, key: Option<&str>, message: impl Into<String>) -> Self {
+        ConfigError {
+            file: file.to_path_buf(),
+            line: None,
+            column: None,
+            key: key.map(str::to_string),
+            message: message.into(),
+        }
+    }
+}
+
+/// Sync mode of a folder (seed 004).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    /// Local changes are pushed and remote changes are pulled.
+    #[default]
+    TwoWay,
+    /// Local changes are pushed; remote changes are never applied (backup, "seed").
+    PushOnly,
+    /// Remote changes are applied; local changes are never committed (mirror).
+    PullOnly,
+}
+
+impl std::str::FromStr for Mode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "two-way" => Ok(Mode::TwoWay),
+            "push-only" => Ok(Mode::PushOnly),
+            "pull-only" => Ok(Mode::PullOnly),
+            other => Err(format!(
+                "unknown mode `{other}` (expected two-way, push-only or pull-only)"
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for Mode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Mode::TwoWay => "two-way",
+            Mode::PushOnly => "push-only",
+            Mode::PullOnly => "pull-only",
+        })
+    }
+}
+
+/// The seed's `git:` section: identity used for sync commits.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct GitSettings {
+    /// Author name of sync commits (default: the repo's `user.name`, else the device name).
+    pub user: Option<String>,
+    /// Author email of sync commits (default: the repo's `user.email`).
+    pub email: Option<String>,
+}
+
+/// The seed's `sync:` section plus the engine's timing knobs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SyncSettings {
+    /// Seconds between remote polls (fetch) while idle (seed `interval_sec`).
+    pub interval_sec: u64,
+    /// Remote operations allowed per sliding hour (seed `max_per_hour`).
+    pub max_per_hour: u32,
+    /// Whether consecutive failures back off exponentially (seed `backoff_enabled`).
+    pub backoff_enabled: bool,
+    /// First backoff delay in seconds (doubles per consecutive failure).
+    pub backoff_initial_sec: u64,
+    /// Cap of the backoff delay in seconds.
+    pub backoff_max_sec: u64,
+    /// Quiet period after the last change before a batch is committed, in milliseconds.
+    pub debounce_ms: u64,
+    /// Longest a change may wait while the folder keeps changing, in milliseconds.
+    pub max_latency_ms: u64,
+    /// Paths tracked per batch before the batch turns into one full rescan.
+    pub batch_cap: usize,
+    /// Seconds between full rescans that catch what the watcher missed.
+    pub rescan_interval_sec: u64,
+    /// Deadline of one network git command (fetch, push), in seconds.
+    pub network_timeout_sec: u64,
+    /// Files larger than this many MB are not synced (a warning names them).
+    pub max_file_size_mb: u64,
+    /// A batch deleting more than this share of tracked files stops the folder (0..=1).
+    pub mass_delete_ratio: f64,
+    /// ...but only when it deletes at least this many files.
+    pub mass_delete_min_files: usize,
+    /// The folder stops when free disk space falls below this many MB.
+    pub min_free_disk_mb: u64,
+}
+
+impl Default for SyncSettings {
+    fn default() -> Self {
+        SyncSettings {
+            interval_sec: 300,
+            max_per_hour: 60,
+            backoff_enabled: true,
+            backoff_initial_sec: 60,
+            backoff_max_sec: 3600,
+            debounce_ms: 500,
+            max_latency_ms: 10_000,
+            batch_cap: 5_000,
+            rescan_interval_sec: 3600,
+            network_timeout_sec: 120,
+            max_file_size_mb: 100,
+            mass_delete_ratio: 0.5,
+            mass_delete_min_files: 50,
+            min_free_disk_mb: 64,
+        }
+    }
+}
+
+/// The seed's `metrics:` section.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsSettings {
+    /// History rows kept (oldest pruned first).
+    pub history_max_entries: usize,
+    /// History rows older than this many days are pruned.
+    pub history_max_age_days: u32,
+    /// A seed-style JSONL history file to import once (optional).
+    pub history_file: Option<String>,
+}
+
+impl Default for MetricsSettings {
+    fn default() -> Self {
+        MetricsSettings { history_max_entries: 10_000, history_max_age_days: 90, history_file: None }
+    }
+}
+
+/// The seed's `webhooks:` section.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebhookSettings {
+    /// Whether webhooks are sent.
+    pub enabled: bool,
+    /// Endpoint URLs (secrets: redacted wherever shown).
+    pub urls: Vec<String>,
+    /// Events sent (empty: all).
+    pub events: Vec<String>,
+    /// Per-request timeout in seconds.
+    pub timeout_sec: u64,
+    /// Retries per delivery.
+    pub retries: u32,
+    /// HMAC-SHA256 secret for generic webhooks (secret: redacted wherever shown).
+    pub secret: Option<String>,
+}
+
+impl Default for WebhookSettings {
+    fn default() -> Self {
+        WebhookSettings {
+            enabled: false,
+            urls: Vec::new(),
+            events: Vec::new(),
+            timeout_sec: 10,
+            retries: 3,
+            secret: None,
+        }
+    }
+}
+
+/// Settings that a folder can carry in `.supersonic-sync.conf` and that the app config can set
+/// for all folders (`defaults:`) or for one folder (inline in its entry).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct FolderSettings {
+    /// Commit identity.
+    pub git: GitSettings,
+    /// Timing, throttle and safety knobs.
+    pub sync: SyncSettings,
+    /// Extra ignore patterns (gitignore syntax), added after `.syncignore`'s built-ins.
+    pub exclude_patterns: Vec<String>,
+    /// History retention.
+    pub metrics: MetricsSettings,
+    /// Webhook delivery.
+    pub webhooks: WebhookSettings,
+}
+
+/// One folder entry of the app config.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FolderEntry {
+    /// Absolute path of the synced folder.
+    pub path: PathBuf,
+    /// Remote URL (any URL the system git understands, or a path).
+    pub remote: String,
+    /// Branch synced.
+    #[serde(default = "default_branch")]
+    pub branch: String,
+    /// Sync mode.
+    #[serde(default)]
+    pub mode: Mode,
+    /// Whether the folder is paused.
+    #[serde(default)]
+    pub paused: bool,
+    /// Device-local overrides (same keys as `.supersonic-sync.conf`).
+    #[serde(flatten)]
+    pub overrides: BTreeMap<String, Value>,
+}
+
+fn default_branch() -> String {
+    "main".to_string()
+}
+
+/// Device identity settings of the app config.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct DeviceSettings {
+    /// Human-readable device name (default: the host name).
+    pub name: Option<String>,
+}
+
+/// The app config file (`config.yaml` in the config dir).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct AppConfig {
+    /// This device.
+    pub device: DeviceSettings,
+    /// Settings applied to every folder unless a folder says otherwise.
+    pub defaults: Value,
+    /// The synced folders.
+    pub folders: Vec<FolderEntry>,
+}
+
+/// A folder's fully resolved configuration.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FolderConfig {
+    /// Absolute path of the folder.
+    pub path: PathBuf,
+    /// Remote URL.
+    pub remote: String,
+    /// Branch synced.
+    pub branch: String,
+    /// Sync mode.
+    pub mode: Mode,
+    /// Whether the folder is paused.
+    pub paused: bool,
+    /// The merged settings.
+    #[serde(flatten)]
+    pub settings: FolderSettings,
+}
+
+/// Loads and validates the app config at `file`; a missing file is an empty config.
+pub fn load_app_config(file: &Path) -> Result<AppConfig, ConfigError> {
+    let text = match std::fs::read_to_string(file) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(AppConfig::default()),
+        Err(e) => return Err(ConfigError::new(file, None, format!("cannot read: {e}"))),
+    };
+    let config: AppConfig = parse_yaml(file, &text)?;
+    if !config.defaults.is_null() {
+        let _: FolderSettings = from_value(file, "defaults", config.defaults.clone())?;
+    }
+    for (i, folder) in config.folders.iter().enumerate() {
+        let key = format!("folders[{i}]");
+        if !folder.path.is_absolute() {
+            return Err(ConfigError::new(
+                file,
+                Some(&format!("{key}.path")),
+                format!("folder path `{}` must be absolute", folder.path.display()),
+            ));
+        }
+        if folder.remote.trim().is_empty() {
+            return Err(ConfigError::new(file, Some(&format!("{key}.remote")), "empty remote"));
+        }
+        let overrides = Value::Mapping(
+            folder.overrides.iter().map(|(k, v)| (Value::String(k.clone()), v.clone())).collect(),
+        );
+        let _: FolderSettings = from_value(file, &key, overrides)?;
+    }
+    Ok(config)
+}
+
+/// Writes the app config atomically (temp file + rename), creating the config dir.
+pub fn save_app_config(file: &Path, config: &AppConfig) -> crate::Result<()> {
+    let text = serde_yaml::to_string(config)
+        .map_err(|e| ConfigError::new(file, None, format!("cannot serialise: {e}")))?;
+    let dir = file.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(|e| crate::Error::io(dir, e))?;
+    crate::paths::write_atomic(file, text.as_bytes())
+}
+
+/// Loads a folder's `.supersonic-sync.conf` as a YAML value (null if absent), validated.
+pub fn load_folder_file(folder: &Path) -> Result<Value, ConfigError> {
+    let file = folder.join(FOLDER_CONFIG_FILE);
+    let text = match std::fs::read_to_string(&file) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Value::Null),
+        Err(e) => return Err(ConfigError::new(&file, None, format!("cannot read: {e}"))),
+    };
+    let _: FolderSettings = parse_yaml(&file, &text)?;
+    let value: Value = serde_yaml::from_str(&text)
+        .map_err(|e| ConfigError::new(&file, None, e.to_string()))?;
+    Ok(value)
+}
+
+/// Resolves a folder's effective configuration from every layer and the environment.
+pub fn resolve_folder(
+    app_file: &Path,
+    app: &AppConfig,
+    entry: &FolderEntry,
+    env: &BTreeMap<String, String>,
+) -> Result<FolderConfig, ConfigError> {
+    let folder_file = load_folder_file(&entry.path)?;
+    let overrides = Value::Mapping(
+        entry.overrides.iter().map(|(k, v)| (Value::String(k.clone()), v.clone())).collect(),
+    );
+    let mut merged = Value::Mapping(Default::default());
+    for layer in [&app.defaults, &folder_file, &overrides] {
+        merge_value(&mut merged, layer);
+    }
+    let mut settings: FolderSettings = from_value(app_file, "", merged)?;
+    apply_env(&mut settings, env)?;
+    let config = FolderConfig {
+        path: entry.path.clone(),
+        remote: entry.remote.clone(),
+        branch: entry.branch.clone(),
+        mode: entry.mode,
+        paused: entry.paused,
+        settings,
+    };
+    validate(app_file, &config)?;
+    Ok(config)
+}
+
+/// Environment variables that override settings, with the key each one sets.
+pub const ENV_OVERRIDES: &[(&str, &str)] = &[
+    ("SUPERSONIC_INTERVAL_SEC", "sync.interval_sec"),
+    ("SUPERSONIC_MAX_PER_HOUR", "sync.max_per_hour"),
+    ("SUPERSONIC_DEBOUNCE_MS", "sync.debounce_ms"),
+    ("SUPERSONIC_BACKOFF_INITIAL_SEC", "sync.backoff_initial_sec"),
+    ("SUPERSONIC_BACKOFF_MAX_SEC", "sync.backoff_max_sec"),
+    ("SUPERSONIC_NETWORK_TIMEOUT_SEC", "sync.network_timeout_sec"),
+    ("SUPERSONIC_MAX_FILE_SIZE_MB", "sync.max_file_size_mb"),
+    ("SUPERSONIC_RESCAN_INTERVAL_SEC", "sync.rescan_interval_sec"),
+];
+
+fn apply_env(
+    settings: &mut FolderSettings,
+    env: &BTreeMap<String, String>,
+) -> Result<(), ConfigError> {
+    for (var, key) in ENV_OVERRIDES {
+        let Some(raw) = env.get(*var) else { continue };
+        let bad = || ConfigError {
+            file: PathBuf::from("environment"),
+            line: None,
+            column: None,
+            key: Some((*var).to_string()),
+            message: format!("`{raw}` is not a non-negative integer (sets {key})"),
+        };
+        let n: u64 = raw.trim().parse().map_err(|_| bad())?;
+        let s = &mut settings.sync;
+        match *var {
+            "SUPERSONIC_INTERVAL_SEC" => s.interval_sec = n,
+            "SUPERSONIC_MAX_PER_HOUR" => s.max_per_hour = u32::try_from(n).map_err(|_| bad())?,
+            "SUPERSONIC_DEBOUNCE_MS" => s.debounce_ms = n,
+            "SUPERSONIC_BACKOFF_INITIAL_SEC" => s.backoff_initial_sec = n,
+            "SUPERSONIC_BACKOFF_MAX_SEC" => s.backoff_max_sec = n,
+            "SUPERSONIC_NETWORK_TIMEOUT_SEC" => s.network_timeout_sec = n,
+            "SUPERSONIC_MAX_FILE_SIZE_MB" => s.max_file_size_mb = n,
+            "SUPERSONIC_RESCAN_INTERVAL_SEC" => s.rescan_interval_sec = n,
+            _ => unreachable!("every override is matched"),
+        }
+    }
+    Ok(())
+}
+
+fn validate(file: &Path, config: &FolderConfig) -> Result<(), ConfigError> {
+    let s = &config.settings.sync;
+    let positive = [
+        ("sync.interval_sec", s.interval_sec),
+        ("sync.max_per_hour", u64::from(s.max_per_hour)),
+        ("sync.backoff_initial_sec", s.backoff_initial_sec),
+        ("sync.backoff_max_sec", s.backoff_max_sec),
+        ("sync.network_timeout_sec", s.network_timeout_sec),
+        ("sync.rescan_interval_sec", s.rescan_interval_sec),
+        ("sync.batch_cap", s.batch_cap as u64),
+    ];
+    for (key, value) in positive {
+        if value == 0 {
+            return Err(ConfigError::new(file, Some(key), "must be greater than 0"));
+        }
+    }
+    if !(0.0..=1.0).contains(&s.mass_delete_ratio) {
+        return Err(ConfigError::new(file, Some("sync.mass_delete_ratio"), "must be within 0..1"));
+    }
+    if s.backoff_max_sec < s.backoff_initial_sec {
+        return Err(ConfigError::new(
+            file,
+            Some("sync.backoff_max_sec"),
+            "must not be smaller than sync.backoff_initial_sec",
+        ));
+    }
+    if config.branch.is_empty() || git2::Branch::name_is_valid(&config.branch) != Ok(true) {
+        return Err(ConfigError::new(
+            file,
+            Some("branch"),
+            format!("`{}` is not a valid branch name", config.branch),
+        ));
+    }
+    Ok(())
+}
+
+fn parse_yaml<T: serde::de::DeserializeOwned>(file: &Path, text: &str) -> Result<T, ConfigError> {
+    if text.trim().is_empty() {
+        return from_value(file, "", Value::Null);
+    }
+    let de = serde_yaml::Deserializer::from_str(text);
+    serde_path_to_error::deserialize(de).map_err(|err| {
+        let key = err.path().to_string();
+        let inner = err.into_inner();
+        let (line, column) = match inner.location() {
+            Some(l) => (Some(l.line()), Some(l.column())),
+            None => (None, None),
+        };
+        ConfigError {
+            file: file.to_path_buf(),
+            line,
+            column,
+            key: Some(key),
+            message: strip_location(&inner.to_string()),
+        }
+    })
+}
+
+fn from_value<T: serde::de::DeserializeOwned>(
+    file: &Path,
+    prefix: &str,
+    value: Value,
+) -> Result<T, ConfigError> {
+    let value = if value.is_null() { Value::Mapping(Default::default()) } else { value };
+    serde_path_to_error::deserialize(value).map_err(|err| {
+        let path = err.path().to_string();
+        let key = match (prefix, path.as_str()) {
+            ("", p) => p.to_string(),
+            (pre, "." | "") => pre.to_string(),
+            (pre, p) => format!("{pre}.{p}"),
+        };
+        ConfigError {
+            file: file.to_path_buf(),
+            line: None,
+            column: None,
+            key: Some(key),
+            message: strip_location(&err.into_inner().to_string()),
+        }
+    })
+}
+
+/// Removes serde_yaml's trailing " at line X column Y" (the location is reported separately).
+fn strip_location(message: &str) -> String {
+    match message.find(" at line ") {
+        Some(i) => message[..i].to_string(),
+        None => message.to_string(),
+    }
+}
+
+/// Deep-merges `layer` into `base`: mappings merge key by key, anything else replaces.
+fn merge_value(base: &mut Value, layer: &Value) {
+    match (base, layer) {
+        (_, Value::Null) => {}
+        (Value::Mapping(base), Value::Mapping(layer)) => {
+            for (k, v) in layer {
+                match base.get_mut(k) {
+                    Some(existing) => merge_value(existing, v),
+                    None => {
+                        base.insert(k.clone(), v.clone());
+                    }
+                }
+            }
+        }
+        (base, layer) => *base = layer.clone(),
+    }
+}
+
+/// Returns `url` with any password or token replaced by `***` (for logs, errors and output).
+pub fn redact_url(url: &str) -> String {
+    // scheme://user:secret@host/...  → scheme://user:***@host/...
+    if let Some(scheme_end) = url.find("://") {
+        let rest = &url[scheme_end + 3..];
+        let authority_end = rest.find('/').unwrap_or(rest.len());
+        let authority = &rest[..authority_end];
+        if let Some(at) = authority.rfind('@') {
+            let userinfo = &authority[..at];
+            let redacted = match userinfo.find(':') {
+                Some(colon) => format!("{}:***", &userinfo[..colon]),
+                None if userinfo.len() > 20 => "***".to_string(),
+                None => userinfo.to_string(),
+            };
+            return format!("{}://{}@{}", &url[..scheme_end], redacted, &rest[at + 1..]);
+        }
+    }
+    url.to_string()
+}
+
+/// Returns a webhook URL with its path (which carries the key for Slack/Discord) hidden.
+pub fn redact_webhook_url(url: &str) -> String {
+    if let Some(scheme_end) = url.find("://") {
+        let rest = &url[scheme_end + 3..];
+        let host_end = rest.find('/').unwrap_or(rest.len());
+        let host = rest[..host_end].rsplit('@').next().unwrap_or("");
+        if host_end < rest.len() {
+            return format!("{}://{}/***", &url[..scheme_end], host);
+        }
+        return format!("{}://{}", &url[..scheme_end], host);
+    }
+    "***".to_string()
+}
+
+impl FolderConfig {
+    /// Returns a copy safe to show: credentials in URLs and webhook secrets redacted.
+    pub fn redacted(&self) -> FolderConfig {
+        let mut out = self.clone();
+        out.remote = redact_url(&out.remote);
+        let hooks = &mut out.settings.webhooks;
+        hooks.urls = hooks.urls.iter().map(|u| redact_webhook_url(u)).collect();
+        if hooks.secret.is_some() {
+            hooks.secret = Some("***".to_string());
+        }
+        out
+    }
+
+    /// Returns the size limit in bytes.
+    pub fn max_file_size(&self) -> u64 {
+        self.settings.sync.max_file_size_mb.saturating_mul(1024 * 1024)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redact_url_hides_password_but_keeps_user_and_host() {
+        assert_eq!(
+            redact_url("https://bob:s3cret@example.com/r.git"),
+            "https://bob:***@example.com/r.git"
+        );
+        assert_eq!(redact_url("/srv/git/r.git"), "/srv/git/r.git");
+        assert_eq!(
+            redact_url("https://ghp_0123456789abcdefghijklmn@github.com/x"),
+            "https://***@github.com/x"
+        );
+    }
+
+    #[test]
+    fn webhook_urls_lose_their_path() {
+        assert_eq!(
+            redact_webhook_url("https://hooks.slack.com/services/T/B/XYZ"),
+            "https://hooks.slack.com/***"
+        );
+    }
+
+    #[test]
+    fn merge_is_deep_for_mappings() {
+        let mut base: Value = serde_yaml::from_str("sync: {interval_sec: 5, max_per_hour: 3}").unwrap();
+        let layer: Value = serde_yaml::from_str("sync: {interval_sec: 9}").unwrap();
+        merge_value(&mut base, &layer);
+        let s: FolderSettings = serde_yaml::from_value(base).unwrap();
+        assert_eq!(s.sync.interval_sec, 9);
+        assert_eq!(s.sync.max_per_hour, 3, "keys absent from the layer keep the base's value");
+    }
+}

@@ -1,0 +1,723 @@
+//! One synced folder: its state machine, its sync cycle, and the worker thread that drives it.
+//!
+//! The cycle (DESIGN §3.1): preflight (dangerous states stop the folder), snapshot the batch
+//! into one commit, then — if the throttle allows — fetch, integrate (fast-forward or merge
+//! keeping both versions of conflicting files), and push, looping back to fetch when the push
+//! is rejected as non-fast-forward. Failures are classified: transient ones back off
+//! exponentially, needs-attention ones stop the folder until the user acts.
+//!
+//! The worker owns the watcher, the batcher and the timers; it blocks on its channels with the
+//! next deadline as timeout, so an idle folder costs nothing but the remote poll and the rescan.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use chrono::{DateTime, Utc};
+use crossbeam_channel::{Receiver, Sender};
+
+use crate::batcher::{Batch, Batcher};
+use crate::config::{FolderConfig, Mode};
+use crate::events::{Event, EventBus};
+use crate::git::{GitRepo, Identity, Integration, KeptConflict, PushOutcome, SnapshotLimits};
+use crate::ignore::IgnoreRules;
+use crate::paths::Dirs;
+use crate::status::{FolderState, FolderStatus};
+use crate::throttle::{Limits, Throttle, Verdict};
+use crate::watcher::{FolderWatch, WatchMsg};
+use crate::{Error, FailureClass, Result};
+
+/// Rounds of fetch → integrate → push per cycle before giving up on a remote that keeps moving
+/// (another device pushing at the same moment); each round is cheap, and the next cycle retries.
+pub const MAX_PUSH_ROUNDS: usize = 5;
+/// Times a cycle re-snapshots when the user edits a file the checkout was about to write.
+pub const MAX_WORKTREE_RETRIES: usize = 3;
+/// Delay before re-checking when something outside the engine holds the repo (a user's git
+/// command, a fresh lock): short, because such operations usually take seconds.
+pub const BUSY_RETRY: Duration = Duration::from_secs(2);
+/// Name of the lock file that keeps two Supersonic processes off the same folder.
+pub const FOLDER_LOCK_FILE: &str = "supersonic.lock";
+
+/// What started a cycle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trigger {
+    /// The engine started.
+    Start,
+    /// The watcher reported changes.
+    Changes,
+    /// The periodic remote poll.
+    Poll,
+    /// The periodic full rescan.
+    Rescan,
+    /// The user asked ("sync now").
+    Manual,
+    /// A backoff or throttle wait ended.
+    Retry,
+}
+
+impl Trigger {
+    fn as_str(self) -> &'static str {
+        match self {
+            Trigger::Start => "start",
+            Trigger::Changes => "changes",
+            Trigger::Poll => "poll",
+            Trigger::Rescan => "rescan",
+            Trigger::Manual => "manual",
+            Trigger::Retry => "retry",
+        }
+    }
+}
+
+/// What one cycle did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CycleReport {
+    /// The local commit made, if any.
+    pub commit: Option<String>,
+    /// Files in it.
+    pub files_changed: usize,
+    /// Whether remote changes were applied.
+    pub pulled: bool,
+    /// Whether commits were pushed.
+    pub pushed: bool,
+    /// Conflicts kept both ways.
+    pub conflicts: Vec<KeptConflict>,
+    /// Set when the throttle held the remote step back.
+    pub throttled: Option<String>,
+    /// Whether the remote step ran.
+    pub remote_step: bool,
+}
+
+/// Why a folder is stopped, which decides how it resumes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stop {
+    /// A condition the engine re-checks by itself (folder missing, disk full).
+    Recheck,
+    /// Only the user's action resumes (auth failure, mass delete, bad config).
+    User,
+}
+
+/// A folder and everything needed to sync it.
+pub struct Folder {
+    config: FolderConfig,
+    id: String,
+    status_dir: PathBuf,
+    identity: Identity,
+    repo: GitRepo,
+    ignore: Arc<IgnoreRules>,
+    throttle: Throttle,
+    bus: EventBus,
+    state: FolderState,
+    stop: Option<Stop>,
+    last_sync: Option<DateTime<Utc>>,
+    last_error: Option<String>,
+    retry_at: Option<SystemTime>,
+    throttle_reported: bool,
+    needs_full: bool,
+    allow_mass_delete: bool,
+    pending: usize,
+    _lock: File,
+}
+
+impl std::fmt::Debug for Folder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Folder").field("path", &self.config.path).field("state", &self.state).finish()
+    }
+}
+
+impl Folder {
+    /// Opens a folder for syncing: takes its lock (one Supersonic per folder), opens the repo,
+    /// loads ignore rules and mirrors them into `.git/info/exclude`.
+    pub fn open(config: FolderConfig, dirs: &Dirs, identity: Identity, bus: EventBus) -> Result<Folder> {
+        let repo = GitRepo::open(&config.path, &config.branch, &config.remote)?;
+        let lock = take_folder_lock(&config.path)?;
+        let ignore = Arc::new(load_ignore(&config)?);
+        repo.write_info_exclude(&ignore)?;
+        Ok(Folder {
+            id: crate::paths::folder_id(&config.path),
+            status_dir: dirs.status_dir(),
+            identity,
+            repo,
+            ignore,
+            throttle: Throttle::default(),
+            bus,
+            state: if config.paused { FolderState::Paused } else { FolderState::Idle },
+            stop: None,
+            last_sync: None,
+            last_error: None,
+            retry_at: None,
+            throttle_reported: false,
+            needs_full: true,
+            allow_mass_delete: false,
+            pending: 0,
+            _lock: lock,
+            config,
+        })
+    }
+
+    /// Returns the folder's config.
+    pub fn config(&self) -> &FolderConfig {
+        &self.config
+    }
+
+    /// Returns the current state.
+    pub fn state(&self) -> &FolderState {
+        &self.state
+    }
+
+    /// Returns the compiled ignore rules.
+    pub fn ignore(&self) -> &Arc<IgnoreRules> {
+        &self.ignore
+    }
+
+    /// Allows the next snapshot to commit a mass delete (the user confirmed it).
+    pub fn allow_mass_delete(&mut self) {
+        self.allow_mass_delete = true;
+    }
+
+    fn folder_name(&self) -> String {
+        self.config.path.display().to_string()
+    }
+
+    fn set_state(&mut self, state: FolderState) {
+        if self.state != state {
+            self.state = state.clone();
+            self.bus.emit(Event::State { folder: self.folder_name(), state });
+        }
+        self.write_status();
+    }
+
+    /// Returns the status as `status` shows it.
+    pub fn status(&self) -> FolderStatus {
+        let (ahead, _) = self.repo.ahead_behind().unwrap_or((0, 0));
+        FolderStatus {
+            path: self.config.path.clone(),
+            remote: crate::config::redact_url(&self.config.remote),
+            branch: self.config.branch.clone(),
+            mode: self.config.mode.to_string(),
+            state: self.state.clone(),
+            running: true,
+            pid: Some(std::process::id()),
+            head: self.repo.head().ok().flatten().map(|o| o.to_string()),
+            unpushed_commits: if self.config.mode == Mode::PullOnly { 0 } else { ahead },
+            pending_changes: self.pending,
+            last_sync: self.last_sync.map(|t| t.to_rfc3339()),
+            last_error: self.last_error.clone(),
+            consecutive_failures: self.throttle.consecutive_failures(),
+            next_retry: self.retry_at.map(|t| DateTime::<Utc>::from(t).to_rfc3339()),
+        }
+    }
+
+    fn write_status(&self) {
+        if let Err(e) = crate::status::write(&self.status_dir, &self.id, &self.status()) {
+            tracing::warn!("cannot write status of {}: {e}", self.folder_name());
+        }
+    }
+
+    fn limits(&self) -> Limits {
+        let s = &self.config.settings.sync;
+        Limits {
+            max_per_hour: s.max_per_hour,
+            backoff_enabled: s.backoff_enabled,
+            backoff_initial: Duration::from_secs(s.backoff_initial_sec),
+            backoff_max: Duration::from_secs(s.backoff_max_sec),
+        }
+    }
+
+    fn timeout(&self) -> Duration {
+        Duration::from_secs(self.config.settings.sync.network_timeout_sec)
+    }
+
+    /// Runs one cycle: snapshot `batch` (if any), then the remote step when `trigger` or the
+    /// snapshot calls for it. Updates state, status and events; returns the error that stopped
+    /// the cycle, if any.
+    pub fn cycle(&mut self, batch: Option<Batch>, trigger: Trigger) -> Result<CycleReport> {
+        if self.state == FolderState::Paused && trigger != Trigger::Manual {
+            return Ok(CycleReport::default());
+        }
+        if self.stop == Some(Stop::User) && trigger != Trigger::Manual {
+            return Ok(CycleReport::default());
+        }
+        if trigger == Trigger::Manual {
+            self.throttle.clear_backoff();
+            self.retry_at = None;
+        }
+        let started = Instant::now();
+        let batch = if self.needs_full || self.stop.is_some() { Some(Batch::Full) } else { batch };
+        match self.run_cycle(batch, trigger) {
+            Ok(report) => {
+                self.stop = None;
+                self.allow_mass_delete = false;
+                if report.remote_step && report.throttled.is_none() {
+                    self.throttle.record_success();
+                    self.retry_at = None;
+                    self.last_sync = Some(Utc::now());
+                    self.last_error = None;
+                    self.bus.emit(Event::SyncSuccess {
+                        folder: self.folder_name(),
+                        duration_sec: started.elapsed().as_secs_f64(),
+                        files_changed: report.files_changed,
+                        commit: self.repo.head().ok().flatten().map(|o| o.to_string()),
+                        pulled: report.pulled,
+                        pushed: report.pushed,
+                    });
+                }
+                let state = match &report.throttled {
+                    Some(reason) => FolderState::Waiting { reason: reason.clone() },
+                    None => FolderState::Idle,
+                };
+                self.set_state(state);
+                Ok(report)
+            }
+            Err(err) => {
+                self.fail(&err);
+                Err(err)
+            }
+        }
+    }
+
+    fn fail(&mut self, err: &Error) {
+        let message = err.to_string();
+        self.last_error = Some(message.clone());
+        self.needs_full = true;
+        let mut retry_in = None;
+        let state = match err {
+            Error::Busy(reason) => {
+                self.retry_at = Some(SystemTime::now() + BUSY_RETRY);
+                FolderState::Waiting { reason: reason.clone() }
+            }
+            _ if err.class() == FailureClass::Transient => {
+                let unit: f64 = rand::random();
+                let limits = self.limits();
+                let delay = self
+                    .throttle
+                    .record_failure(&limits, SystemTime::now(), unit)
+                    .unwrap_or(Duration::from_secs(self.config.settings.sync.interval_sec));
+                self.retry_at = Some(SystemTime::now() + delay);
+                retry_in = Some(delay.as_secs());
+                FolderState::Error { message: message.clone(), code: err.code().into(), class: err.class() }
+            }
+            _ => {
+                let recheck = matches!(err, Error::Dangerous(m) if !m.starts_with("mass delete"))
+                    || crate::git::error_is_disk_full(err);
+                self.stop = Some(if recheck { Stop::Recheck } else { Stop::User });
+                self.retry_at = None;
+                FolderState::Error { message: message.clone(), code: err.code().into(), class: err.class() }
+            }
+        };
+        if !matches!(err, Error::Busy(_)) {
+            tracing::warn!("{}: {message}", self.folder_name());
+            self.bus.emit(Event::SyncFailure {
+                folder: self.folder_name(),
+                error: message,
+                code: err.code().into(),
+                class: err.class(),
+                retry_in_sec: retry_in,
+            });
+        }
+        self.set_state(state);
+    }
+
+    fn run_cycle(&mut self, batch: Option<Batch>, trigger: Trigger) -> Result<CycleReport> {
+        let removed = self.repo.preflight(self.config.settings.sync.min_free_disk_mb * 1024 * 1024)?;
+        for lock in removed {
+            self.bus.emit(Event::Warning {
+                folder: self.folder_name(),
+                message: format!("removed stale lock {} left by a crashed process", lock.display()),
+            });
+        }
+        let mut report = CycleReport::default();
+        if let Some(batch) = &batch {
+            if self.touches_rules(batch) {
+                self.ignore = Arc::new(load_ignore(&self.config)?);
+                self.repo.write_info_exclude(&self.ignore)?;
+            }
+        }
+        self.set_state(FolderState::Syncing);
+        if let Some(batch) = batch {
+            self.snapshot(&batch, &mut report)?;
+        }
+        self.needs_full = false;
+        let (ahead, _) = self.repo.ahead_behind()?;
+        let wants_remote = matches!(
+            trigger,
+            Trigger::Start | Trigger::Poll | Trigger::Manual | Trigger::Retry
+        ) || report.commit.is_some()
+            || (ahead > 0 && self.config.mode != Mode::PullOnly);
+        if !wants_remote {
+            return Ok(report);
+        }
+        let limits = self.limits();
+        if let Verdict::Blocked { reason, until } = self.throttle.check(&limits, SystemTime::now()) {
+            self.retry_at = Some(until);
+            let retry_in = until.duration_since(SystemTime::now()).unwrap_or_default().as_secs();
+            if !self.throttle_reported {
+                self.throttle_reported = true;
+                self.bus.emit(Event::RateLimitHit {
+                    folder: self.folder_name(),
+                    reason: reason.clone(),
+                    retry_in_sec: retry_in,
+                });
+            }
+            report.throttled = Some(format!("{reason}; next attempt in {retry_in} s"));
+            return Ok(report);
+        }
+        self.throttle_reported = false;
+        self.throttle.record_attempt(SystemTime::now());
+        report.remote_step = true;
+        self.bus.emit(Event::SyncStart { folder: self.folder_name(), trigger: trigger.as_str().into() });
+        self.remote_step(&mut report)?;
+        Ok(report)
+    }
+
+    fn touches_rules(&self, batch: &Batch) -> bool {
+        match batch {
+            Batch::Full => true,
+            Batch::Paths(paths) => paths.iter().any(|p| {
+                p == Path::new(crate::ignore::SYNCIGNORE_FILE) || p == Path::new(".gitignore")
+            }),
+        }
+    }
+
+    fn snapshot(&mut self, batch: &Batch, report: &mut CycleReport) -> Result<()> {
+        if self.config.mode == Mode::PullOnly {
+            return Ok(());
+        }
+        let s = &self.config.settings.sync;
+        let limits = SnapshotLimits {
+            max_file_size: self.config.max_file_size(),
+            mass_delete_ratio: s.mass_delete_ratio,
+            mass_delete_min_files: s.mass_delete_min_files,
+            allow_mass_delete: self.allow_mass_delete,
+        };
+        let snap = self.repo.snapshot(batch, &self.ignore, &limits, &self.identity)?;
+        for (path, reason) in &snap.skipped {
+            tracing::warn!("{}: not syncing {path}: {reason}", self.folder_name());
+            self.bus.emit(Event::FileSkipped {
+                folder: self.folder_name(),
+                path: path.clone(),
+                reason: reason.clone(),
+            });
+        }
+        if let Some(commit) = snap.commit {
+            report.commit = Some(commit.to_string());
+            report.files_changed += snap.files_changed;
+            self.bus.emit(Event::Committed {
+                folder: self.folder_name(),
+                commit: commit.to_string(),
+                files_changed: snap.files_changed,
+            });
+        }
+        Ok(())
+    }
+
+    fn remote_step(&mut self, report: &mut CycleReport) -> Result<()> {
+        let timeout = self.timeout();
+        let mode = self.config.mode;
+        for _round in 0..MAX_PUSH_ROUNDS {
+            let remote_has_branch = self.repo.fetch(timeout)?;
+            if remote_has_branch && mode != Mode::PushOnly {
+                self.integrate(report)?;
+            }
+            if mode == Mode::PullOnly {
+                return Ok(());
+            }
+            let (ahead, behind) = self.repo.ahead_behind()?;
+            if mode == Mode::PushOnly && behind > 0 {
+                return Err(Error::Dangerous(format!(
+                    "the remote has {behind} commit(s) this push-only folder does not have; \
+                     push-only never applies remote changes. Switch the folder to two-way or \
+                     clean up the remote branch {}",
+                    self.config.branch
+                )));
+            }
+            if ahead == 0 {
+                return Ok(());
+            }
+            match self.repo.push(timeout)? {
+                PushOutcome::Pushed => {
+                    report.pushed = true;
+                    return Ok(());
+                }
+                PushOutcome::Rejected => continue, // someone pushed meanwhile: fetch again
+            }
+        }
+        Err(Error::Remote {
+            op: "push",
+            remote: crate::config::redact_url(&self.config.remote),
+            message: format!("the remote kept moving for {MAX_PUSH_ROUNDS} rounds; will retry"),
+            class: FailureClass::Transient,
+        })
+    }
+
+    fn integrate(&mut self, report: &mut CycleReport) -> Result<()> {
+        let mut attempt = 0;
+        loop {
+            match self.repo.integrate(&self.identity) {
+                Ok(Integration::FastForwarded { .. }) => {
+                    report.pulled = true;
+                    return Ok(());
+                }
+                Ok(Integration::Merged { conflicts, .. }) => {
+                    report.pulled = true;
+                    for c in &conflicts {
+                        self.bus.emit(Event::ConflictDetected {
+                            folder: self.folder_name(),
+                            path: c.path.clone(),
+                            copy: c.copy.clone(),
+                        });
+                    }
+                    report.conflicts.extend(conflicts);
+                    return Ok(());
+                }
+                Ok(_) => return Ok(()),
+                Err(Error::WorktreeChanged(what)) if attempt < MAX_WORKTREE_RETRIES => {
+                    // The user edited a file the update touches: commit the edit first, so the
+                    // merge keeps it, then try again.
+                    attempt += 1;
+                    tracing::info!("{}: {what}; re-snapshotting", self.folder_name());
+                    if self.config.mode == Mode::PullOnly {
+                        return Err(Error::Dangerous(format!(
+                            "local edits block a remote update in this pull-only folder: {what}. \
+                             Move or revert the edited files"
+                        )));
+                    }
+                    self.snapshot(&Batch::Full, report)?;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Returns when a retry is due, if one is scheduled.
+    pub fn retry_at(&self) -> Option<SystemTime> {
+        self.retry_at
+    }
+
+    /// Returns whether the folder is stopped waiting for a condition the engine re-checks.
+    fn rechecks(&self) -> bool {
+        self.stop == Some(Stop::Recheck)
+    }
+
+    /// Pauses the folder (no commits, no remote work) until [`Folder::resume`].
+    pub fn pause(&mut self) {
+        self.set_state(FolderState::Paused);
+    }
+
+    /// Resumes a paused or stopped folder with a full rescan.
+    pub fn resume(&mut self) {
+        self.stop = None;
+        self.needs_full = true;
+        self.set_state(FolderState::Idle);
+    }
+}
+
+fn load_ignore(config: &FolderConfig) -> Result<IgnoreRules> {
+    IgnoreRules::load(
+        &config.path,
+        &config.settings.exclude_patterns,
+        &config.path.join(crate::config::FOLDER_CONFIG_FILE),
+    )
+}
+
+/// Takes the folder lock (`.git/supersonic.lock`), which the OS releases when the process dies.
+pub fn take_folder_lock(folder: &Path) -> Result<File> {
+    let path = folder.join(".git").join(FOLDER_LOCK_FILE);
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(|e| Error::io(&path, e))?;
+    match file.try_lock() {
+        Ok(()) => {
+            use std::io::{Seek, Write};
+            let _ = file.set_len(0);
+            let _ = file.seek(std::io::SeekFrom::Start(0));
+            let _ = write!(file, "{}", std::process::id());
+            Ok(file)
+        }
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let holder = std::fs::read_to_string(&path).unwrap_or_default();
+            Err(Error::Invalid(format!(
+                "{} is already being synced by another Supersonic process (pid {}); stop it or \
+                 use that one",
+                folder.display(),
+                holder.trim()
+            )))
+        }
+        Err(std::fs::TryLockError::Error(e)) => Err(Error::io(&path, e)),
+    }
+}
+
+/// Commands a running folder worker accepts.
+#[derive(Debug)]
+pub enum Command {
+    /// Run a full cycle now and answer with its outcome.
+    SyncNow(Sender<std::result::Result<CycleReport, String>>),
+    /// Pause.
+    Pause,
+    /// Resume.
+    Resume,
+    /// Commit the pending changes locally and stop.
+    Shutdown,
+}
+
+/// Runs the worker loop of `folder` until a [`Command::Shutdown`] arrives or `commands` closes.
+pub fn run_worker(mut folder: Folder, commands: Receiver<Command>) {
+    let s = folder.config.settings.sync.clone();
+    let root = folder.config.path.clone();
+    let name = folder.folder_name();
+    let (wtx, wrx) = crossbeam_channel::unbounded::<WatchMsg>();
+    let mut watch = match FolderWatch::start(&root, &folder.ignore, wtx) {
+        Ok((watch, report)) => {
+            if let Some(warning) = report.limit_warning {
+                folder.bus.emit(Event::Warning { folder: name.clone(), message: warning });
+            }
+            Some(watch)
+        }
+        Err(e) => {
+            folder.bus.emit(Event::Warning { folder: name.clone(), message: e.to_string() });
+            None
+        }
+    };
+    let rescan_every = if watch.as_ref().is_some_and(|w| !w.limit_hit()) {
+        Duration::from_secs(s.rescan_interval_sec)
+    } else {
+        Duration::from_secs(s.rescan_interval_sec.min(60))
+    };
+    let poll_every = Duration::from_secs(s.interval_sec);
+    let mut batcher = Batcher::new(
+        Duration::from_millis(s.debounce_ms),
+        Duration::from_millis(s.max_latency_ms),
+        s.batch_cap,
+    );
+    let _ = folder.cycle(Some(Batch::Full), Trigger::Start);
+    let mut next_poll = Instant::now() + poll_every;
+    let mut next_rescan = Instant::now() + rescan_every;
+    loop {
+        let now = Instant::now();
+        let retry = folder.retry_at().map(|t| {
+            now + t.duration_since(SystemTime::now()).unwrap_or_default()
+        });
+        let deadline = [batcher.due_at(), Some(next_poll), Some(next_rescan), retry]
+            .into_iter()
+            .flatten()
+            .min()
+            .expect("poll deadline always present");
+        let timeout = deadline.saturating_duration_since(now);
+        crossbeam_channel::select! {
+            recv(commands) -> cmd => match cmd {
+                Ok(Command::SyncNow(reply)) => {
+                    let batch = batcher.take().unwrap_or(Batch::Full);
+                    folder.pending = 0;
+                    let result = folder.cycle(Some(batch), Trigger::Manual).map_err(|e| e.to_string());
+                    let _ = reply.send(result);
+                    next_poll = Instant::now() + poll_every;
+                }
+                Ok(Command::Pause) => folder.pause(),
+                Ok(Command::Resume) => {
+                    folder.resume();
+                    let _ = folder.cycle(Some(Batch::Full), Trigger::Manual);
+                }
+                Ok(Command::Shutdown) | Err(_) => {
+                    // Commit what is pending so no edit waits on a stopped engine.
+                    if let Some(batch) = batcher.take() {
+                        if folder.state != FolderState::Paused && folder.stop.is_none() {
+                            let mut report = CycleReport::default();
+                            let _ = folder.repo.preflight(0).and_then(|_| folder.snapshot(&batch, &mut report));
+                        }
+                    }
+                    break;
+                }
+            },
+            recv(wrx) -> msg => {
+                if let Ok(msg) = msg {
+                    handle_watch_msg(&root, &folder.ignore, watch.as_mut(), &mut batcher, msg);
+                    // Drain what else is queued without waking per event.
+                    while let Ok(msg) = wrx.try_recv() {
+                        handle_watch_msg(&root, &folder.ignore, watch.as_mut(), &mut batcher, msg);
+                    }
+                    folder.pending = batcher.len_hint();
+                }
+            },
+            default(timeout) => {},
+        }
+        let now = Instant::now();
+        if let Some(batch) = batcher.take_due(now) {
+            folder.pending = 0;
+            let _ = folder.cycle(Some(batch), Trigger::Changes);
+        }
+        if now >= next_poll {
+            next_poll = now + poll_every;
+            if folder.rechecks() {
+                folder.resume();
+            }
+            let _ = folder.cycle(None, Trigger::Poll);
+        }
+        if now >= next_rescan {
+            next_rescan = now + rescan_every;
+            let _ = folder.cycle(Some(Batch::Full), Trigger::Rescan);
+        }
+        if folder.retry_at().is_some_and(|t| t <= SystemTime::now()) {
+            folder.retry_at = None;
+            let _ = folder.cycle(None, Trigger::Retry);
+        }
+    }
+}
+
+fn handle_watch_msg(
+    root: &Path,
+    ignore: &IgnoreRules,
+    watch: Option<&mut FolderWatch>,
+    batcher: &mut Batcher,
+    msg: WatchMsg,
+) {
+    let now = Instant::now();
+    match msg {
+        WatchMsg::Rescan => batcher.push_full(now),
+        WatchMsg::Error(e) => {
+            tracing::warn!("watcher error in {}: {e}; rescanning", root.display());
+            batcher.push_full(now);
+        }
+        WatchMsg::Paths(paths) => {
+            let mut watch = watch;
+            for abs in paths {
+                let Ok(rel) = abs.strip_prefix(root) else { continue };
+                if rel.as_os_str().is_empty() {
+                    continue;
+                }
+                let meta = std::fs::symlink_metadata(&abs).ok();
+                let is_dir = meta.as_ref().is_some_and(|m| m.is_dir());
+                if ignore.is_ignored(rel, is_dir) {
+                    continue;
+                }
+                if let Some(w) = watch.as_deref_mut() {
+                    if is_dir && !w.is_watched(&abs) {
+                        w.add_tree(&abs, ignore);
+                    } else if meta.is_none() && w.is_watched(&abs) {
+                        w.forget_tree(&abs);
+                    }
+                }
+                batcher.push(rel.to_path_buf(), now);
+            }
+        }
+    }
+}
+
+/// Resolves every configured folder of the app config (used by the engine and the CLI).
+pub fn resolve_all(
+    dirs: &Dirs,
+    env: &BTreeMap<String, String>,
+) -> Result<(crate::config::AppConfig, Vec<FolderConfig>)> {
+    let file = dirs.app_config_file();
+    let app = crate::config::load_app_config(&file)?;
+    let folders = app
+        .folders
+        .iter()
+        .map(|entry| crate::config::resolve_folder(&file, &app, entry, env))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    Ok((app, folders))
+}

@@ -1,0 +1,1119 @@
+//! The only module that touches git.
+//!
+//! Local work (status, index, commit, merge analysis, in-memory merges, checkout) goes through
+//! `git2` on a repository kept open by the folder worker, so one changed file costs one hash and
+//! one tree write, not a process spawn. Network work (fetch, push, ls-remote) runs the system
+//! `git`, so the user's SSH config, agent and credential helpers apply; every such call runs in
+//! its own process group with a deadline and is killed with its group when the deadline passes.
+//! No prompt ever appears (`GIT_TERMINAL_PROMPT=0`, ssh `BatchMode`), and git's output is
+//! scrubbed of credentials before it is logged or stored.
+//!
+//! Invariants kept here:
+//! - Working-tree writes only happen through a *safe* checkout: libgit2 first compares every
+//!   file it would touch with the content the engine expects (the current HEAD) and refuses if
+//!   any differs, so an edit made after the snapshot is never overwritten.
+//! - The branch ref moves only after the checkout finished, so a crash mid-checkout leaves the
+//!   old HEAD and files that the next snapshot sees as changes: nothing is lost.
+//! - Merges are done in memory (no `MERGE_HEAD`), so a crash never leaves a half-done merge of
+//!   ours behind; any merge or rebase state in the repo is the user's, and the engine waits.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant, SystemTime};
+
+use chrono::{DateTime, TimeZone, Utc};
+use git2::build::CheckoutBuilder;
+use git2::{Delta, DiffOptions, IndexEntry, MergeOptions, Oid, Repository, Signature, Status};
+
+use crate::batcher::Batch;
+use crate::conflicts;
+use crate::device::Device;
+use crate::error::is_disk_full;
+use crate::ignore::IgnoreRules;
+use crate::{Error, FailureClass, Result};
+
+/// Name of the remote the engine syncs with.
+pub const REMOTE: &str = "origin";
+/// Age after which a git lock file that no process holds open is considered left behind by a
+/// crashed process. Long enough to skip a lock a live git just created and not yet written to,
+/// short enough that recovery after `kill -9` is quick.
+pub const STALE_LOCK_AGE: Duration = Duration::from_secs(2);
+/// How many lines of changed paths a commit message lists before summarising the rest.
+pub const MESSAGE_MAX_PATHS: usize = 50;
+
+const STAGE_MASK: u16 = 0x3000;
+const NAME_MASK: u16 = 0x0fff;
+
+/// Who commits and how to describe the device in commits.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    /// This device.
+    pub device: Device,
+    /// Configured author name (else the repo's `user.name`, else the device name).
+    pub user: Option<String>,
+    /// Configured author email (else the repo's `user.email`).
+    pub email: Option<String>,
+}
+
+/// Limits that decide what a snapshot may commit.
+#[derive(Debug, Clone, Copy)]
+pub struct SnapshotLimits {
+    /// Files larger than this are skipped with a warning.
+    pub max_file_size: u64,
+    /// Share of tracked files whose deletion stops the folder.
+    pub mass_delete_ratio: f64,
+    /// Minimum number of deletions for the mass-delete stop.
+    pub mass_delete_min_files: usize,
+    /// Whether the user confirmed a mass delete.
+    pub allow_mass_delete: bool,
+}
+
+/// What a snapshot did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Snapshot {
+    /// The commit made, if anything changed.
+    pub commit: Option<Oid>,
+    /// Files in the commit.
+    pub files_changed: usize,
+    /// Files not synced, with the reason.
+    pub skipped: Vec<(String, String)>,
+}
+
+/// What integrating the remote branch did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Integration {
+    /// The remote branch does not exist yet.
+    RemoteEmpty,
+    /// Nothing new on either side.
+    UpToDate,
+    /// Only local commits are new; a push is due.
+    LocalAhead,
+    /// Remote commits were applied by a fast-forward.
+    FastForwarded {
+        /// Files updated.
+        files: usize,
+    },
+    /// Both sides had new commits; a merge commit joins them.
+    Merged {
+        /// The merge commit.
+        commit: Oid,
+        /// Files updated in the working tree.
+        files: usize,
+        /// Conflicts resolved by keeping both versions.
+        conflicts: Vec<KeptConflict>,
+    },
+}
+
+/// A conflict resolved by keeping both versions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeptConflict {
+    /// The path both sides changed (the newer version stays here).
+    pub path: String,
+    /// Where the older version went (None when it only survives in history).
+    pub copy: Option<String>,
+}
+
+/// Outcome of a push.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PushOutcome {
+    /// The remote accepted (or already had) our branch.
+    Pushed,
+    /// The remote has commits we do not have (non-fast-forward).
+    Rejected,
+}
+
+/// A repository the engine syncs: work tree, branch and remote.
+pub struct GitRepo {
+    repo: Repository,
+    workdir: PathBuf,
+    branch: String,
+    remote_url: String,
+}
+
+impl std::fmt::Debug for GitRepo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GitRepo")
+            .field("workdir", &self.workdir)
+            .field("branch", &self.branch)
+            .finish_non_exhaustive()
+    }
+}
+
+impl GitRepo {
+    /// Opens the repository at `workdir` (it must exist) and points `origin` at `remote_url`.
+    pub fn open(workdir: &Path, branch: &str, remote_url: &str) -> Result<Self> {
+        if !workdir.is_dir() {
+            return Err(Error::Dangerous(format!(
+                "folder {} is missing or not a directory (unmounted?); syncing stopped",
+                workdir.display()
+            )));
+        }
+        if !workdir.join(".git").exists() {
+            return Err(Error::Dangerous(format!(
+                "{} has no .git directory; run `supersonic init {}`",
+                workdir.display(),
+                workdir.display()
+            )));
+        }
+        let repo = Repository::open(workdir).map_err(Error::git(format!(
+            "cannot open repository {}",
+            workdir.display()
+        )))?;
+        let this = GitRepo {
+            repo,
+            workdir: workdir.to_path_buf(),
+            branch: branch.to_string(),
+            remote_url: remote_url.to_string(),
+        };
+        this.ensure_remote()?;
+        Ok(this)
+    }
+
+    /// Creates the repository at `workdir` if needed (HEAD on `branch`), then opens it.
+    pub fn init(workdir: &Path, branch: &str, remote_url: &str) -> Result<Self> {
+        if !workdir.join(".git").exists() {
+            let mut opts = git2::RepositoryInitOptions::new();
+            opts.initial_head(branch).no_reinit(true).mkdir(false);
+            Repository::init_opts(workdir, &opts)
+                .map_err(Error::git(format!("cannot create a repository in {}", workdir.display())))?;
+        }
+        Self::open(workdir, branch, remote_url)
+    }
+
+    fn ensure_remote(&self) -> Result<()> {
+        let spec = "+refs/heads/*:refs/remotes/origin/*";
+        match self.repo.find_remote(REMOTE) {
+            Ok(remote) if remote.url() == Some(self.remote_url.as_str()) => Ok(()),
+            Ok(_) => self.repo.remote_set_url(REMOTE, &self.remote_url).map_err(Error::git("set origin")),
+            Err(_) => self
+                .repo
+                .remote_with_fetch(REMOTE, &self.remote_url, spec)
+                .map(|_| ())
+                .map_err(Error::git("add origin")),
+        }
+    }
+
+    /// Returns the work tree.
+    pub fn workdir(&self) -> &Path {
+        &self.workdir
+    }
+
+    fn branch_ref(&self) -> String {
+        format!("refs/heads/{}", self.branch)
+    }
+
+    fn remote_ref(&self) -> String {
+        format!("refs/remotes/{REMOTE}/{}", self.branch)
+    }
+
+    /// Returns the local branch's commit, if the branch exists.
+    pub fn head(&self) -> Result<Option<Oid>> {
+        match self.repo.refname_to_id(&self.branch_ref()) {
+            Ok(oid) => Ok(Some(oid)),
+            Err(e) if e.code() == git2::ErrorCode::NotFound => Ok(None),
+            Err(e) => Err(Error::git("read HEAD")(e)),
+        }
+    }
+
+    /// Returns the remote-tracking branch's commit, if fetched.
+    pub fn remote_head(&self) -> Result<Option<Oid>> {
+        match self.repo.refname_to_id(&self.remote_ref()) {
+            Ok(oid) => Ok(Some(oid)),
+            Err(e) if e.code() == git2::ErrorCode::NotFound => Ok(None),
+            Err(e) => Err(Error::git("read remote-tracking branch")(e)),
+        }
+    }
+
+    /// Checks that syncing is safe now: the folder exists, no git operation of the user (or a
+    /// crashed one) is in progress, HEAD is on the synced branch, enough disk is free. Removes
+    /// lock files left behind by crashed processes and returns what it removed.
+    pub fn preflight(&self, min_free_bytes: u64) -> Result<Vec<PathBuf>> {
+        if !self.workdir.is_dir() {
+            return Err(Error::Dangerous(format!(
+                "folder {} is missing or not a directory (unmounted?); syncing stopped",
+                self.workdir.display()
+            )));
+        }
+        let removed = self.recover_stale_locks()?;
+        let state = self.repo.state();
+        if state != git2::RepositoryState::Clean {
+            return Err(Error::Busy(format!(
+                "a git {} is in progress in {}; syncing waits until it is finished or aborted",
+                state_name(state),
+                self.workdir.display()
+            )));
+        }
+        if self.repo.head_detached().unwrap_or(false) {
+            return Err(Error::Busy(format!(
+                "HEAD is detached in {}; syncing waits until `git switch {}`",
+                self.workdir.display(),
+                self.branch
+            )));
+        }
+        let head = self.repo.find_reference("HEAD").map_err(Error::git("read HEAD"))?;
+        if let Some(target) = head.symbolic_target() {
+            if target != self.branch_ref() {
+                return Err(Error::Busy(format!(
+                    "HEAD is on {} but this folder syncs {}; syncing waits until `git switch {}`",
+                    target.trim_start_matches("refs/heads/"),
+                    self.branch,
+                    self.branch
+                )));
+            }
+        }
+        if let Ok(stat) = nix::sys::statvfs::statvfs(&self.workdir) {
+            let free = stat.blocks_available() as u64 * stat.fragment_size() as u64;
+            if free < min_free_bytes {
+                return Err(Error::Dangerous(format!(
+                    "disk nearly full: {} MB free under {} (need {} MB); free some space and \
+                     syncing resumes",
+                    free / (1024 * 1024),
+                    self.workdir.display(),
+                    min_free_bytes / (1024 * 1024)
+                )));
+            }
+        }
+        Ok(removed)
+    }
+
+    /// Removes git lock files that no process holds open and that are older than
+    /// [`STALE_LOCK_AGE`]; a lock held open by a live process means a git operation is running,
+    /// and the engine waits ([`Error::Busy`]).
+    pub fn recover_stale_locks(&self) -> Result<Vec<PathBuf>> {
+        let git_dir = self.repo.path().to_path_buf();
+        let candidates = [
+            git_dir.join("index.lock"),
+            git_dir.join("HEAD.lock"),
+            git_dir.join("config.lock"),
+            git_dir.join("packed-refs.lock"),
+            git_dir.join(format!("{}.lock", self.branch_ref())),
+            git_dir.join(format!("{}.lock", self.remote_ref())),
+        ];
+        let mut removed = Vec::new();
+        for lock in candidates {
+            let Ok(meta) = std::fs::metadata(&lock) else { continue };
+            if let Some(pid) = process_holding(&lock) {
+                return Err(Error::Busy(format!(
+                    "{} is held by process {pid}: a git operation is running; syncing waits",
+                    lock.display()
+                )));
+            }
+            let age = meta.modified().ok().and_then(|m| m.elapsed().ok()).unwrap_or_default();
+            if age < STALE_LOCK_AGE {
+                return Err(Error::Busy(format!(
+                    "{} was just created: a git operation is starting; syncing waits",
+                    lock.display()
+                )));
+            }
+            std::fs::remove_file(&lock).map_err(|e| Error::io(&lock, e))?;
+            removed.push(lock);
+        }
+        Ok(removed)
+    }
+
+    /// Mirrors the folder's ignore rules into `.git/info/exclude` (only when they changed).
+    pub fn write_info_exclude(&self, ignore: &IgnoreRules) -> Result<()> {
+        let path = self.repo.path().join("info").join("exclude");
+        let text = ignore.as_exclude_file();
+        if std::fs::read_to_string(&path).ok().as_deref() == Some(text.as_str()) {
+            return Ok(());
+        }
+        let dir = path.parent().expect("info/exclude has a parent");
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        crate::paths::write_atomic(&path, text.as_bytes())
+    }
+
+    /// Stages the batch's paths (or everything, for [`Batch::Full`]) and commits them as one
+    /// commit, unless nothing changed (same tree: checksums, not timestamps).
+    pub fn snapshot(
+        &mut self,
+        batch: &Batch,
+        ignore: &IgnoreRules,
+        limits: &SnapshotLimits,
+        identity: &Identity,
+    ) -> Result<Snapshot> {
+        let mut index = self.repo.index().map_err(Error::git("open index"))?;
+        index.read(false).map_err(Error::git("read index"))?;
+        let mut skipped = Vec::new();
+        let paths: Vec<PathBuf> = match batch {
+            Batch::Paths(paths) => paths.iter().cloned().collect(),
+            Batch::Full => self.changed_paths()?,
+        };
+        for rel in &paths {
+            self.stage_path(&mut index, rel, ignore, limits, &mut skipped)?;
+        }
+        // write_tree before write: writing the index first drops its tree cache (DESIGN §3.1).
+        let tree_oid = index.write_tree().map_err(Error::git("write tree"))?;
+        let head = self.head()?;
+        let head_commit = match head {
+            Some(oid) => Some(self.repo.find_commit(oid).map_err(Error::git("read HEAD"))?),
+            None => None,
+        };
+        let head_tree = match &head_commit {
+            Some(c) => Some(c.tree().map_err(Error::git("read HEAD tree"))?),
+            None => None,
+        };
+        if head_tree.as_ref().map(|t| t.id()) == Some(tree_oid)
+            || (head_tree.is_none() && index.is_empty())
+        {
+            index.write().map_err(Error::git("write index"))?;
+            return Ok(Snapshot { commit: None, files_changed: 0, skipped });
+        }
+        let new_tree = self.repo.find_tree(tree_oid).map_err(Error::git("read new tree"))?;
+        let changes = self.describe_diff(head_tree.as_ref(), &new_tree)?;
+        let deletions = changes.iter().filter(|(s, _)| *s == 'D').count();
+        let tracked_before = index.len() + deletions;
+        if !limits.allow_mass_delete
+            && deletions >= limits.mass_delete_min_files
+            && deletions as f64 > limits.mass_delete_ratio * tracked_before as f64
+        {
+            // Put the deletions back into the index so nothing half-staged lingers.
+            if let Some(tree) = &head_tree {
+                index.read_tree(tree).map_err(Error::git("reset index"))?;
+            }
+            index.write().map_err(Error::git("write index"))?;
+            return Err(Error::Dangerous(format!(
+                "mass delete: {deletions} of {tracked_before} files deleted in {}; not synced. \
+                 Restore them, or confirm with `supersonic sync --allow-mass-delete {}`",
+                self.workdir.display(),
+                self.workdir.display()
+            )));
+        }
+        index.write().map_err(Error::git("write index"))?;
+        let message = commit_message(&changes, identity);
+        let sig = self.signature(identity)?;
+        let parents: Vec<&git2::Commit> = head_commit.iter().collect();
+        let oid = self
+            .repo
+            .commit(Some(&self.branch_ref()), &sig, &sig, &message, &new_tree, &parents)
+            .map_err(Error::git("commit"))?;
+        Ok(Snapshot { commit: Some(oid), files_changed: changes.len(), skipped })
+    }
+
+    /// Returns every path whose working-tree state differs from the index or HEAD (full
+    /// status; used at start, on rescan and on watcher overflow).
+    pub fn changed_paths(&self) -> Result<Vec<PathBuf>> {
+        let mut opts = git2::StatusOptions::new();
+        opts.include_untracked(true)
+            .recurse_untracked_dirs(true)
+            .include_ignored(false)
+            .exclude_submodules(true)
+            .renames_head_to_index(false);
+        let statuses = self.repo.statuses(Some(&mut opts)).map_err(Error::git("status"))?;
+        Ok(statuses
+            .iter()
+            .filter(|s| s.status() != Status::CURRENT && !s.status().contains(Status::IGNORED))
+            .map(|s| PathBuf::from(bytes_to_path(s.path_bytes())))
+            .collect())
+    }
+
+    fn stage_path(
+        &self,
+        index: &mut git2::Index,
+        rel: &Path,
+        ignore: &IgnoreRules,
+        limits: &SnapshotLimits,
+        skipped: &mut Vec<(String, String)>,
+    ) -> Result<()> {
+        if rel.as_os_str().is_empty() || has_symlink_parent(&self.workdir, rel) {
+            return Ok(());
+        }
+        let full = self.workdir.join(rel);
+        let meta = match std::fs::symlink_metadata(&full) {
+            Ok(meta) => meta,
+            Err(e) if is_gone(&e) => {
+                remove_from_index(index, rel)?;
+                return Ok(());
+            }
+            Err(e) => return Err(Error::io(&full, e)),
+        };
+        if meta.is_dir() {
+            if ignore.is_ignored(rel, true) {
+                return Ok(());
+            }
+            // Files under the directory: stage what exists, drop what vanished.
+            let walker = walkdir::WalkDir::new(&full).follow_links(false).into_iter();
+            for entry in walker.filter_entry(|e| {
+                let r = e.path().strip_prefix(&self.workdir).unwrap_or(e.path());
+                !ignore.is_ignored(r, e.file_type().is_dir())
+            }) {
+                let Ok(entry) = entry else { continue };
+                if entry.file_type().is_dir() {
+                    continue;
+                }
+                let r = entry.path().strip_prefix(&self.workdir).unwrap_or(entry.path());
+                let meta = match entry.metadata() {
+                    Ok(m) => m,
+                    Err(_) => continue,
+                };
+                self.stage_file(index, r, &meta, ignore, limits, skipped)?;
+            }
+            let prefix = path_to_bytes(rel);
+            let vanished: Vec<PathBuf> = index
+                .iter()
+                .filter(|e| e.path.starts_with(&prefix) && e.path.get(prefix.len()) == Some(&b'/'))
+                .map(|e| PathBuf::from(bytes_to_path(&e.path)))
+                .filter(|p| std::fs::symlink_metadata(self.workdir.join(p)).is_err())
+                .collect();
+            for p in vanished {
+                remove_from_index(index, &p)?;
+            }
+            // A file at this path that became a directory.
+            if index.get_path(rel, 0).is_some() {
+                remove_from_index(index, rel)?;
+            }
+            return Ok(());
+        }
+        self.stage_file(index, rel, &meta, ignore, limits, skipped)
+    }
+
+    fn stage_file(
+        &self,
+        index: &mut git2::Index,
+        rel: &Path,
+        meta: &std::fs::Metadata,
+        ignore: &IgnoreRules,
+        limits: &SnapshotLimits,
+        skipped: &mut Vec<(String, String)>,
+    ) -> Result<()> {
+        let tracked = index.get_path(rel, 0).is_some();
+        if !tracked && ignore.is_ignored(rel, false) {
+            return Ok(());
+        }
+        if !(meta.is_file() || meta.file_type().is_symlink()) {
+            return Ok(()); // sockets, fifos, devices
+        }
+        if meta.is_file() && meta.len() > limits.max_file_size {
+            skipped.push((
+                rel.display().to_string(),
+                format!(
+                    "{} MB is over the size limit of {} MB (sync.max_file_size_mb)",
+                    meta.len() / (1024 * 1024),
+                    limits.max_file_size / (1024 * 1024)
+                ),
+            ));
+            return Ok(());
+        }
+        // A directory that became a file: drop the entries under it.
+        let prefix = path_to_bytes(rel);
+        let under: Vec<PathBuf> = index
+            .iter()
+            .filter(|e| e.path.starts_with(&prefix) && e.path.get(prefix.len()) == Some(&b'/'))
+            .map(|e| PathBuf::from(bytes_to_path(&e.path)))
+            .collect();
+        for p in under {
+            remove_from_index(index, &p)?;
+        }
+        match index.add_path(rel) {
+            Ok(()) => Ok(()),
+            Err(e) if e.code() == git2::ErrorCode::NotFound => remove_from_index(index, rel),
+            Err(e) => {
+                if std::fs::symlink_metadata(self.workdir.join(rel)).is_err() {
+                    return remove_from_index(index, rel);
+                }
+                let msg = e.message().to_ascii_lowercase();
+                if msg.contains("permission denied") {
+                    skipped.push((rel.display().to_string(), "not readable".to_string()));
+                    return Ok(());
+                }
+                Err(Error::git(format!("stage {}", rel.display()))(e))
+            }
+        }
+    }
+
+    fn describe_diff(
+        &self,
+        old: Option<&git2::Tree>,
+        new: &git2::Tree,
+    ) -> Result<Vec<(char, String)>> {
+        let mut opts = DiffOptions::new();
+        opts.include_typechange(true);
+        let mut diff = self
+            .repo
+            .diff_tree_to_tree(old, Some(new), Some(&mut opts))
+            .map_err(Error::git("diff"))?;
+        let mut find = git2::DiffFindOptions::new();
+        find.renames(true);
+        diff.find_similar(Some(&mut find)).map_err(Error::git("find renames"))?;
+        Ok(diff
+            .deltas()
+            .map(|d| {
+                let new_path = d.new_file().path().map(|p| p.display().to_string()).unwrap_or_default();
+                let old_path = d.old_file().path().map(|p| p.display().to_string()).unwrap_or_default();
+                match d.status() {
+                    Delta::Added => ('A', new_path),
+                    Delta::Deleted => ('D', old_path),
+                    Delta::Renamed => ('R', format!("{old_path} -> {new_path}")),
+                    _ => ('M', new_path),
+                }
+            })
+            .collect())
+    }
+
+    fn signature(&self, identity: &Identity) -> Result<Signature<'static>> {
+        let config = self.repo.config().ok();
+        let get = |key: &str| config.as_ref().and_then(|c| c.get_string(key).ok());
+        let name = identity
+            .user
+            .clone()
+            .or_else(|| get("user.name"))
+            .unwrap_or_else(|| identity.device.name.clone());
+        let email = identity
+            .email
+            .clone()
+            .or_else(|| get("user.email"))
+            .unwrap_or_else(|| format!("{}@supersonic-sync.invalid", identity.device.id));
+        Signature::now(&name, &email).map_err(Error::git("make signature"))
+    }
+
+    /// Fetches the synced branch from the remote within `timeout`. Returns false when the remote
+    /// does not have the branch yet (an empty remote).
+    pub fn fetch(&self, timeout: Duration) -> Result<bool> {
+        let refspec = format!("+{}:{}", self.branch_ref(), self.remote_ref());
+        let out = run_network(
+            "fetch",
+            &self.remote_url,
+            Some(&self.workdir),
+            &["fetch", "--no-tags", "--no-write-fetch-head", REMOTE, &refspec],
+            timeout,
+        )?;
+        if out.success {
+            return Ok(true);
+        }
+        if out.stderr.contains("couldn't find remote ref") {
+            // The remote exists but has no such branch (yet): drop a stale tracking ref.
+            if let Ok(mut r) = self.repo.find_reference(&self.remote_ref()) {
+                let _ = r.delete();
+            }
+            return Ok(false);
+        }
+        Err(remote_error("fetch", &self.remote_url, &out.stderr))
+    }
+
+    /// Pushes the synced branch within `timeout` (never forced).
+    pub fn push(&self, timeout: Duration) -> Result<PushOutcome> {
+        let refspec = format!("{}:{}", self.branch_ref(), self.branch_ref());
+        let out = run_network(
+            "push",
+            &self.remote_url,
+            Some(&self.workdir),
+            &["push", "--porcelain", REMOTE, &refspec],
+            timeout,
+        )?;
+        if out.success {
+            // Keep the tracking ref in step even if the remote's fetch refspec is unusual.
+            if let Some(head) = self.head()? {
+                self.repo
+                    .reference(&self.remote_ref(), head, true, "supersonic: push")
+                    .map_err(Error::git("update tracking ref"))?;
+            }
+            return Ok(PushOutcome::Pushed);
+        }
+        let rejected = out.stdout.lines().any(|l| {
+            l.starts_with('!')
+                && (l.contains("fetch first") || l.contains("non-fast-forward") || l.contains("rejected"))
+        });
+        if rejected {
+            return Ok(PushOutcome::Rejected);
+        }
+        Err(remote_error("push", &self.remote_url, &format!("{}\n{}", out.stderr, out.stdout)))
+    }
+
+    /// Returns (unpushed commits, commits on the remote not yet integrated).
+    pub fn ahead_behind(&self) -> Result<(usize, usize)> {
+        match (self.head()?, self.remote_head()?) {
+            (None, None) => Ok((0, 0)),
+            (Some(local), Some(remote)) => {
+                self.repo.graph_ahead_behind(local, remote).map_err(Error::git("ahead/behind"))
+            }
+            (Some(local), None) => Ok((self.count_commits(local)?, 0)),
+            (None, Some(remote)) => Ok((0, self.count_commits(remote)?)),
+        }
+    }
+
+    fn count_commits(&self, tip: Oid) -> Result<usize> {
+        let mut walk = self.repo.revwalk().map_err(Error::git("revwalk"))?;
+        walk.push(tip).map_err(Error::git("revwalk"))?;
+        Ok(walk.count())
+    }
+
+    /// Applies the fetched remote branch: fast-forward when possible, else an in-memory merge
+    /// that keeps both versions of every conflicting file, then a safe checkout.
+    pub fn integrate(&self, identity: &Identity) -> Result<Integration> {
+        let Some(remote) = self.remote_head()? else { return Ok(Integration::RemoteEmpty) };
+        let local = self.head()?;
+        let Some(local) = local else {
+            let files = self.checkout_and_move(None, remote, "fast-forward")?;
+            return Ok(Integration::FastForwarded { files });
+        };
+        if local == remote {
+            return Ok(Integration::UpToDate);
+        }
+        let base = match self.repo.merge_base(local, remote) {
+            Ok(base) => Some(base),
+            Err(e) if e.code() == git2::ErrorCode::NotFound => None,
+            Err(e) => return Err(Error::git("merge base")(e)),
+        };
+        if base == Some(remote) {
+            return Ok(Integration::LocalAhead);
+        }
+        if base == Some(local) {
+            let files = self.checkout_and_move(Some(local), remote, "fast-forward")?;
+            return Ok(Integration::FastForwarded { files });
+        }
+        self.merge(local, remote, identity)
+    }
+
+    fn merge(&self, local: Oid, remote: Oid, identity: &Identity) -> Result<Integration> {
+        let repo = &self.repo;
+        let lc = repo.find_commit(local).map_err(Error::git("read local commit"))?;
+        let rc = repo.find_commit(remote).map_err(Error::git("read remote commit"))?;
+        let mut opts = MergeOptions::new();
+        opts.find_renames(true);
+        let mut index = repo.merge_commits(&lc, &rc, Some(&opts)).map_err(Error::git("merge"))?;
+        let mut kept = Vec::new();
+        if index.has_conflicts() {
+            let conflicts: Vec<git2::IndexConflict> = index
+                .conflicts()
+                .map_err(Error::git("read conflicts"))?
+                .collect::<std::result::Result<_, _>>()
+                .map_err(Error::git("read conflicts"))?;
+            let local_side = Side {
+                time: commit_time(&lc),
+                device: identity.device.name.clone(),
+            };
+            let remote_side = Side { time: commit_time(&rc), device: commit_device(&rc) };
+            for conflict in conflicts {
+                kept.extend(self.keep_both(&mut index, conflict, &local_side, &remote_side)?);
+            }
+        }
+        let tree_oid = index.write_tree_to(&self.repo).map_err(Error::git("write merge tree"))?;
+        let tree = self.repo.find_tree(tree_oid).map_err(Error::git("read merge tree"))?;
+        let sig = self.signature(identity)?;
+        let mut message = format!("sync: merge remote changes on {}\n", identity.device.name);
+        if !kept.is_empty() {
+            message.push_str("\nConflicts kept both versions:\n");
+            for k in &kept {
+                match &k.copy {
+                    Some(copy) => message.push_str(&format!("C {} (older copy: {copy})\n", k.path)),
+                    None => message.push_str(&format!("C {}\n", k.path)),
+                }
+            }
+        }
+        message.push_str(&trailers(identity));
+        let merge = self
+            .repo
+            .commit(None, &sig, &sig, &message, &tree, &[&lc, &rc])
+            .map_err(Error::git("commit merge"))?;
+        let files = self.checkout_and_move(Some(local), merge, "merge")?;
+        Ok(Integration::Merged { commit: merge, files, conflicts: kept })
+    }
+
+    fn keep_both(
+        &self,
+        index: &mut git2::Index,
+        conflict: git2::IndexConflict,
+        local: &Side,
+        remote: &Side,
+    ) -> Result<Vec<KeptConflict>> {
+        let paths: Vec<Vec<u8>> = [&conflict.ancestor, &conflict.our, &conflict.their]
+            .into_iter()
+            .flatten()
+            .map(|e| e.path.clone())
+            .collect();
+        for p in &paths {
+            let p = PathBuf::from(bytes_to_path(p));
+            let _ = index.conflict_remove(&p);
+        }
+        let mut kept = Vec::new();
+        match (conflict.our, conflict.their) {
+            (Some(ours), Some(theirs)) if ours.path == theirs.path => {
+                let path = String::from_utf8_lossy(&ours.path).into_owned();
+                let local_newer = local.time >= remote.time;
+                let (winner, loser, loser_side) =
+                    if local_newer { (ours, theirs, remote) } else { (theirs, ours, local) };
+                index.add(&stage0(winner, None)).map_err(Error::git("resolve conflict"))?;
+                if conflicts::is_conflict_copy(&path) {
+                    kept.push(KeptConflict { path, copy: None });
+                } else {
+                    let name = conflicts::conflict_copy_name(&path, loser_side.time, &loser_side.device);
+                    let copy = conflicts::unique_name(&name, |n| {
+                        index.get_path(Path::new(n), 0).is_some() || self.workdir.join(n).exists()
+                    });
+                    index
+                        .add(&stage0(loser, Some(copy.as_bytes())))
+                        .map_err(Error::git("keep conflict copy"))?;
+                    kept.push(KeptConflict { path, copy: Some(copy) });
+                }
+            }
+            (ours, theirs) => {
+                // Modify/delete, or both sides renamed differently: every surviving side keeps
+                // its own path, so the modification survives.
+                for entry in [ours, theirs].into_iter().flatten() {
+                    let path = String::from_utf8_lossy(&entry.path).into_owned();
+                    index.add(&stage0(entry, None)).map_err(Error::git("resolve conflict"))?;
+                    kept.push(KeptConflict { path, copy: None });
+                }
+            }
+        }
+        Ok(kept)
+    }
+
+    /// Safely checks out `target` over the current HEAD (`from`), then moves the branch to it.
+    /// Returns the number of files written or removed.
+    fn checkout_and_move(&self, from: Option<Oid>, target: Oid, why: &str) -> Result<usize> {
+        let target_commit = self.repo.find_commit(target).map_err(Error::git("read target"))?;
+        let target_tree = target_commit.tree().map_err(Error::git("read target tree"))?;
+        let from_tree = match from {
+            Some(oid) => Some(
+                self.repo.find_commit(oid).and_then(|c| c.tree()).map_err(Error::git("read HEAD tree"))?,
+            ),
+            None => None,
+        };
+        let files = self
+            .repo
+            .diff_tree_to_tree(from_tree.as_ref(), Some(&target_tree), None)
+            .map_err(Error::git("diff"))?
+            .deltas()
+            .len();
+        let conflicts = std::cell::RefCell::new(Vec::<String>::new());
+        let mut cb = CheckoutBuilder::new();
+        cb.safe();
+        cb.notify_on(git2::CheckoutNotificationType::CONFLICT);
+        cb.notify(|_, path, _, _, _| {
+            if let Some(p) = path {
+                conflicts.borrow_mut().push(p.display().to_string());
+            }
+            true
+        });
+        let result = self.repo.checkout_tree(target_tree.as_object(), Some(&mut cb));
+        drop(cb);
+        if let Err(e) = result {
+            let paths = conflicts.into_inner();
+            if !paths.is_empty() || e.code() == git2::ErrorCode::Conflict {
+                return Err(Error::WorktreeChanged(format!(
+                    "{} changed since the snapshot; not overwritten",
+                    if paths.is_empty() { "a file".to_string() } else { paths.join(", ") }
+                )));
+            }
+            if e.message().to_ascii_lowercase().contains("no space left") {
+                return Err(Error::io(&self.workdir, std::io::Error::from_raw_os_error(nix::libc::ENOSPC)));
+            }
+            return Err(Error::git("checkout")(e));
+        }
+        self.repo
+            .reference(&self.branch_ref(), target, true, &format!("supersonic: {why}"))
+            .map_err(Error::git("move branch"))?;
+        if self.repo.head().is_err() {
+            self.repo.set_head(&self.branch_ref()).map_err(Error::git("set HEAD"))?;
+        }
+        Ok(files)
+    }
+}
+
+struct Side {
+    time: DateTime<Utc>,
+    device: String,
+}
+
+fn stage0(mut entry: IndexEntry, path: Option<&[u8]>) -> IndexEntry {
+    if let Some(path) = path {
+        entry.path = path.to_vec();
+    }
+    let len = entry.path.len().min(NAME_MASK as usize) as u16;
+    entry.flags = (entry.flags & !(STAGE_MASK | NAME_MASK)) | len;
+    entry
+}
+
+fn commit_time(c: &git2::Commit) -> DateTime<Utc> {
+    Utc.timestamp_opt(c.time().seconds(), 0).single().unwrap_or_else(Utc::now)
+}
+
+/// Returns the device named in a commit's `Sync-Device:` trailer, else its author's name.
+pub fn commit_device(c: &git2::Commit) -> String {
+    c.message()
+        .and_then(|m| m.lines().rev().find_map(|l| l.strip_prefix("Sync-Device: ")))
+        .map(|d| d.trim().to_string())
+        .or_else(|| c.author().name().map(str::to_string))
+        .unwrap_or_else(|| "unknown".to_string())
+}
+
+fn trailers(identity: &Identity) -> String {
+    format!(
+        "\nSync-Device: {}\nSync-Device-Id: {}\n",
+        identity.device.name, identity.device.id
+    )
+}
+
+fn commit_message(changes: &[(char, String)], identity: &Identity) -> String {
+    let n = changes.len();
+    let mut msg = format!(
+        "sync: {n} file{} changed on {}\n\n",
+        if n == 1 { "" } else { "s" },
+        identity.device.name
+    );
+    for (status, path) in changes.iter().take(MESSAGE_MAX_PATHS) {
+        msg.push_str(&format!("{status} {path}\n"));
+    }
+    if n > MESSAGE_MAX_PATHS {
+        msg.push_str(&format!("... and {} more\n", n - MESSAGE_MAX_PATHS));
+    }
+    msg.push_str(&trailers(identity));
+    msg
+}
+
+/// Removes `rel` from the index, as a file and as a directory (a directory moved away reports
+/// only its own path).
+fn remove_from_index(index: &mut git2::Index, rel: &Path) -> Result<()> {
+    for result in [index.remove_path(rel), index.remove_dir(rel, 0)] {
+        match result {
+            Ok(()) => {}
+            Err(e) if e.code() == git2::ErrorCode::NotFound => {}
+            Err(e) => return Err(Error::git(format!("unstage {}", rel.display()))(e)),
+        }
+    }
+    Ok(())
+}
+
+fn is_gone(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::NotFound || e.raw_os_error() == Some(nix::libc::ENOTDIR)
+}
+
+fn has_symlink_parent(root: &Path, rel: &Path) -> bool {
+    let mut cur = root.to_path_buf();
+    let mut comps = rel.components().peekable();
+    while let Some(c) = comps.next() {
+        if comps.peek().is_none() {
+            return false;
+        }
+        cur.push(c);
+        if std::fs::symlink_metadata(&cur).map(|m| m.file_type().is_symlink()).unwrap_or(false) {
+            return true;
+        }
+    }
+    false
+}
+
+fn path_to_bytes(p: &Path) -> Vec<u8> {
+    p.as_os_str().as_encoded_bytes().to_vec()
+}
+
+fn bytes_to_path(b: &[u8]) -> PathBuf {
+    use std::os::unix::ffi::OsStrExt;
+    PathBuf::from(std::ffi::OsStr::from_bytes(b))
+}
+
+fn state_name(state: git2::RepositoryState) -> &'static str {
+    use git2::RepositoryState as S;
+    match state {
+        S::Merge => "merge",
+        S::Revert | S::RevertSequence => "revert",
+        S::CherryPick | S::CherryPickSequence => "cherry-pick",
+        S::Bisect => "bisect",
+        S::Rebase | S::RebaseInteractive | S::RebaseMerge => "rebase",
+        S::ApplyMailbox | S::ApplyMailboxOrRebase => "am",
+        S::Clean => "operation",
+    }
+}
+
+/// Returns the pid of a process that holds `path` open, if any (Linux: `/proc/*/fd`).
+fn process_holding(path: &Path) -> Option<u32> {
+    let target = std::fs::canonicalize(path).ok()?;
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+            continue;
+        };
+        let Ok(fds) = std::fs::read_dir(entry.path().join("fd")) else { continue };
+        for fd in fds.flatten() {
+            if std::fs::read_link(fd.path()).ok().as_deref() == Some(target.as_path()) {
+                return Some(pid);
+            }
+        }
+    }
+    None
+}
+
+/// Output of a network git command.
+#[derive(Debug)]
+pub struct NetOutput {
+    /// Whether git exited with 0.
+    pub success: bool,
+    /// stdout (scrubbed).
+    pub stdout: String,
+    /// stderr (scrubbed).
+    pub stderr: String,
+}
+
+/// Runs a network git command with no prompts, in its own process group, killed with the group
+/// when `timeout` passes.
+pub fn run_network(
+    op: &'static str,
+    remote: &str,
+    cwd: Option<&Path>,
+    args: &[&str],
+    timeout: Duration,
+) -> Result<NetOutput> {
+    use std::os::unix::process::CommandExt;
+    let mut cmd = Command::new("git");
+    if let Some(cwd) = cwd {
+        cmd.current_dir(cwd);
+    }
+    cmd.args(args)
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .env("GCM_INTERACTIVE", "never")
+        .env("GIT_ASKPASS", "")
+        .env("SSH_ASKPASS", "")
+        .env_remove("GIT_DIR")
+        .env_remove("GIT_WORK_TREE")
+        .env_remove("GIT_INDEX_FILE")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0);
+    if std::env::var_os("GIT_SSH_COMMAND").is_none() && std::env::var_os("GIT_SSH").is_none() {
+        cmd.env("GIT_SSH_COMMAND", "ssh -o BatchMode=yes -o ConnectTimeout=30");
+    }
+    let mut child = cmd.spawn().map_err(|e| Error::Remote {
+        op,
+        remote: crate::config::redact_url(remote),
+        message: format!("cannot run git: {e}"),
+        class: FailureClass::NeedsAttention,
+    })?;
+    let mut stdout = child.stdout.take().expect("piped stdout");
+    let mut stderr = child.stderr.take().expect("piped stderr");
+    let out_thread = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = stdout.read_to_end(&mut buf);
+        buf
+    });
+    let err_thread = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = stderr.read_to_end(&mut buf);
+        buf
+    });
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if Instant::now() >= deadline => {
+                let pgid = nix::unistd::Pid::from_raw(child.id() as i32);
+                let _ = nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGKILL);
+                let _ = child.wait();
+                // The reader threads end when every process of the group has exited.
+                return Err(Error::Timeout {
+                    op,
+                    remote: crate::config::redact_url(remote),
+                    secs: timeout.as_secs(),
+                });
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(10)),
+            Err(e) => return Err(Error::io("git", e)),
+        }
+    };
+    let stdout = out_thread.join().unwrap_or_default();
+    let stderr = err_thread.join().unwrap_or_default();
+    Ok(NetOutput {
+        success: status.success(),
+        stdout: scrub(&String::from_utf8_lossy(&stdout)),
+        stderr: scrub(&String::from_utf8_lossy(&stderr)),
+    })
+}
+
+/// Checks that `url` is a reachable git remote (`git ls-remote`), within `timeout`.
+pub fn check_remote(url: &str, timeout: Duration) -> Result<()> {
+    let out = run_network("ls-remote", url, None, &["ls-remote", "--heads", url], timeout)?;
+    if out.success {
+        Ok(())
+    } else {
+        Err(remote_error("ls-remote", url, &out.stderr))
+    }
+}
+
+/// Replaces credentials in URLs found in `text` with `***`.
+pub fn scrub(text: &str) -> String {
+    text.split_inclusive(|c: char| c.is_whitespace() || c == '\'' || c == '"')
+        .map(|token| {
+            if token.contains("://") && token.contains('@') {
+                let trimmed = token.trim_end_matches(|c: char| c.is_whitespace() || c == '\'' || c == '"');
+                format!("{}{}", crate::config::redact_url(trimmed), &token[trimmed.len()..])
+            } else {
+                token.to_string()
+            }
+        })
+        .collect()
+}
+
+/// Builds the error for a failed network command, classifying it from git's stderr.
+pub fn remote_error(op: &'static str, remote: &str, stderr: &str) -> Error {
+    let lower = stderr.to_ascii_lowercase();
+    let attention = [
+        "authentication failed",
+        "could not read username",
+        "could not read password",
+        "permission denied",
+        "invalid username or password",
+        "host key verification failed",
+        "remote host identification has changed",
+        "does not appear to be a git repository",
+        "repository not found",
+        "not found",
+        "no space left on device",
+        "unable to write",
+        "corrupt",
+        "returned error: 401",
+        "returned error: 403",
+        "rejected",
+    ];
+    let class = if attention.iter().any(|p| lower.contains(p)) {
+        FailureClass::NeedsAttention
+    } else {
+        FailureClass::Transient
+    };
+    let message = stderr
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with("hint:"))
+        .find(|l| l.starts_with("fatal:") || l.starts_with("error:") || l.contains("ERROR"))
+        .or_else(|| stderr.lines().map(str::trim).find(|l| !l.is_empty()))
+        .unwrap_or("git failed without a message")
+        .trim_start_matches("fatal: ")
+        .trim_start_matches("error: ")
+        .to_string();
+    Error::Remote { op, remote: crate::config::redact_url(remote), message, class }
+}
+
+/// Returns whether an error from a write means the disk is full.
+pub fn error_is_disk_full(err: &Error) -> bool {
+    match err {
+        Error::Io { source, .. } => is_disk_full(source),
+        Error::Git { source, .. } => source.message().to_ascii_lowercase().contains("no space left"),
+        Error::Remote { message, .. } => message.to_ascii_lowercase().contains("no space left"),
+        _ => false,
+    }
+}
+
+/// Returns the current time as `SystemTime` (the one place git-facing code reads the clock).
+pub fn now() -> SystemTime {
+    SystemTime::now()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scrub_hides_passwords_in_urls_inside_messages() {
+        let s = scrub("fatal: unable to access 'https://bob:hunter2@example.com/r.git/': 403\n");
+        assert!(!s.contains("hunter2"), "{s}");
+        assert!(s.contains("https://bob:***@example.com/r.git/"), "{s}");
+    }
+
+    #[test]
+    fn auth_failures_need_attention_and_network_failures_are_transient() {
+        let auth = remote_error("fetch", "u", "fatal: Authentication failed for 'http://x/'");
+        assert_eq!(auth.class(), FailureClass::NeedsAttention);
+        let down = remote_error("fetch", "u", "fatal: unable to connect to 127.0.0.1:\nConnection refused");
+        assert_eq!(down.class(), FailureClass::Transient);
+    }
+}

@@ -1,0 +1,243 @@
+//! Ignore rules: what is never synced.
+//!
+//! Layers, in order (a later `!pattern` can re-include what an earlier one excluded): built-in
+//! excludes (editor swap/temp files, OS junk, our own temp files), the folder's root
+//! `.gitignore`, the config's `exclude_patterns`, then `.syncignore` (gitignore syntax: `*`,
+//! `**`, `!`, trailing `/` for directories, leading `/` for anchoring). `.git` is always ignored
+//! and cannot be re-included. The same patterns are mirrored into `.git/info/exclude` so the
+//! user's own `git status` agrees with the engine and full scans skip ignored trees.
+
+use std::path::{Path, PathBuf};
+
+use ignore::gitignore::{Gitignore, GitignoreBuilder};
+
+use crate::{Error, Result};
+
+/// Name of the per-folder ignore file.
+pub const SYNCIGNORE_FILE: &str = ".syncignore";
+
+/// Patterns that are never worth syncing: editor swap and backup files, OS metadata, partial
+/// downloads, and the temp files of safe writes (ours and common editors').
+pub const BUILTIN_EXCLUDES: &[&str] = &[
+    "*.swp",
+    "*.swo",
+    "*.swx",
+    "*~",
+    ".#*",
+    "#*#",
+    "4913",
+    ".*.kate-swp",
+    ".~lock.*#",
+    "~$*",
+    ".DS_Store",
+    "._*",
+    ".Spotlight-V100/",
+    ".Trashes/",
+    ".Trash-*/",
+    "Thumbs.db",
+    "ehthumbs.db",
+    "desktop.ini",
+    ".directory",
+    "*.crdownload",
+    "*.part",
+    ".goutputstream-*",
+    ".supersonic-tmp-*",
+];
+
+/// Why a path is ignored.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Match {
+    /// The source of the rule (`built-in`, `.gitignore`, `.syncignore`, `exclude_patterns`).
+    pub source: String,
+    /// 1-based line of the rule in its source.
+    pub line: usize,
+    /// The rule as written.
+    pub pattern: String,
+}
+
+/// The compiled ignore rules of one folder. Cheap to share (`Arc`) with the watcher thread.
+#[derive(Debug)]
+pub struct IgnoreRules {
+    root: PathBuf,
+    matcher: Gitignore,
+    sources: Vec<(String, Vec<String>)>,
+}
+
+impl IgnoreRules {
+    /// Compiles the rules of the folder at `root` with extra `exclude_patterns` from config.
+    pub fn load(root: &Path, exclude_patterns: &[String], config_file: &Path) -> Result<Self> {
+        let mut sources: Vec<(String, PathBuf, Vec<String>)> = vec![(
+            "built-in".into(),
+            PathBuf::from("built-in"),
+            BUILTIN_EXCLUDES.iter().map(|s| s.to_string()).collect(),
+        )];
+        let gitignore = root.join(".gitignore");
+        if let Some(lines) = read_lines(&gitignore)? {
+            sources.push((".gitignore".into(), gitignore, lines));
+        }
+        sources.push((
+            "exclude_patterns".into(),
+            config_file.to_path_buf(),
+            exclude_patterns.to_vec(),
+        ));
+        let syncignore = root.join(SYNCIGNORE_FILE);
+        if let Some(lines) = read_lines(&syncignore)? {
+            sources.push((SYNCIGNORE_FILE.into(), syncignore, lines));
+        }
+        let mut builder = GitignoreBuilder::new(root);
+        for (_, file, lines) in &sources {
+            for (i, line) in lines.iter().enumerate() {
+                builder.add_line(None, line).map_err(|e| Error::IgnorePattern {
+                    file: file.clone(),
+                    line: i + 1,
+                    pattern: line.clone(),
+                    reason: glob_reason(&e),
+                })?;
+            }
+        }
+        let matcher = builder.build().map_err(|e| Error::IgnorePattern {
+            file: root.join(SYNCIGNORE_FILE),
+            line: 0,
+            pattern: String::new(),
+            reason: e.to_string(),
+        })?;
+        Ok(IgnoreRules {
+            root: root.to_path_buf(),
+            matcher,
+            sources: sources.into_iter().map(|(name, _, lines)| (name, lines)).collect(),
+        })
+    }
+
+    /// Returns whether the repo-relative `rel` is ignored (`is_dir` for directories). A path is
+    /// also ignored when one of its parent directories is.
+    pub fn is_ignored(&self, rel: &Path, is_dir: bool) -> bool {
+        self.explain(rel, is_dir).is_some()
+    }
+
+    /// Returns the rule that ignores `rel`, if any.
+    pub fn explain(&self, rel: &Path, is_dir: bool) -> Option<Match> {
+        if rel.components().any(|c| c.as_os_str() == ".git") {
+            return Some(Match { source: "built-in".into(), line: 0, pattern: ".git/".into() });
+        }
+        let m = self.matcher.matched_path_or_any_parents(rel, is_dir);
+        if !m.is_ignore() {
+            return None;
+        }
+        let glob = m.inner()?;
+        let pattern = glob.original().to_string();
+        // Find which source the glob came from: the last source holding the same line wins,
+        // matching gitignore's "last rule decides".
+        for (source, lines) in self.sources.iter().rev() {
+            if let Some(i) = lines.iter().rposition(|l| l.trim_end() == pattern) {
+                return Some(Match { source: source.clone(), line: i + 1, pattern });
+            }
+        }
+        Some(Match { source: "unknown".into(), line: 0, pattern })
+    }
+
+    /// Returns the root of the folder the rules belong to.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Returns the patterns as one gitignore text (for `.git/info/exclude`).
+    pub fn as_exclude_file(&self) -> String {
+        let mut out = String::from(
+            "# Written by Supersonic Sync: the folder's sync ignore rules, mirrored so that\n\
+             # `git status` agrees with the sync engine. Edit .syncignore instead.\n",
+        );
+        for (source, lines) in &self.sources {
+            if source == ".gitignore" {
+                continue; // git reads it itself
+            }
+            out.push_str(&format!("# from {source}\n"));
+            for line in lines {
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+        out
+    }
+}
+
+fn read_lines(path: &Path) -> Result<Option<Vec<String>>> {
+    match std::fs::read(path) {
+        Ok(bytes) => Ok(Some(
+            String::from_utf8_lossy(&bytes).lines().map(|l| l.trim_end_matches('\r').to_string()).collect(),
+        )),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::io(path, e)),
+    }
+}
+
+fn glob_reason(err: &ignore::Error) -> String {
+    let text = err.to_string();
+    // ignore's message looks like "error parsing glob '...': unclosed character class; ..."
+    match text.find("': ") {
+        Some(i) => text[i + 3..].to_string(),
+        None => text,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rules(syncignore: &str, excludes: &[&str]) -> (tempfile::TempDir, IgnoreRules) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(SYNCIGNORE_FILE), syncignore).unwrap();
+        let ex: Vec<String> = excludes.iter().map(|s| s.to_string()).collect();
+        let r = IgnoreRules::load(dir.path(), &ex, Path::new("conf")).unwrap();
+        (dir, r)
+    }
+
+    #[test]
+    fn seed_example_filters_build_logs_but_keeps_negated_file() {
+        let (_d, r) = rules("build/\ndist/\n*.pyc\nlogs/\n*.log\n!important.log\n", &[]);
+        assert!(r.is_ignored(Path::new("build/output.pdf"), false), "inside an ignored dir");
+        assert!(r.is_ignored(Path::new("logs/app.log"), false));
+        assert!(!r.is_ignored(Path::new("main.py"), false));
+        assert!(!r.is_ignored(Path::new("important.log"), false), "`!` re-includes");
+        assert!(r.is_ignored(Path::new("x/y/z.pyc"), false), "unanchored globs match at any depth");
+    }
+
+    #[test]
+    fn double_star_and_directory_only_rules() {
+        let (_d, r) = rules("a/**/tmp\ncache/\n/rooted.txt\n", &[]);
+        assert!(r.is_ignored(Path::new("a/b/c/tmp"), false));
+        assert!(r.is_ignored(Path::new("a/tmp"), false));
+        assert!(r.is_ignored(Path::new("cache"), true));
+        assert!(!r.is_ignored(Path::new("cache"), false), "dir-only rule does not match a file");
+        assert!(r.is_ignored(Path::new("rooted.txt"), false));
+        assert!(!r.is_ignored(Path::new("sub/rooted.txt"), false), "leading / anchors");
+    }
+
+    #[test]
+    fn builtins_and_git_dir_are_always_ignored() {
+        let (_d, r) = rules("", &[]);
+        for p in [".notes.md.swp", "doc.txt~", ".DS_Store", "sub/Thumbs.db", ".git/config"] {
+            assert!(r.is_ignored(Path::new(p), false), "{p} should be ignored by built-ins");
+        }
+        assert!(!r.is_ignored(Path::new("notes.md"), false));
+        let m = r.explain(Path::new("a.swp"), false).unwrap();
+        assert_eq!(m.source, "built-in");
+    }
+
+    #[test]
+    fn explain_names_the_source_and_line() {
+        let (_d, r) = rules("# comment\n*.bak\n", &["*.tmpx"]);
+        let m = r.explain(Path::new("x.bak"), false).unwrap();
+        assert_eq!((m.source.as_str(), m.line, m.pattern.as_str()), (".syncignore", 2, "*.bak"));
+        let m = r.explain(Path::new("x.tmpx"), false).unwrap();
+        assert_eq!(m.source, "exclude_patterns");
+    }
+
+    #[test]
+    fn bad_glob_is_an_error_naming_file_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(SYNCIGNORE_FILE), "ok\n*.{md,txt\n").unwrap();
+        let err = IgnoreRules::load(dir.path(), &[], Path::new("c")).unwrap_err().to_string();
+        assert!(err.contains(".syncignore:2"), "names file and line: {err}");
+        assert!(err.contains("*.{md,txt"), "names the pattern: {err}");
+    }
+}

@@ -1,0 +1,144 @@
+//! The watcher: inotify (through `notify`) on every non-ignored directory of a folder.
+//!
+//! Watches are added one directory at a time (non-recursive), so ignored trees (`.git`, build
+//! output, `node_modules`) are never entered and symlinked directories are never followed. The
+//! notify callback only forwards raw events; the folder worker turns them into repo-relative
+//! paths, adds watches for new directories, and feeds the batcher. A queue overflow asks for a
+//! full rescan; running out of inotify watches is reported with the fix, and the folder keeps
+//! syncing through periodic rescans.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use crossbeam_channel::Sender;
+use notify::{EventKind, RecursiveMode, Watcher as _};
+
+use crate::ignore::IgnoreRules;
+
+/// What the watcher reports to the folder worker.
+#[derive(Debug)]
+pub enum WatchMsg {
+    /// These absolute paths changed.
+    Paths(Vec<PathBuf>),
+    /// Events were lost (queue overflow): look at everything.
+    Rescan,
+    /// The watch backend failed.
+    Error(String),
+}
+
+/// A live watch on one folder. Dropping it removes every watch.
+pub struct FolderWatch {
+    watcher: notify::RecommendedWatcher,
+    root: PathBuf,
+    watched: HashSet<PathBuf>,
+    limit_hit: bool,
+}
+
+impl std::fmt::Debug for FolderWatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FolderWatch").field("root", &self.root).field("dirs", &self.watched.len()).finish()
+    }
+}
+
+/// Outcome of adding watches.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct AddReport {
+    /// Directories newly watched.
+    pub added: usize,
+    /// Set when the inotify watch limit was reached (with the message to show).
+    pub limit_warning: Option<String>,
+}
+
+impl FolderWatch {
+    /// Starts watching `root` and every non-ignored directory below it; events go to `tx`.
+    pub fn start(root: &Path, ignore: &IgnoreRules, tx: Sender<WatchMsg>) -> crate::Result<(Self, AddReport)> {
+        let handler = move |res: notify::Result<notify::Event>| {
+            let msg = match res {
+                Ok(ev) if ev.need_rescan() => WatchMsg::Rescan,
+                Ok(ev) => match ev.kind {
+                    EventKind::Access(_) => return,
+                    _ => WatchMsg::Paths(ev.paths),
+                },
+                Err(e) => WatchMsg::Error(e.to_string()),
+            };
+            let _ = tx.send(msg);
+        };
+        let watcher = notify::recommended_watcher(handler)
+            .map_err(|e| crate::Error::Invalid(format!("cannot start the file watcher: {e}")))?;
+        let mut this = FolderWatch { watcher, root: root.to_path_buf(), watched: HashSet::new(), limit_hit: false };
+        let report = this.add_tree(root, ignore);
+        Ok((this, report))
+    }
+
+    /// Watches `dir` and every non-ignored directory below it (not following symlinks).
+    /// Returns how many were added; stops adding (with a warning) at the inotify limit.
+    pub fn add_tree(&mut self, dir: &Path, ignore: &IgnoreRules) -> AddReport {
+        let mut report = AddReport::default();
+        let walker = walkdir::WalkDir::new(dir).follow_links(false).into_iter();
+        let root = self.root.clone();
+        for entry in walker.filter_entry(|e| {
+            if !e.file_type().is_dir() {
+                return false;
+            }
+            match e.path().strip_prefix(&root) {
+                Ok(rel) if rel.as_os_str().is_empty() => true,
+                Ok(rel) => !ignore.is_ignored(rel, true),
+                Err(_) => false,
+            }
+        }) {
+            let Ok(entry) = entry else { continue };
+            let path = entry.path().to_path_buf();
+            if self.watched.contains(&path) || self.limit_hit {
+                continue;
+            }
+            match self.watcher.watch(&path, RecursiveMode::NonRecursive) {
+                Ok(()) => {
+                    self.watched.insert(path);
+                    report.added += 1;
+                }
+                Err(e) if matches!(e.kind, notify::ErrorKind::MaxFilesWatch) => {
+                    self.limit_hit = true;
+                    report.limit_warning = Some(format!(
+                        "inotify watch limit reached after {} directories in {}: changes in the \
+                         rest are found by periodic rescans only. Raise the limit with \
+                         `sudo sysctl fs.inotify.max_user_watches=524288` (and add it to \
+                         /etc/sysctl.conf)",
+                        self.watched.len(),
+                        self.root.display()
+                    ));
+                }
+                Err(_) => {} // vanished meanwhile, or unreadable: the rescan catches it
+            }
+        }
+        report
+    }
+
+    /// Forgets watches of directories at or under `dir` (they were removed or renamed away).
+    pub fn forget_tree(&mut self, dir: &Path) {
+        let gone: Vec<PathBuf> = self.watched.iter().filter(|p| p.starts_with(dir)).cloned().collect();
+        for p in gone {
+            let _ = self.watcher.unwatch(&p);
+            self.watched.remove(&p);
+        }
+    }
+
+    /// Returns whether `dir` is watched.
+    pub fn is_watched(&self, dir: &Path) -> bool {
+        self.watched.contains(dir)
+    }
+
+    /// Returns the number of watched directories.
+    pub fn len(&self) -> usize {
+        self.watched.len()
+    }
+
+    /// Returns whether nothing is watched.
+    pub fn is_empty(&self) -> bool {
+        self.watched.is_empty()
+    }
+
+    /// Returns whether the watch limit was hit (the folder relies on rescans).
+    pub fn limit_hit(&self) -> bool {
+        self.limit_hit
+    }
+}

@@ -1,0 +1,212 @@
+//! The git module on real repositories.
+
+use std::time::Duration;
+
+use supersonic_core::batcher::Batch;
+use supersonic_core::git::{GitRepo, Integration, PushOutcome};
+use supersonic_core::Error;
+
+use super::*;
+
+const T: Duration = Duration::from_secs(30);
+
+#[test]
+fn unchanged_content_is_not_a_change() {
+    let mut f = Fixture::new();
+    write(&f.dir.join("a.txt"), "same\n");
+    assert!(f.full_snapshot().commit.is_some(), "first snapshot commits");
+    // Rewrite with identical content: new mtime, same checksum.
+    write(&f.dir.join("a.txt"), "same\n");
+    let batch = Batch::Paths([PathBuf::from("a.txt")].into());
+    let snap = f.repo.snapshot(&batch, &rules(&f.dir), &limits(), &identity("alpha")).unwrap();
+    assert_eq!(snap.commit, None, "same blob, no commit");
+}
+
+#[test]
+fn a_batch_is_one_commit_with_device_trailers_and_paths() {
+    let mut f = Fixture::new();
+    for i in 0..3 {
+        write(&f.dir.join(format!("d/{i}.md")), "x\n");
+    }
+    let snap = f.full_snapshot();
+    assert_eq!(snap.files_changed, 3);
+    let msg = f.sb.git(&f.dir, &["log", "-1", "--format=%B"]);
+    assert!(msg.starts_with("sync: 3 files changed on alpha"), "{msg}");
+    assert!(msg.contains("A d/0.md"), "paths in the body: {msg}");
+    assert!(msg.contains("Sync-Device: alpha"), "{msg}");
+    assert!(msg.contains("Sync-Device-Id: 0123456789abcdef"), "{msg}");
+    let trailers = f.sb.git(&f.dir, &["log", "-1", "--format=%(trailers:key=Sync-Device,valueonly)"]);
+    assert_eq!(trailers.trim(), "alpha", "git itself parses the trailer");
+}
+
+#[test]
+fn ignored_files_and_oversized_files_are_not_committed() {
+    let mut f = Fixture::new();
+    write(&f.dir.join(".syncignore"), "*.log\n");
+    write(&f.dir.join("keep.md"), "k\n");
+    write(&f.dir.join("debug.log"), "noise\n");
+    write(&f.dir.join(".keep.md.swp"), "swap\n");
+    std::fs::write(f.dir.join("big.bin"), vec![7u8; 2 * 1024 * 1024]).unwrap();
+    let snap = f.full_snapshot();
+    let files = f.sb.git(&f.dir, &["ls-tree", "-r", "--name-only", "HEAD"]);
+    assert_eq!(files, ".syncignore\nkeep.md", "only real content is committed");
+    assert_eq!(snap.skipped.len(), 1, "the big file is reported: {:?}", snap.skipped);
+    assert!(snap.skipped[0].1.contains("size limit"), "{:?}", snap.skipped);
+}
+
+#[test]
+fn symlinks_are_committed_as_links_not_followed() {
+    let mut f = Fixture::new();
+    let outside = f.sb.path().join("outside");
+    write(&outside.join("secret.txt"), "do not sync\n");
+    std::os::unix::fs::symlink(&outside, f.dir.join("link")).unwrap();
+    write(&f.dir.join("a.txt"), "a\n");
+    f.full_snapshot();
+    let tree = f.sb.git(&f.dir, &["ls-tree", "-r", "HEAD"]);
+    assert!(tree.contains("120000 blob"), "the link is stored as a link: {tree}");
+    assert!(!tree.contains("secret.txt"), "the target is not followed: {tree}");
+}
+
+#[test]
+fn a_mass_delete_stops_instead_of_committing() {
+    let mut f = Fixture::new();
+    for i in 0..20 {
+        write(&f.dir.join(format!("{i}.txt")), "x\n");
+    }
+    f.full_snapshot();
+    for i in 0..15 {
+        std::fs::remove_file(f.dir.join(format!("{i}.txt"))).unwrap();
+    }
+    let err = f
+        .repo
+        .snapshot(&Batch::Full, &rules(&f.dir), &limits(), &identity("alpha"))
+        .unwrap_err();
+    assert!(matches!(err, Error::Dangerous(ref m) if m.contains("mass delete: 15 of 20")), "{err}");
+    let files = f.sb.git(&f.dir, &["ls-tree", "-r", "--name-only", "HEAD"]).lines().count();
+    assert_eq!(files, 20, "nothing deleted in history");
+    let mut allowed = limits();
+    allowed.allow_mass_delete = true;
+    let snap = f.repo.snapshot(&Batch::Full, &rules(&f.dir), &allowed, &identity("alpha")).unwrap();
+    assert_eq!(snap.files_changed, 15, "confirmed, the delete is committed");
+}
+
+#[test]
+fn a_file_edited_after_the_snapshot_is_not_overwritten_by_a_pull() {
+    let mut f = Fixture::new();
+    write(&f.dir.join("doc.md"), "v1\n");
+    f.full_snapshot();
+    assert!(f.repo.fetch(T).unwrap() == false, "empty remote");
+    assert_eq!(f.repo.push(T).unwrap(), PushOutcome::Pushed);
+    // Another device changes the file and pushes.
+    let peer = f.sb.clone(f.remote.to_str().unwrap(), "peer");
+    write(&peer.join("doc.md"), "remote v2\n");
+    f.sb.git(&peer, &["commit", "-qam", "peer edit"]);
+    f.sb.git(&peer, &["push", "-q", "origin", "main"]);
+    // The user edits the file after our snapshot, while the engine is about to check out.
+    write(&f.dir.join("doc.md"), "local edit\n");
+    assert!(f.repo.fetch(T).unwrap());
+    let err = f.repo.integrate(&identity("alpha")).unwrap_err();
+    assert!(matches!(err, Error::WorktreeChanged(_)), "refuses to overwrite: {err}");
+    assert_eq!(std::fs::read_to_string(f.dir.join("doc.md")).unwrap(), "local edit\n");
+    // The cycle's answer: commit the edit, then merge; both versions survive.
+    f.full_snapshot();
+    let Integration::Merged { conflicts, .. } = f.repo.integrate(&identity("alpha")).unwrap() else {
+        panic!("diverged histories merge");
+    };
+    assert_eq!(conflicts.len(), 1);
+    let copy = conflicts[0].copy.clone().expect("a conflict copy");
+    let at_path = std::fs::read_to_string(f.dir.join("doc.md")).unwrap();
+    let in_copy = std::fs::read_to_string(f.dir.join(&copy)).unwrap();
+    let mut both = [at_path.as_str(), in_copy.as_str()];
+    both.sort();
+    assert_eq!(both, ["local edit\n", "remote v2\n"], "both versions are on disk");
+    assert_eq!(f.sb.git(&f.dir, &["status", "--porcelain"]), "", "and committed");
+}
+
+#[test]
+fn a_text_file_changed_in_different_places_merges_cleanly() {
+    let mut f = Fixture::new();
+    write(&f.dir.join("list.md"), "a\nb\nc\nd\ne\nf\ng\n");
+    f.full_snapshot();
+    f.repo.push(T).unwrap();
+    let peer = f.sb.clone(f.remote.to_str().unwrap(), "peer");
+    write(&peer.join("list.md"), "A\nb\nc\nd\ne\nf\ng\n");
+    f.sb.git(&peer, &["commit", "-qam", "peer"]);
+    f.sb.git(&peer, &["push", "-q", "origin", "main"]);
+    write(&f.dir.join("list.md"), "a\nb\nc\nd\ne\nf\nG\n");
+    f.full_snapshot();
+    f.repo.fetch(T).unwrap();
+    let Integration::Merged { conflicts, .. } = f.repo.integrate(&identity("alpha")).unwrap() else {
+        panic!("diverged");
+    };
+    assert!(conflicts.is_empty(), "non-overlapping edits are not a conflict");
+    assert_eq!(std::fs::read_to_string(f.dir.join("list.md")).unwrap(), "A\nb\nc\nd\ne\nf\nG\n");
+}
+
+#[test]
+fn modify_delete_keeps_the_modification() {
+    let mut f = Fixture::new();
+    write(&f.dir.join("m.txt"), "base\n");
+    f.full_snapshot();
+    f.repo.push(T).unwrap();
+    let peer = f.sb.clone(f.remote.to_str().unwrap(), "peer");
+    f.sb.git(&peer, &["rm", "-q", "m.txt"]);
+    f.sb.git(&peer, &["commit", "-qm", "delete"]);
+    f.sb.git(&peer, &["push", "-q", "origin", "main"]);
+    write(&f.dir.join("m.txt"), "modified\n");
+    f.full_snapshot();
+    f.repo.fetch(T).unwrap();
+    f.repo.integrate(&identity("alpha")).unwrap();
+    assert_eq!(std::fs::read_to_string(f.dir.join("m.txt")).unwrap(), "modified\n");
+}
+
+#[test]
+fn a_stale_index_lock_is_removed_but_a_held_one_waits() {
+    let f = Fixture::new();
+    let lock = f.dir.join(".git/index.lock");
+    std::fs::write(&lock, b"").unwrap();
+    let err = f.repo.preflight(0).unwrap_err();
+    assert!(matches!(err, Error::Busy(_)), "a fresh lock may belong to a starting git: {err}");
+    // Age it past the threshold: nobody holds it, so it is a crash leftover.
+    let old = std::time::SystemTime::now() - Duration::from_secs(60);
+    std::fs::File::options().write(true).open(&lock).unwrap().set_modified(old).unwrap();
+    let removed = f.repo.preflight(0).unwrap();
+    assert_eq!(removed, vec![lock.clone()]);
+    // A lock held open by a live process is a running git operation: wait.
+    std::fs::write(&lock, b"").unwrap();
+    std::fs::File::options().write(true).open(&lock).unwrap().set_modified(old).unwrap();
+    let mut holder = std::process::Command::new("sleep")
+        .arg("30")
+        .stdin(std::fs::File::open(&lock).unwrap())
+        .spawn()
+        .unwrap();
+    let err = f.repo.preflight(0).unwrap_err();
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    assert!(matches!(err, Error::Busy(ref m) if m.contains("held by process")), "{err}");
+    assert!(lock.exists(), "a held lock is never removed");
+}
+
+#[test]
+fn the_users_own_merge_in_progress_makes_the_engine_wait() {
+    let mut f = Fixture::new();
+    write(&f.dir.join("a.txt"), "1\n");
+    f.full_snapshot();
+    std::fs::write(f.dir.join(".git/MERGE_HEAD"), f.repo.head().unwrap().unwrap().to_string()).unwrap();
+    let err = f.repo.preflight(0).unwrap_err();
+    assert!(matches!(err, Error::Busy(ref m) if m.contains("merge is in progress")), "{err}");
+    std::fs::remove_file(f.dir.join(".git/MERGE_HEAD")).unwrap();
+    f.sb.git(&f.dir, &["checkout", "-q", "--detach"]);
+    let err = f.repo.preflight(0).unwrap_err();
+    assert!(matches!(err, Error::Busy(ref m) if m.contains("detached")), "{err}");
+}
+
+#[test]
+fn a_missing_folder_is_a_dangerous_state() {
+    let f = Fixture::new();
+    std::fs::rename(&f.dir, f.sb.path().join("moved")).unwrap();
+    let err = f.repo.preflight(0).unwrap_err();
+    assert!(matches!(err, Error::Dangerous(ref m) if m.contains("missing")), "{err}");
+    let err = GitRepo::open(&f.dir, "main", "x").unwrap_err();
+    assert!(matches!(err, Error::Dangerous(_)), "{err}");
+}
