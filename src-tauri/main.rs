@@ -42,7 +42,8 @@ fn main() {
     app.run(|handle, event| {
         if let tauri::RunEvent::Exit = event {
             use tauri::Manager;
-            if let Some(engine) = handle.state::<Engine>().0.lock().ok().and_then(|mut e| e.take()) {
+            if let Some(engine) = handle.state::<Engine>().0.lock().ok().and_then(|mut e| e.take())
+            {
                 engine.stop();
             }
         }

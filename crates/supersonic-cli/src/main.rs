@@ -114,7 +114,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     Ok(r) => {
                         let mut parts = Vec::new();
                         if let Some(c) = &r.commit {
-                            parts.push(format!("committed {} file(s) as {}", r.files_changed, &c[..8]));
+                            parts.push(format!(
+                                "committed {} file(s) as {}",
+                                r.files_changed,
+                                &c[..8]
+                            ));
                         }
                         if r.pulled {
                             parts.push("pulled".to_string());
@@ -160,7 +164,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
                         FolderState::Error { message, .. } => format!("error: {message}"),
                     };
                     println!("{}", s.path.display());
-                    println!("  state:     {state}{}", if s.running { "" } else { " (daemon not running)" });
+                    println!(
+                        "  state:     {state}{}",
+                        if s.running { "" } else { " (daemon not running)" }
+                    );
                     println!("  remote:    {} ({}, {})", s.remote, s.branch, s.mode);
                     println!("  last sync: {}", s.last_sync.as_deref().unwrap_or("never"));
                     println!("  unpushed:  {} commit(s)", s.unpushed_commits);
@@ -180,7 +187,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 println!("# {}", config.config_file.display());
                 println!("# device {} ({})", config.device.name, config.device.id);
                 let value = serde_json::to_value(&config.folders)?;
-                println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "folders": value }))?);
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&serde_json::json!({ "folders": value }))?
+                );
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -191,7 +201,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 if let Some(rule) = c.rule {
                     any = true;
                     if verbose {
-                        println!("{}:{}:{}\t{}", rule.source, rule.line, rule.pattern, c.path.display());
+                        println!(
+                            "{}:{}:{}\t{}",
+                            rule.source,
+                            rule.line,
+                            rule.pattern,
+                            c.path.display()
+                        );
                     } else {
                         println!("{}", c.path.display());
                     }
@@ -247,7 +263,9 @@ fn log_event(event: &Event) {
             tracing::warn!("{folder}: {reason}; next attempt in {retry_in_sec} s")
         }
         Event::ConflictDetected { path, copy, .. } => match copy {
-            Some(copy) => tracing::warn!("{folder}: conflict in {path}: kept both, older is {copy}"),
+            Some(copy) => {
+                tracing::warn!("{folder}: conflict in {path}: kept both, older is {copy}")
+            }
             None => tracing::warn!("{folder}: conflict in {path}: kept both (older in history)"),
         },
         Event::FileSkipped { path, reason, .. } => {

@@ -126,17 +126,18 @@ impl Api {
             )));
         }
         let existing_repo = git2::Repository::open(&path).ok();
-        let existing_origin = existing_repo
-            .as_ref()
-            .and_then(|r| r.find_remote(git::REMOTE).ok().and_then(|o| o.url().map(str::to_string)));
+        let existing_origin = existing_repo.as_ref().and_then(|r| {
+            r.find_remote(git::REMOTE).ok().and_then(|o| o.url().map(str::to_string))
+        });
         let branch = req
             .branch
             .clone()
             .or_else(|| {
                 existing_repo.as_ref().and_then(|r| {
-                    r.find_reference("HEAD").ok()?.symbolic_target().map(|t| {
-                        t.trim_start_matches("refs/heads/").to_string()
-                    })
+                    r.find_reference("HEAD")
+                        .ok()?
+                        .symbolic_target()
+                        .map(|t| t.trim_start_matches("refs/heads/").to_string())
                 })
             })
             .unwrap_or_else(|| "main".to_string());
@@ -223,8 +224,8 @@ impl Api {
         let mut out = Vec::new();
         for cfg in folders {
             let id = paths::folder_id(&cfg.path);
-            let running = cfg.path.join(".git").is_dir()
-                && folder::take_folder_lock(&cfg.path).is_err();
+            let running =
+                cfg.path.join(".git").is_dir() && folder::take_folder_lock(&cfg.path).is_err();
             let recorded = crate::status::read(&self.dirs.status_dir(), &id);
             if running {
                 if let Some(mut s) = recorded {
@@ -293,12 +294,13 @@ impl Api {
                 email: cfg.settings.git.email.clone(),
             };
             let path = cfg.path.clone();
-            let outcome = Folder::open(cfg, &self.dirs, identity, EventBus::default()).and_then(|mut f| {
-                if allow_mass_delete {
-                    f.allow_mass_delete();
-                }
-                f.cycle(Some(crate::batcher::Batch::Full), Trigger::Manual)
-            });
+            let outcome =
+                Folder::open(cfg, &self.dirs, identity, EventBus::default()).and_then(|mut f| {
+                    if allow_mass_delete {
+                        f.allow_mass_delete();
+                    }
+                    f.cycle(Some(crate::batcher::Batch::Full), Trigger::Manual)
+                });
             results.push((path, outcome));
         }
         Ok(results)
@@ -306,7 +308,11 @@ impl Api {
 
     /// Tells which of `paths` are ignored, and by which rule. Paths are relative to the folder,
     /// or absolute; without `folder`, the folder is the configured one containing each path.
-    pub fn check_ignore(&self, folder: Option<&Path>, paths: &[PathBuf]) -> Result<Vec<IgnoreCheck>> {
+    pub fn check_ignore(
+        &self,
+        folder: Option<&Path>,
+        paths: &[PathBuf],
+    ) -> Result<Vec<IgnoreCheck>> {
         let (_, folders) = self.load()?;
         let mut out = Vec::new();
         let mut cache: BTreeMap<PathBuf, IgnoreRules> = BTreeMap::new();
@@ -357,7 +363,11 @@ impl Api {
         engine::start(folders, &self.dirs, identity, bus)
     }
 
-    fn find_folder<'a>(&self, folders: &'a [FolderConfig], path: &Path) -> Result<&'a FolderConfig> {
+    fn find_folder<'a>(
+        &self,
+        folders: &'a [FolderConfig],
+        path: &Path,
+    ) -> Result<&'a FolderConfig> {
         let abs = paths::absolute(path);
         folders.iter().find(|f| f.path == abs).ok_or_else(|| {
             Error::Invalid(format!(
@@ -371,8 +381,8 @@ impl Api {
 /// Makes a local-path remote absolute (URLs and scp-style `host:path` stay as they are).
 fn normalise_remote(url: &str) -> String {
     let is_url = url.contains("://");
-    let is_scp = !url.starts_with('/')
-        && url.find(':').is_some_and(|c| url.find('/').is_none_or(|s| c < s));
+    let is_scp =
+        !url.starts_with('/') && url.find(':').is_some_and(|c| url.find('/').is_none_or(|s| c < s));
     if is_url || is_scp {
         url.to_string()
     } else {

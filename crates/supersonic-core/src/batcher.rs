@@ -29,7 +29,7 @@ pub enum Batch {
 
 impl Batch {
     /// Returns the number of paths in the batch (`None` for a full rescan).
-    pub fn len(&self) -> Option<usize> {
+    pub fn path_count(&self) -> Option<usize> {
         match self {
             Batch::Paths(p) => Some(p.len()),
             Batch::Full => None,
@@ -147,7 +147,7 @@ mod tests {
         }
         assert_eq!(b.take_due(t0 + ms(900)), None, "last change at 490 ms: not quiet yet");
         let batch = b.take_due(t0 + ms(990)).expect("quiet for 500 ms");
-        assert_eq!(batch.len(), Some(50));
+        assert_eq!(batch.path_count(), Some(50));
         assert!(b.is_empty());
         assert_eq!(b.take_due(t0 + ms(5_000)), None, "nothing left");
     }

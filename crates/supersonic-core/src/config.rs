@@ -81,9 +81,9 @@ impl std::str::FromStr for Mode {
             "two-way" => Ok(Mode::TwoWay),
             "push-only" => Ok(Mode::PushOnly),
             "pull-only" => Ok(Mode::PullOnly),
-            other => Err(format!(
-                "unknown mode `{other}` (expected two-way, push-only or pull-only)"
-            )),
+            other => {
+                Err(format!("unknown mode `{other}` (expected two-way, push-only or pull-only)"))
+            }
         }
     }
 }
@@ -177,7 +177,11 @@ pub struct MetricsSettings {
 
 impl Default for MetricsSettings {
     fn default() -> Self {
-        MetricsSettings { history_max_entries: 10_000, history_max_age_days: 90, history_file: None }
+        MetricsSettings {
+            history_max_entries: 10_000,
+            history_max_age_days: 90,
+            history_file: None,
+        }
     }
 }
 
@@ -341,8 +345,8 @@ pub fn load_folder_file(folder: &Path) -> Result<Value, ConfigError> {
         Err(e) => return Err(ConfigError::new(&file, None, format!("cannot read: {e}"))),
     };
     let _: FolderSettings = parse_yaml(&file, &text)?;
-    let value: Value = serde_yaml::from_str(&text)
-        .map_err(|e| ConfigError::new(&file, None, e.to_string()))?;
+    let value: Value =
+        serde_yaml::from_str(&text).map_err(|e| ConfigError::new(&file, None, e.to_string()))?;
     Ok(value)
 }
 
@@ -465,13 +469,8 @@ fn parse_yaml<T: serde::de::DeserializeOwned>(file: &Path, text: &str) -> Result
             Some(l) => (Some(l.line()), Some(l.column())),
             None => (None, None),
         };
-        ConfigError {
-            file: file.to_path_buf(),
-            line,
-            column,
-            key: Some(key),
-            message: strip_location(&inner.to_string()),
-        }
+        let message = strip_key(&strip_location(&inner.to_string()), &key);
+        ConfigError { file: file.to_path_buf(), line, column, key: Some(key), message }
     })
 }
 
@@ -488,14 +487,14 @@ fn from_value<T: serde::de::DeserializeOwned>(
             (pre, "." | "") => pre.to_string(),
             (pre, p) => format!("{pre}.{p}"),
         };
-        ConfigError {
-            file: file.to_path_buf(),
-            line: None,
-            column: None,
-            key: Some(key),
-            message: strip_location(&err.into_inner().to_string()),
-        }
+        let message = strip_key(&strip_location(&err.into_inner().to_string()), &path);
+        ConfigError { file: file.to_path_buf(), line: None, column: None, key: Some(key), message }
     })
+}
+
+/// Removes serde_yaml's leading "key: " (the key is reported separately).
+fn strip_key(message: &str, key: &str) -> String {
+    message.strip_prefix(&format!("{key}: ")).unwrap_or(message).to_string()
 }
 
 /// Removes serde_yaml's trailing " at line X column Y" (the location is reported separately).
@@ -604,7 +603,8 @@ mod tests {
 
     #[test]
     fn merge_is_deep_for_mappings() {
-        let mut base: Value = serde_yaml::from_str("sync: {interval_sec: 5, max_per_hour: 3}").unwrap();
+        let mut base: Value =
+            serde_yaml::from_str("sync: {interval_sec: 5, max_per_hour: 3}").unwrap();
         let layer: Value = serde_yaml::from_str("sync: {interval_sec: 9}").unwrap();
         merge_value(&mut base, &layer);
         let s: FolderSettings = serde_yaml::from_value(base).unwrap();

@@ -97,7 +97,10 @@ impl EngineHandle {
     pub fn set_paused(&self, path: &std::path::Path, paused: bool) -> Result<()> {
         let worker = self.worker(path)?;
         let cmd = if paused { Command::Pause } else { Command::Resume };
-        worker.commands.send(cmd).map_err(|_| Error::Invalid("the folder worker has stopped".into()))
+        worker
+            .commands
+            .send(cmd)
+            .map_err(|_| Error::Invalid("the folder worker has stopped".into()))
     }
 
     fn worker(&self, path: &std::path::Path) -> Result<&Worker> {

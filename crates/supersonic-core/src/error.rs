@@ -22,7 +22,7 @@ pub enum FailureClass {
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A configuration file or value is invalid.
-    #[error("{0}")]
+    #[error(transparent)]
     Config(#[from] crate::config::ConfigError),
 
     /// An ignore rule could not be parsed.
@@ -74,6 +74,11 @@ pub enum Error {
     /// The folder is in a state where syncing would be dangerous; it is stopped until it clears.
     #[error("{0}")]
     Dangerous(String),
+
+    /// Syncing cannot go on until the user acts (a mass delete to confirm, local edits in a
+    /// pull-only folder, a remote this mode cannot follow); the engine does not retry by itself.
+    #[error("{0}")]
+    Blocked(String),
 
     /// Another process holds a lock the engine needs (user's git, another Supersonic).
     #[error("{0}")]
@@ -131,6 +136,7 @@ impl Error {
             Error::Config(_)
             | Error::IgnorePattern { .. }
             | Error::Dangerous(_)
+            | Error::Blocked(_)
             | Error::Invalid(_) => FailureClass::NeedsAttention,
         }
     }
@@ -144,6 +150,7 @@ impl Error {
             Error::Remote { .. } => "remote_unreachable",
             Error::Timeout { .. } => "remote_timeout",
             Error::Dangerous(_) => "folder_stopped",
+            Error::Blocked(_) => "needs_user",
             Error::Busy(_) => "busy",
             Error::WorktreeChanged(_) => "worktree_changed",
             Error::Io { .. } => "io_failed",

@@ -117,19 +117,28 @@ pub struct Folder {
     needs_full: bool,
     allow_mass_delete: bool,
     pending: usize,
+    rules_version: u64,
     _lock: File,
 }
 
 impl std::fmt::Debug for Folder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Folder").field("path", &self.config.path).field("state", &self.state).finish()
+        f.debug_struct("Folder")
+            .field("path", &self.config.path)
+            .field("state", &self.state)
+            .finish()
     }
 }
 
 impl Folder {
     /// Opens a folder for syncing: takes its lock (one Supersonic per folder), opens the repo,
     /// loads ignore rules and mirrors them into `.git/info/exclude`.
-    pub fn open(config: FolderConfig, dirs: &Dirs, identity: Identity, bus: EventBus) -> Result<Folder> {
+    pub fn open(
+        config: FolderConfig,
+        dirs: &Dirs,
+        identity: Identity,
+        bus: EventBus,
+    ) -> Result<Folder> {
         let repo = GitRepo::open(&config.path, &config.branch, &config.remote)?;
         let lock = take_folder_lock(&config.path)?;
         let ignore = Arc::new(load_ignore(&config)?);
@@ -151,6 +160,7 @@ impl Folder {
             needs_full: true,
             allow_mass_delete: false,
             pending: 0,
+            rules_version: 0,
             _lock: lock,
             config,
         })
@@ -233,10 +243,11 @@ impl Folder {
     /// snapshot calls for it. Updates state, status and events; returns the error that stopped
     /// the cycle, if any.
     pub fn cycle(&mut self, batch: Option<Batch>, trigger: Trigger) -> Result<CycleReport> {
-        if self.state == FolderState::Paused && trigger != Trigger::Manual {
-            return Ok(CycleReport::default());
-        }
-        if self.stop == Some(Stop::User) && trigger != Trigger::Manual {
+        let paused = self.state == FolderState::Paused;
+        if (paused || self.stop == Some(Stop::User)) && trigger != Trigger::Manual {
+            if batch.is_some() {
+                self.needs_full = true; // look at these changes once syncing resumes
+            }
             return Ok(CycleReport::default());
         }
         if trigger == Trigger::Manual {
@@ -264,6 +275,7 @@ impl Folder {
                     });
                 }
                 let state = match &report.throttled {
+                    _ if paused => FolderState::Paused,
                     Some(reason) => FolderState::Waiting { reason: reason.clone() },
                     None => FolderState::Idle,
                 };
@@ -296,14 +308,22 @@ impl Folder {
                     .unwrap_or(Duration::from_secs(self.config.settings.sync.interval_sec));
                 self.retry_at = Some(SystemTime::now() + delay);
                 retry_in = Some(delay.as_secs());
-                FolderState::Error { message: message.clone(), code: err.code().into(), class: err.class() }
+                FolderState::Error {
+                    message: message.clone(),
+                    code: err.code().into(),
+                    class: err.class(),
+                }
             }
             _ => {
-                let recheck = matches!(err, Error::Dangerous(m) if !m.starts_with("mass delete"))
-                    || crate::git::error_is_disk_full(err);
+                let recheck =
+                    matches!(err, Error::Dangerous(_)) || crate::git::error_is_disk_full(err);
                 self.stop = Some(if recheck { Stop::Recheck } else { Stop::User });
                 self.retry_at = None;
-                FolderState::Error { message: message.clone(), code: err.code().into(), class: err.class() }
+                FolderState::Error {
+                    message: message.clone(),
+                    code: err.code().into(),
+                    class: err.class(),
+                }
             }
         };
         if !matches!(err, Error::Busy(_)) {
@@ -320,7 +340,8 @@ impl Folder {
     }
 
     fn run_cycle(&mut self, batch: Option<Batch>, trigger: Trigger) -> Result<CycleReport> {
-        let removed = self.repo.preflight(self.config.settings.sync.min_free_disk_mb * 1024 * 1024)?;
+        let removed =
+            self.repo.preflight(self.config.settings.sync.min_free_disk_mb * 1024 * 1024)?;
         for lock in removed {
             self.bus.emit(Event::Warning {
                 folder: self.folder_name(),
@@ -332,6 +353,7 @@ impl Folder {
             if self.touches_rules(batch) {
                 self.ignore = Arc::new(load_ignore(&self.config)?);
                 self.repo.write_info_exclude(&self.ignore)?;
+                self.rules_version += 1;
             }
         }
         self.set_state(FolderState::Syncing);
@@ -340,16 +362,16 @@ impl Folder {
         }
         self.needs_full = false;
         let (ahead, _) = self.repo.ahead_behind()?;
-        let wants_remote = matches!(
-            trigger,
-            Trigger::Start | Trigger::Poll | Trigger::Manual | Trigger::Retry
-        ) || report.commit.is_some()
-            || (ahead > 0 && self.config.mode != Mode::PullOnly);
+        let wants_remote =
+            matches!(trigger, Trigger::Start | Trigger::Poll | Trigger::Manual | Trigger::Retry)
+                || report.commit.is_some()
+                || (ahead > 0 && self.config.mode != Mode::PullOnly);
         if !wants_remote {
             return Ok(report);
         }
         let limits = self.limits();
-        if let Verdict::Blocked { reason, until } = self.throttle.check(&limits, SystemTime::now()) {
+        if let Verdict::Blocked { reason, until } = self.throttle.check(&limits, SystemTime::now())
+        {
             self.retry_at = Some(until);
             let retry_in = until.duration_since(SystemTime::now()).unwrap_or_default().as_secs();
             if !self.throttle_reported {
@@ -366,7 +388,10 @@ impl Folder {
         self.throttle_reported = false;
         self.throttle.record_attempt(SystemTime::now());
         report.remote_step = true;
-        self.bus.emit(Event::SyncStart { folder: self.folder_name(), trigger: trigger.as_str().into() });
+        self.bus.emit(Event::SyncStart {
+            folder: self.folder_name(),
+            trigger: trigger.as_str().into(),
+        });
         self.remote_step(&mut report)?;
         Ok(report)
     }
@@ -408,6 +433,7 @@ impl Folder {
                 commit: commit.to_string(),
                 files_changed: snap.files_changed,
             });
+            self.write_status();
         }
         Ok(())
     }
@@ -425,7 +451,7 @@ impl Folder {
             }
             let (ahead, behind) = self.repo.ahead_behind()?;
             if mode == Mode::PushOnly && behind > 0 {
-                return Err(Error::Dangerous(format!(
+                return Err(Error::Blocked(format!(
                     "the remote has {behind} commit(s) this push-only folder does not have; \
                      push-only never applies remote changes. Switch the folder to two-way or \
                      clean up the remote branch {}",
@@ -478,12 +504,20 @@ impl Folder {
                     attempt += 1;
                     tracing::info!("{}: {what}; re-snapshotting", self.folder_name());
                     if self.config.mode == Mode::PullOnly {
-                        return Err(Error::Dangerous(format!(
+                        return Err(Error::Blocked(format!(
                             "local edits block a remote update in this pull-only folder: {what}. \
                              Move or revert the edited files"
                         )));
                     }
                     self.snapshot(&Batch::Full, report)?;
+                }
+                Err(Error::WorktreeChanged(what)) => {
+                    // Committing did not clear the way (a skipped or ignored file, a file that
+                    // never stops changing): stop and say which, rather than retry forever.
+                    return Err(Error::Blocked(format!(
+                        "a remote update cannot be applied without overwriting local files: \
+                         {what}. Move them aside (or stop writing to them) and sync again"
+                    )));
                 }
                 Err(e) => return Err(e),
             }
@@ -570,7 +604,7 @@ pub fn run_worker(mut folder: Folder, commands: Receiver<Command>) {
     let s = folder.config.settings.sync.clone();
     let root = folder.config.path.clone();
     let name = folder.folder_name();
-    let (wtx, wrx) = crossbeam_channel::unbounded::<WatchMsg>();
+    let (wtx, mut wrx) = crossbeam_channel::unbounded::<WatchMsg>();
     let mut watch = match FolderWatch::start(&root, &folder.ignore, wtx) {
         Ok((watch, report)) => {
             if let Some(warning) = report.limit_warning {
@@ -583,7 +617,7 @@ pub fn run_worker(mut folder: Folder, commands: Receiver<Command>) {
             None
         }
     };
-    let rescan_every = if watch.as_ref().is_some_and(|w| !w.limit_hit()) {
+    let mut rescan_every = if watch.as_ref().is_some_and(|w| !w.limit_hit()) {
         Duration::from_secs(s.rescan_interval_sec)
     } else {
         Duration::from_secs(s.rescan_interval_sec.min(60))
@@ -595,13 +629,14 @@ pub fn run_worker(mut folder: Folder, commands: Receiver<Command>) {
         s.batch_cap,
     );
     let _ = folder.cycle(Some(Batch::Full), Trigger::Start);
+    let mut rules_seen = folder.rules_version;
     let mut next_poll = Instant::now() + poll_every;
     let mut next_rescan = Instant::now() + rescan_every;
     loop {
         let now = Instant::now();
-        let retry = folder.retry_at().map(|t| {
-            now + t.duration_since(SystemTime::now()).unwrap_or_default()
-        });
+        let retry = folder
+            .retry_at()
+            .map(|t| now + t.duration_since(SystemTime::now()).unwrap_or_default());
         let deadline = [batcher.due_at(), Some(next_poll), Some(next_rescan), retry]
             .into_iter()
             .flatten()
@@ -624,6 +659,12 @@ pub fn run_worker(mut folder: Folder, commands: Receiver<Command>) {
                 }
                 Ok(Command::Shutdown) | Err(_) => {
                     // Commit what is pending so no edit waits on a stopped engine.
+                    while let Ok(msg) = wrx.try_recv() {
+                        handle_watch_msg(&root, &folder.ignore, watch.as_mut(), &mut batcher, msg);
+                    }
+                    if folder.needs_full {
+                        batcher.push_full(Instant::now());
+                    }
                     if let Some(batch) = batcher.take() {
                         if folder.state != FolderState::Paused && folder.stop.is_none() {
                             let mut report = CycleReport::default();
@@ -633,8 +674,8 @@ pub fn run_worker(mut folder: Folder, commands: Receiver<Command>) {
                     break;
                 }
             },
-            recv(wrx) -> msg => {
-                if let Ok(msg) = msg {
+            recv(wrx) -> msg => match msg {
+                Ok(msg) => {
                     handle_watch_msg(&root, &folder.ignore, watch.as_mut(), &mut batcher, msg);
                     // Drain what else is queued without waking per event.
                     while let Ok(msg) = wrx.try_recv() {
@@ -642,8 +683,29 @@ pub fn run_worker(mut folder: Folder, commands: Receiver<Command>) {
                     }
                     folder.pending = batcher.len_hint();
                 }
+                Err(_) => {
+                    // The watcher is gone (it failed to start or its thread died): a
+                    // disconnected channel is always ready, so stop selecting on it and rely on
+                    // rescans, which run every minute at most from now on.
+                    wrx = crossbeam_channel::never();
+                    rescan_every = rescan_every.min(Duration::from_secs(60));
+                    next_rescan = next_rescan.min(Instant::now() + rescan_every);
+                    folder.bus.emit(Event::Warning {
+                        folder: name.clone(),
+                        message: "file watching stopped; changes are found by rescans every \
+                                  minute"
+                            .into(),
+                    });
+                }
             },
             default(timeout) => {},
+        }
+        if folder.rules_version != rules_seen {
+            // Directories that stopped being ignored need watches now.
+            rules_seen = folder.rules_version;
+            if let Some(w) = watch.as_mut() {
+                w.add_tree(&root, &folder.ignore);
+            }
         }
         let now = Instant::now();
         if let Some(batch) = batcher.take_due(now) {
@@ -682,7 +744,7 @@ fn handle_watch_msg(
             tracing::warn!("watcher error in {}: {e}; rescanning", root.display());
             batcher.push_full(now);
         }
-        WatchMsg::Paths(paths) => {
+        WatchMsg::Paths { paths, removal } => {
             let mut watch = watch;
             for abs in paths {
                 let Ok(rel) = abs.strip_prefix(root) else { continue };
@@ -695,6 +757,9 @@ fn handle_watch_msg(
                     continue;
                 }
                 if let Some(w) = watch.as_deref_mut() {
+                    if removal && w.is_watched(&abs) {
+                        w.forget_tree(&abs);
+                    }
                     if is_dir && !w.is_watched(&abs) {
                         w.add_tree(&abs, ignore);
                     } else if meta.is_none() && w.is_watched(&abs) {

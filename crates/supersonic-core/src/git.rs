@@ -156,10 +156,8 @@ impl GitRepo {
                 workdir.display()
             )));
         }
-        let repo = Repository::open(workdir).map_err(Error::git(format!(
-            "cannot open repository {}",
-            workdir.display()
-        )))?;
+        let repo = Repository::open(workdir)
+            .map_err(Error::git(format!("cannot open repository {}", workdir.display())))?;
         let this = GitRepo {
             repo,
             workdir: workdir.to_path_buf(),
@@ -175,8 +173,10 @@ impl GitRepo {
         if !workdir.join(".git").exists() {
             let mut opts = git2::RepositoryInitOptions::new();
             opts.initial_head(branch).no_reinit(true).mkdir(false);
-            Repository::init_opts(workdir, &opts)
-                .map_err(Error::git(format!("cannot create a repository in {}", workdir.display())))?;
+            Repository::init_opts(workdir, &opts).map_err(Error::git(format!(
+                "cannot create a repository in {}",
+                workdir.display()
+            )))?;
         }
         Self::open(workdir, branch, remote_url)
     }
@@ -185,7 +185,9 @@ impl GitRepo {
         let spec = "+refs/heads/*:refs/remotes/origin/*";
         match self.repo.find_remote(REMOTE) {
             Ok(remote) if remote.url() == Some(self.remote_url.as_str()) => Ok(()),
-            Ok(_) => self.repo.remote_set_url(REMOTE, &self.remote_url).map_err(Error::git("set origin")),
+            Ok(_) => {
+                self.repo.remote_set_url(REMOTE, &self.remote_url).map_err(Error::git("set origin"))
+            }
             Err(_) => self
                 .repo
                 .remote_with_fetch(REMOTE, &self.remote_url, spec)
@@ -263,7 +265,7 @@ impl GitRepo {
             }
         }
         if let Ok(stat) = nix::sys::statvfs::statvfs(&self.workdir) {
-            let free = stat.blocks_available() as u64 * stat.fragment_size() as u64;
+            let free = stat.blocks_available() * stat.fragment_size();
             if free < min_free_bytes {
                 return Err(Error::Dangerous(format!(
                     "disk nearly full: {} MB free under {} (need {} MB); free some space and \
@@ -293,7 +295,7 @@ impl GitRepo {
         let mut removed = Vec::new();
         for lock in candidates {
             let Ok(meta) = std::fs::metadata(&lock) else { continue };
-            if let Some(pid) = process_holding(&lock) {
+            if let Some(pid) = process_holding(&lock).or_else(|| git_process_in(&self.workdir)) {
                 return Err(Error::Busy(format!(
                     "{} is held by process {pid}: a git operation is running; syncing waits",
                     lock.display()
@@ -373,7 +375,7 @@ impl GitRepo {
                 index.read_tree(tree).map_err(Error::git("reset index"))?;
             }
             index.write().map_err(Error::git("write index"))?;
-            return Err(Error::Dangerous(format!(
+            return Err(Error::Blocked(format!(
                 "mass delete: {deletions} of {tracked_before} files deleted in {}; not synced. \
                  Restore them, or confirm with `supersonic sync --allow-mass-delete {}`",
                 self.workdir.display(),
@@ -387,7 +389,12 @@ impl GitRepo {
         let oid = self
             .repo
             .commit(Some(&self.branch_ref()), &sig, &sig, &message, &new_tree, &parents)
-            .map_err(Error::git("commit"))?;
+            .map_err(|e| match e.code() {
+                git2::ErrorCode::Modified | git2::ErrorCode::Locked => {
+                    Error::Busy(format!("the branch moved while committing: {}", e.message()))
+                }
+                _ => Error::git("commit")(e),
+            })?;
         Ok(Snapshot { commit: Some(oid), files_changed: changes.len(), skipped })
     }
 
@@ -404,7 +411,7 @@ impl GitRepo {
         Ok(statuses
             .iter()
             .filter(|s| s.status() != Status::CURRENT && !s.status().contains(Status::IGNORED))
-            .map(|s| PathBuf::from(bytes_to_path(s.path_bytes())))
+            .map(|s| bytes_to_path(s.path_bytes()))
             .collect())
     }
 
@@ -453,7 +460,7 @@ impl GitRepo {
             let vanished: Vec<PathBuf> = index
                 .iter()
                 .filter(|e| e.path.starts_with(&prefix) && e.path.get(prefix.len()) == Some(&b'/'))
-                .map(|e| PathBuf::from(bytes_to_path(&e.path)))
+                .map(|e| bytes_to_path(&e.path))
                 .filter(|p| std::fs::symlink_metadata(self.workdir.join(p)).is_err())
                 .collect();
             for p in vanished {
@@ -500,7 +507,7 @@ impl GitRepo {
         let under: Vec<PathBuf> = index
             .iter()
             .filter(|e| e.path.starts_with(&prefix) && e.path.get(prefix.len()) == Some(&b'/'))
-            .map(|e| PathBuf::from(bytes_to_path(&e.path)))
+            .map(|e| bytes_to_path(&e.path))
             .collect();
         for p in under {
             remove_from_index(index, &p)?;
@@ -539,8 +546,10 @@ impl GitRepo {
         Ok(diff
             .deltas()
             .map(|d| {
-                let new_path = d.new_file().path().map(|p| p.display().to_string()).unwrap_or_default();
-                let old_path = d.old_file().path().map(|p| p.display().to_string()).unwrap_or_default();
+                let new_path =
+                    d.new_file().path().map(|p| p.display().to_string()).unwrap_or_default();
+                let old_path =
+                    d.old_file().path().map(|p| p.display().to_string()).unwrap_or_default();
                 match d.status() {
                     Delta::Added => ('A', new_path),
                     Delta::Deleted => ('D', old_path),
@@ -610,12 +619,26 @@ impl GitRepo {
             }
             return Ok(PushOutcome::Pushed);
         }
-        let rejected = out.stdout.lines().any(|l| {
-            l.starts_with('!')
-                && (l.contains("fetch first") || l.contains("non-fast-forward") || l.contains("rejected"))
-        });
-        if rejected {
+        // Porcelain: "!\t<from>:<to>\t[rejected] (fetch first)". Someone else pushed first, or
+        // pushed at the same instant (the remote's ref lock): fetch, integrate, push again.
+        let refused: Vec<&str> = out.stdout.lines().filter(|l| l.starts_with('!')).collect();
+        let remote_moved = |l: &&str| {
+            ["(fetch first)", "(non-fast-forward)", "failed to update ref", "cannot lock ref"]
+                .iter()
+                .any(|p| l.contains(p))
+        };
+        if !refused.is_empty() && refused.iter().all(remote_moved) {
             return Ok(PushOutcome::Rejected);
+        }
+        if let Some(line) = refused.first() {
+            // Refused for another reason (a hook, a protected branch): the user must act.
+            let reason = line.rsplit('\t').next().unwrap_or(line);
+            return Err(Error::Remote {
+                op: "push",
+                remote: crate::config::redact_url(&self.remote_url),
+                message: format!("the remote refused the push: {reason}"),
+                class: FailureClass::NeedsAttention,
+            });
         }
         Err(remote_error("push", &self.remote_url, &format!("{}\n{}", out.stderr, out.stdout)))
     }
@@ -679,10 +702,7 @@ impl GitRepo {
                 .map_err(Error::git("read conflicts"))?
                 .collect::<std::result::Result<_, _>>()
                 .map_err(Error::git("read conflicts"))?;
-            let local_side = Side {
-                time: commit_time(&lc),
-                device: identity.device.name.clone(),
-            };
+            let local_side = Side { time: commit_time(&lc), device: identity.device.name.clone() };
             let remote_side = Side { time: commit_time(&rc), device: commit_device(&rc) };
             for conflict in conflicts {
                 kept.extend(self.keep_both(&mut index, conflict, &local_side, &remote_side)?);
@@ -723,7 +743,7 @@ impl GitRepo {
             .map(|e| e.path.clone())
             .collect();
         for p in &paths {
-            let p = PathBuf::from(bytes_to_path(p));
+            let p = bytes_to_path(p);
             let _ = index.conflict_remove(&p);
         }
         let mut kept = Vec::new();
@@ -737,7 +757,8 @@ impl GitRepo {
                 if conflicts::is_conflict_copy(&path) {
                     kept.push(KeptConflict { path, copy: None });
                 } else {
-                    let name = conflicts::conflict_copy_name(&path, loser_side.time, &loser_side.device);
+                    let name =
+                        conflicts::conflict_copy_name(&path, loser_side.time, &loser_side.device);
                     let copy = conflicts::unique_name(&name, |n| {
                         index.get_path(Path::new(n), 0).is_some() || self.workdir.join(n).exists()
                     });
@@ -749,11 +770,28 @@ impl GitRepo {
             }
             (ours, theirs) => {
                 // Modify/delete, or both sides renamed differently: every surviving side keeps
-                // its own path, so the modification survives.
-                for entry in [ours, theirs].into_iter().flatten() {
+                // its own path, so the modification survives. A file where the other side now
+                // has a directory (or the reverse) moves to a conflict copy instead: adding it
+                // at its path would silently drop the directory's files from the index.
+                for (entry, side) in [(ours, local), (theirs, remote)]
+                    .into_iter()
+                    .filter_map(|(e, side)| e.map(|e| (e, side)))
+                {
                     let path = String::from_utf8_lossy(&entry.path).into_owned();
-                    index.add(&stage0(entry, None)).map_err(Error::git("resolve conflict"))?;
-                    kept.push(KeptConflict { path, copy: None });
+                    if occupied(index, &entry.path) {
+                        let name = conflicts::conflict_copy_name(&path, side.time, &side.device);
+                        let copy = conflicts::unique_name(&name, |n| {
+                            index.get_path(Path::new(n), 0).is_some()
+                                || self.workdir.join(n).exists()
+                        });
+                        index
+                            .add(&stage0(entry, Some(copy.as_bytes())))
+                            .map_err(Error::git("keep conflict copy"))?;
+                        kept.push(KeptConflict { path, copy: Some(copy) });
+                    } else {
+                        index.add(&stage0(entry, None)).map_err(Error::git("resolve conflict"))?;
+                        kept.push(KeptConflict { path, copy: None });
+                    }
                 }
             }
         }
@@ -767,7 +805,10 @@ impl GitRepo {
         let target_tree = target_commit.tree().map_err(Error::git("read target tree"))?;
         let from_tree = match from {
             Some(oid) => Some(
-                self.repo.find_commit(oid).and_then(|c| c.tree()).map_err(Error::git("read HEAD tree"))?,
+                self.repo
+                    .find_commit(oid)
+                    .and_then(|c| c.tree())
+                    .map_err(Error::git("read HEAD tree"))?,
             ),
             None => None,
         };
@@ -777,9 +818,20 @@ impl GitRepo {
             .map_err(Error::git("diff"))?
             .deltas()
             .len();
+        // Compare-and-swap: libgit2 checks the work tree against the *current* HEAD, so if the
+        // user committed or switched meanwhile, stop instead of overwriting their work.
+        if self.head()? != from || self.repo.head_detached().unwrap_or(false) {
+            return Err(Error::Busy(format!(
+                "HEAD of {} moved during the sync (a git command of yours?); syncing again",
+                self.workdir.display()
+            )));
+        }
         let conflicts = std::cell::RefCell::new(Vec::<String>::new());
         let mut cb = CheckoutBuilder::new();
         cb.safe();
+        // Ignore rules differ between devices: a file ignored here may be synced elsewhere, and
+        // must never be overwritten by it.
+        cb.overwrite_ignored(false);
         cb.notify_on(git2::CheckoutNotificationType::CONFLICT);
         cb.notify(|_, path, _, _, _| {
             if let Some(p) = path {
@@ -798,13 +850,26 @@ impl GitRepo {
                 )));
             }
             if e.message().to_ascii_lowercase().contains("no space left") {
-                return Err(Error::io(&self.workdir, std::io::Error::from_raw_os_error(nix::libc::ENOSPC)));
+                return Err(Error::io(
+                    &self.workdir,
+                    std::io::Error::from_raw_os_error(nix::libc::ENOSPC),
+                ));
             }
             return Err(Error::git("checkout")(e));
         }
-        self.repo
-            .reference(&self.branch_ref(), target, true, &format!("supersonic: {why}"))
-            .map_err(Error::git("move branch"))?;
+        let message = format!("supersonic: {why}");
+        let moved = match from {
+            Some(from) => {
+                self.repo.reference_matching(&self.branch_ref(), target, true, from, &message)
+            }
+            None => self.repo.reference(&self.branch_ref(), target, false, &message),
+        };
+        moved.map_err(|e| match e.code() {
+            git2::ErrorCode::Modified | git2::ErrorCode::Exists | git2::ErrorCode::Locked => {
+                Error::Busy(format!("the branch moved during the sync: {}", e.message()))
+            }
+            _ => Error::git("move branch")(e),
+        })?;
         if self.repo.head().is_err() {
             self.repo.set_head(&self.branch_ref()).map_err(Error::git("set HEAD"))?;
         }
@@ -815,6 +880,27 @@ impl GitRepo {
 struct Side {
     time: DateTime<Utc>,
     device: String,
+}
+
+/// Returns whether adding a file at `path` would clash with a resolved entry: a file under
+/// `path/` or a file at one of `path`'s parents.
+fn occupied(index: &git2::Index, path: &[u8]) -> bool {
+    let under = index.iter().any(|e| {
+        e.flags & STAGE_MASK == 0
+            && e.path.starts_with(path)
+            && e.path.get(path.len()) == Some(&b'/')
+    });
+    if under {
+        return true;
+    }
+    let mut parent = path;
+    while let Some(i) = parent.iter().rposition(|&b| b == b'/') {
+        parent = &parent[..i];
+        if index.get_path(&bytes_to_path(parent), 0).is_some() {
+            return true;
+        }
+    }
+    false
 }
 
 fn stage0(mut entry: IndexEntry, path: Option<&[u8]>) -> IndexEntry {
@@ -840,10 +926,7 @@ pub fn commit_device(c: &git2::Commit) -> String {
 }
 
 fn trailers(identity: &Identity) -> String {
-    format!(
-        "\nSync-Device: {}\nSync-Device-Id: {}\n",
-        identity.device.name, identity.device.id
-    )
+    format!("\nSync-Device: {}\nSync-Device-Id: {}\n", identity.device.name, identity.device.id)
 }
 
 fn commit_message(changes: &[(char, String)], identity: &Identity) -> String {
@@ -917,6 +1000,25 @@ fn state_name(state: git2::RepositoryState) -> &'static str {
     }
 }
 
+/// Returns the pid of a `git` process whose working directory is inside `dir`, if any: such a
+/// process may hold a lock it closed but not yet committed (`git commit` waiting for an editor).
+fn git_process_in(dir: &Path) -> Option<u32> {
+    let dir = std::fs::canonicalize(dir).ok()?;
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+            continue;
+        };
+        let is_git = std::fs::read_to_string(entry.path().join("comm"))
+            .is_ok_and(|c| c.trim() == "git" || c.trim().starts_with("git-"));
+        if is_git
+            && std::fs::read_link(entry.path().join("cwd")).is_ok_and(|cwd| cwd.starts_with(&dir))
+        {
+            return Some(pid);
+        }
+    }
+    None
+}
+
 /// Returns the pid of a process that holds `path` open, if any (Linux: `/proc/*/fd`).
 fn process_holding(path: &Path) -> Option<u32> {
     let target = std::fs::canonicalize(path).ok()?;
@@ -982,15 +1084,17 @@ pub fn run_network(
     })?;
     let mut stdout = child.stdout.take().expect("piped stdout");
     let mut stderr = child.stderr.take().expect("piped stderr");
-    let out_thread = std::thread::spawn(move || {
+    let (out_tx, out_rx) = crossbeam_channel::bounded(1);
+    let (err_tx, err_rx) = crossbeam_channel::bounded(1);
+    std::thread::spawn(move || {
         let mut buf = Vec::new();
         let _ = stdout.read_to_end(&mut buf);
-        buf
+        let _ = out_tx.send(buf);
     });
-    let err_thread = std::thread::spawn(move || {
+    std::thread::spawn(move || {
         let mut buf = Vec::new();
         let _ = stderr.read_to_end(&mut buf);
-        buf
+        let _ = err_tx.send(buf);
     });
     let deadline = Instant::now() + timeout;
     let status = loop {
@@ -1011,8 +1115,11 @@ pub fn run_network(
             Err(e) => return Err(Error::io("git", e)),
         }
     };
-    let stdout = out_thread.join().unwrap_or_default();
-    let stderr = err_thread.join().unwrap_or_default();
+    // A helper that detached but kept our pipes open must not hang the worker: wait for the
+    // output only until the deadline.
+    let remaining = deadline.saturating_duration_since(Instant::now()).max(Duration::from_secs(1));
+    let stdout = out_rx.recv_timeout(remaining).unwrap_or_default();
+    let stderr = err_rx.recv_timeout(Duration::from_secs(1)).unwrap_or_default();
     Ok(NetOutput {
         success: status.success(),
         stdout: scrub(&String::from_utf8_lossy(&stdout)),
@@ -1035,7 +1142,8 @@ pub fn scrub(text: &str) -> String {
     text.split_inclusive(|c: char| c.is_whitespace() || c == '\'' || c == '"')
         .map(|token| {
             if token.contains("://") && token.contains('@') {
-                let trimmed = token.trim_end_matches(|c: char| c.is_whitespace() || c == '\'' || c == '"');
+                let trimmed =
+                    token.trim_end_matches(|c: char| c.is_whitespace() || c == '\'' || c == '"');
                 format!("{}{}", crate::config::redact_url(trimmed), &token[trimmed.len()..])
             } else {
                 token.to_string()
@@ -1087,7 +1195,9 @@ pub fn remote_error(op: &'static str, remote: &str, stderr: &str) -> Error {
 pub fn error_is_disk_full(err: &Error) -> bool {
     match err {
         Error::Io { source, .. } => is_disk_full(source),
-        Error::Git { source, .. } => source.message().to_ascii_lowercase().contains("no space left"),
+        Error::Git { source, .. } => {
+            source.message().to_ascii_lowercase().contains("no space left")
+        }
         Error::Remote { message, .. } => message.to_ascii_lowercase().contains("no space left"),
         _ => false,
     }
@@ -1113,7 +1223,11 @@ mod tests {
     fn auth_failures_need_attention_and_network_failures_are_transient() {
         let auth = remote_error("fetch", "u", "fatal: Authentication failed for 'http://x/'");
         assert_eq!(auth.class(), FailureClass::NeedsAttention);
-        let down = remote_error("fetch", "u", "fatal: unable to connect to 127.0.0.1:\nConnection refused");
+        let down = remote_error(
+            "fetch",
+            "u",
+            "fatal: unable to connect to 127.0.0.1:\nConnection refused",
+        );
         assert_eq!(down.class(), FailureClass::Transient);
     }
 }

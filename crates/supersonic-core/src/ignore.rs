@@ -163,7 +163,10 @@ impl IgnoreRules {
 fn read_lines(path: &Path) -> Result<Option<Vec<String>>> {
     match std::fs::read(path) {
         Ok(bytes) => Ok(Some(
-            String::from_utf8_lossy(&bytes).lines().map(|l| l.trim_end_matches('\r').to_string()).collect(),
+            String::from_utf8_lossy(&bytes)
+                .lines()
+                .map(|l| l.trim_end_matches('\r').to_string())
+                .collect(),
         )),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(Error::io(path, e)),

@@ -90,7 +90,12 @@ impl Throttle {
 
     /// Records a failure at `now`; `unit` in `[0, 1)` is the random draw for jitter. Returns the
     /// backoff delay chosen (none when backoff is disabled).
-    pub fn record_failure(&mut self, limits: &Limits, now: SystemTime, unit: f64) -> Option<Duration> {
+    pub fn record_failure(
+        &mut self,
+        limits: &Limits,
+        now: SystemTime,
+        unit: f64,
+    ) -> Option<Duration> {
         self.consecutive_failures = self.consecutive_failures.saturating_add(1);
         if !limits.backoff_enabled {
             return None;

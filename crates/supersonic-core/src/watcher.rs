@@ -11,6 +11,7 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use crossbeam_channel::Sender;
+use notify::event::{ModifyKind, RenameMode};
 use notify::{EventKind, RecursiveMode, Watcher as _};
 
 use crate::ignore::IgnoreRules;
@@ -19,7 +20,13 @@ use crate::ignore::IgnoreRules;
 #[derive(Debug)]
 pub enum WatchMsg {
     /// These absolute paths changed.
-    Paths(Vec<PathBuf>),
+    Paths {
+        /// The paths.
+        paths: Vec<PathBuf>,
+        /// Whether they were removed or renamed away (a watch on them is now stale, even if a
+        /// new directory already stands at the same path).
+        removal: bool,
+    },
     /// Events were lost (queue overflow): look at everything.
     Rescan,
     /// The watch backend failed.
@@ -36,7 +43,10 @@ pub struct FolderWatch {
 
 impl std::fmt::Debug for FolderWatch {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FolderWatch").field("root", &self.root).field("dirs", &self.watched.len()).finish()
+        f.debug_struct("FolderWatch")
+            .field("root", &self.root)
+            .field("dirs", &self.watched.len())
+            .finish()
     }
 }
 
@@ -51,13 +61,21 @@ pub struct AddReport {
 
 impl FolderWatch {
     /// Starts watching `root` and every non-ignored directory below it; events go to `tx`.
-    pub fn start(root: &Path, ignore: &IgnoreRules, tx: Sender<WatchMsg>) -> crate::Result<(Self, AddReport)> {
+    pub fn start(
+        root: &Path,
+        ignore: &IgnoreRules,
+        tx: Sender<WatchMsg>,
+    ) -> crate::Result<(Self, AddReport)> {
         let handler = move |res: notify::Result<notify::Event>| {
             let msg = match res {
                 Ok(ev) if ev.need_rescan() => WatchMsg::Rescan,
                 Ok(ev) => match ev.kind {
                     EventKind::Access(_) => return,
-                    _ => WatchMsg::Paths(ev.paths),
+                    EventKind::Remove(_)
+                    | EventKind::Modify(ModifyKind::Name(RenameMode::From | RenameMode::Both)) => {
+                        WatchMsg::Paths { paths: ev.paths, removal: true }
+                    }
+                    _ => WatchMsg::Paths { paths: ev.paths, removal: false },
                 },
                 Err(e) => WatchMsg::Error(e.to_string()),
             };
@@ -65,7 +83,12 @@ impl FolderWatch {
         };
         let watcher = notify::recommended_watcher(handler)
             .map_err(|e| crate::Error::Invalid(format!("cannot start the file watcher: {e}")))?;
-        let mut this = FolderWatch { watcher, root: root.to_path_buf(), watched: HashSet::new(), limit_hit: false };
+        let mut this = FolderWatch {
+            watcher,
+            root: root.to_path_buf(),
+            watched: HashSet::new(),
+            limit_hit: false,
+        };
         let report = this.add_tree(root, ignore);
         Ok((this, report))
     }
@@ -115,7 +138,8 @@ impl FolderWatch {
 
     /// Forgets watches of directories at or under `dir` (they were removed or renamed away).
     pub fn forget_tree(&mut self, dir: &Path) {
-        let gone: Vec<PathBuf> = self.watched.iter().filter(|p| p.starts_with(dir)).cloned().collect();
+        let gone: Vec<PathBuf> =
+            self.watched.iter().filter(|p| p.starts_with(dir)).cloned().collect();
         for p in gone {
             let _ = self.watcher.unwatch(&p);
             self.watched.remove(&p);

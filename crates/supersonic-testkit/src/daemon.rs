@@ -94,11 +94,7 @@ impl GitDaemon {
     /// Returns the git URL of `repo_name`, a path relative to the base path such as
     /// `notes.git`.
     pub fn url(&self, repo_name: &str) -> String {
-        format!(
-            "git://127.0.0.1:{}/{}",
-            self.port,
-            repo_name.trim_start_matches('/')
-        )
+        format!("git://127.0.0.1:{}/{}", self.port, repo_name.trim_start_matches('/'))
     }
 
     /// Kills the daemon and the connections it is serving, and waits until the port refuses
@@ -113,14 +109,10 @@ impl GitDaemon {
         };
         kill_group(&mut child);
         let addr = self.addr();
-        wait_until(
-            "the stopped git daemon's port to refuse connections",
-            READY_TIMEOUT,
-            || {
-                TcpStream::connect_timeout(&addr, Duration::from_secs(1))
-                    .is_err_and(|err| err.kind() == io::ErrorKind::ConnectionRefused)
-            },
-        );
+        wait_until("the stopped git daemon's port to refuse connections", READY_TIMEOUT, || {
+            TcpStream::connect_timeout(&addr, Duration::from_secs(1))
+                .is_err_and(|err| err.kind() == io::ErrorKind::ConnectionRefused)
+        });
     }
 
     /// Starts the daemon again on the same port, stopping it first if it is running.
@@ -135,11 +127,7 @@ impl GitDaemon {
             match self.spawn_and_wait() {
                 Ok(()) => return,
                 Err(err) if start.elapsed() >= REBIND_TIMEOUT => {
-                    panic!(
-                        "restart on port {} for {:.1?}: {err}",
-                        self.port,
-                        start.elapsed()
-                    )
+                    panic!("restart on port {} for {:.1?}: {err}", self.port, start.elapsed())
                 }
                 Err(_) => std::thread::sleep(REBIND_PAUSE),
             }

@@ -71,7 +71,9 @@ impl Device {
     pub fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(&self.bin);
         cmd.args(args);
-        for var in ["GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "XDG_CONFIG_HOME", "XDG_DATA_HOME"] {
+        for var in
+            ["GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "XDG_CONFIG_HOME", "XDG_DATA_HOME"]
+        {
             cmd.env_remove(var);
         }
         for (k, v) in &self.env {

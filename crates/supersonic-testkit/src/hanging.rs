@@ -28,10 +28,7 @@ impl HangingServer {
     pub fn start() -> HangingServer {
         let listener =
             TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind the hanging server");
-        let port = listener
-            .local_addr()
-            .expect("hanging server address")
-            .port();
+        let port = listener.local_addr().expect("hanging server address").port();
         let shutdown = Arc::new(AtomicBool::new(false));
         let accepted = Arc::new(AtomicUsize::new(0));
         let accept_thread = {
@@ -54,12 +51,7 @@ impl HangingServer {
                 })
                 .expect("spawn the hanging server thread")
         };
-        HangingServer {
-            port,
-            shutdown,
-            accepted,
-            accept_thread: Some(accept_thread),
-        }
+        HangingServer { port, shutdown, accepted, accept_thread: Some(accept_thread) }
     }
 
     /// Returns the port the server listens on.
@@ -76,20 +68,12 @@ impl HangingServer {
 
     /// Returns a git protocol URL for `repo` on this server.
     pub fn git_url(&self, repo: &str) -> String {
-        format!(
-            "git://127.0.0.1:{}/{}",
-            self.port,
-            repo.trim_start_matches('/')
-        )
+        format!("git://127.0.0.1:{}/{}", self.port, repo.trim_start_matches('/'))
     }
 
     /// Returns an HTTP URL for `repo` on this server.
     pub fn http_url(&self, repo: &str) -> String {
-        format!(
-            "http://127.0.0.1:{}/{}",
-            self.port,
-            repo.trim_start_matches('/')
-        )
+        format!("http://127.0.0.1:{}/{}", self.port, repo.trim_start_matches('/'))
     }
 }
 

@@ -68,10 +68,7 @@ impl SmartHttp {
         });
         let listener =
             TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind the smart HTTP server");
-        let port = listener
-            .local_addr()
-            .expect("smart HTTP server address")
-            .port();
+        let port = listener.local_addr().expect("smart HTTP server address").port();
         let shutdown = Arc::new(AtomicBool::new(false));
         let accept_thread = {
             let shutdown = Arc::clone(&shutdown);
@@ -80,11 +77,7 @@ impl SmartHttp {
                 .spawn(move || accept_loop(&listener, &shutdown, &backend))
                 .expect("spawn the smart HTTP accept thread")
         };
-        SmartHttp {
-            port,
-            shutdown,
-            accept_thread: Some(accept_thread),
-        }
+        SmartHttp { port, shutdown, accept_thread: Some(accept_thread) }
     }
 
     /// Returns the port the server listens on.
@@ -95,11 +88,7 @@ impl SmartHttp {
     /// Returns the URL of `repo_name`, a path relative to the project root such as
     /// `notes.git`.
     pub fn url(&self, repo_name: &str) -> String {
-        format!(
-            "http://127.0.0.1:{}/{}",
-            self.port,
-            repo_name.trim_start_matches('/')
-        )
+        format!("http://127.0.0.1:{}/{}", self.port, repo_name.trim_start_matches('/'))
     }
 
     /// Returns the URL of `repo_name` with `user` and `pass` embedded, percent-encoded.
@@ -192,13 +181,11 @@ fn accept_loop(listener: &TcpListener, shutdown: &AtomicBool, backend: &Arc<Back
         }
         let Ok(stream) = stream else { continue };
         let backend = Arc::clone(backend);
-        let spawned = thread::Builder::new()
-            .name("smart-http-conn".to_owned())
-            .spawn(move || {
-                if let Err(err) = serve(&backend, stream) {
-                    eprintln!("smart-http: connection failed: {err}");
-                }
-            });
+        let spawned = thread::Builder::new().name("smart-http-conn".to_owned()).spawn(move || {
+            if let Err(err) = serve(&backend, stream) {
+                eprintln!("smart-http: connection failed: {err}");
+            }
+        });
         if let Err(err) = spawned {
             eprintln!("smart-http: cannot spawn a connection thread: {err}");
         }
@@ -226,10 +213,9 @@ fn respond(backend: &Backend, request: &Request, peer: SocketAddr) -> Response {
         Some(credentials) if authorized(request, credentials) => Some(credentials.user.as_str()),
         Some(_) => {
             let mut response = Response::plain("401 Unauthorized", "authentication required\n");
-            response.headers.push((
-                "WWW-Authenticate".to_owned(),
-                "Basic realm=\"git\"".to_owned(),
-            ));
+            response
+                .headers
+                .push(("WWW-Authenticate".to_owned(), "Basic realm=\"git\"".to_owned()));
             return response;
         }
     };
@@ -243,9 +229,7 @@ fn respond(backend: &Backend, request: &Request, peer: SocketAddr) -> Response {
 }
 
 fn authorized(request: &Request, credentials: &Credentials) -> bool {
-    let Some((scheme, token)) = request
-        .header("Authorization")
-        .and_then(|v| v.split_once(' '))
+    let Some((scheme, token)) = request.header("Authorization").and_then(|v| v.split_once(' '))
     else {
         return false;
     };
@@ -259,18 +243,10 @@ fn run_backend(
     peer: SocketAddr,
     remote_user: Option<&str>,
 ) -> io::Result<Response> {
-    let (path, query) = request
-        .target
-        .split_once('?')
-        .unwrap_or((&request.target, ""));
+    let (path, query) = request.target.split_once('?').unwrap_or((&request.target, ""));
     let mut cmd = Command::new(&backend.program);
     apply_vars(&mut cmd, &backend.env);
-    for var in [
-        "CONTENT_TYPE",
-        "REMOTE_USER",
-        "HTTP_CONTENT_ENCODING",
-        "GIT_PROTOCOL",
-    ] {
+    for var in ["CONTENT_TYPE", "REMOTE_USER", "HTTP_CONTENT_ENCODING", "GIT_PROTOCOL"] {
         cmd.env_remove(var);
     }
     cmd.env("GIT_PROJECT_ROOT", &backend.project_root)
@@ -302,11 +278,8 @@ fn run_backend(
                 .env("GIT_CONFIG_VALUE_0", "true");
         }
     }
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()?;
+    let mut child =
+        cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()?;
     let mut stdin = child.stdin.take().expect("piped stdin");
     let body = request.body.clone();
     // Written from another thread so that a backend answering before it read everything cannot
@@ -352,11 +325,7 @@ fn parse_cgi_output(output: &[u8]) -> Option<Response> {
         }
     }
     let body = output[head_len + separator_len..].to_vec();
-    Some(Response {
-        status,
-        headers,
-        body,
-    })
+    Some(Response { status, headers, body })
 }
 
 /// Returns where the CGI header block ends and how long the blank line after it is.
@@ -377,10 +346,7 @@ fn write_response(writer: &mut impl Write, response: &Response) -> io::Result<()
     for (name, value) in &response.headers {
         head.push_str(&format!("{name}: {value}\r\n"));
     }
-    head.push_str(&format!(
-        "Content-Length: {}\r\nConnection: close\r\n\r\n",
-        response.body.len()
-    ));
+    head.push_str(&format!("Content-Length: {}\r\nConnection: close\r\n\r\n", response.body.len()));
     writer.write_all(head.as_bytes())?;
     writer.write_all(&response.body)
 }
@@ -407,17 +373,11 @@ fn read_request(reader: &mut impl BufRead, writer: &mut impl Write) -> io::Resul
         if request.headers.len() == MAX_HEADERS {
             return Err(invalid("too many headers".to_owned()));
         }
-        let (name, value) = line
-            .split_once(':')
-            .ok_or_else(|| invalid(format!("bad header {line:?}")))?;
-        request
-            .headers
-            .push((name.trim().to_owned(), value.trim().to_owned()));
+        let (name, value) =
+            line.split_once(':').ok_or_else(|| invalid(format!("bad header {line:?}")))?;
+        request.headers.push((name.trim().to_owned(), value.trim().to_owned()));
     }
-    if request
-        .header("Expect")
-        .is_some_and(|v| v.eq_ignore_ascii_case("100-continue"))
-    {
+    if request.header("Expect").is_some_and(|v| v.eq_ignore_ascii_case("100-continue")) {
         writer.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
         writer.flush()?;
     }
@@ -427,9 +387,8 @@ fn read_request(reader: &mut impl BufRead, writer: &mut impl Write) -> io::Resul
     if chunked {
         request.body = read_chunked(reader)?;
     } else if let Some(length) = request.header("Content-Length") {
-        let length: usize = length
-            .parse()
-            .map_err(|_| invalid(format!("bad Content-Length {length:?}")))?;
+        let length: usize =
+            length.parse().map_err(|_| invalid(format!("bad Content-Length {length:?}")))?;
         request.body = vec![0; length];
         reader.read_exact(&mut request.body)?;
     }
@@ -480,11 +439,7 @@ fn base64(input: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
     for chunk in input.chunks(3) {
-        let bytes = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
+        let bytes = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
         let triple = u32::from_be_bytes([0, bytes[0], bytes[1], bytes[2]]);
         for i in 0..4 {
             if i <= chunk.len() {
@@ -567,10 +522,7 @@ mod tests {
         let output = b"Status: 403 Forbidden\r\nContent-Type: text/plain\r\n\r\nno";
         let response = parse_cgi_output(output).expect("valid CGI output");
         assert_eq!(response.status, "403 Forbidden");
-        assert_eq!(
-            response.headers,
-            [("Content-Type".to_owned(), "text/plain".to_owned())]
-        );
+        assert_eq!(response.headers, [("Content-Type".to_owned(), "text/plain".to_owned())]);
         assert_eq!(response.body, b"no");
     }
 

@@ -192,10 +192,7 @@ impl Sandbox {
         let remotes = self.remotes_dir();
         let remote = remotes.join(format!("{name}.git"));
         let remote_arg = remote.to_str().expect("sandbox path is UTF-8");
-        self.git(
-            &remotes,
-            &["init", "--quiet", "--bare", "-b", "main", remote_arg],
-        );
+        self.git(&remotes, &["init", "--quiet", "--bare", "-b", "main", remote_arg]);
         remote
     }
 
@@ -246,9 +243,7 @@ impl Sandbox {
             return 0;
         }
         let count = self.git(repo, &["rev-list", "--count", &commit]);
-        count
-            .parse()
-            .unwrap_or_else(|err| panic!("parse rev-list count {count:?}: {err}"))
+        count.parse().unwrap_or_else(|err| panic!("parse rev-list count {count:?}: {err}"))
     }
 
     /// Returns the directory where servers write their stderr, creating it if needed.
@@ -269,11 +264,7 @@ impl Sandbox {
     /// Returns the path of the git program `name` (such as `git-daemon`) in `git --exec-path`.
     pub(crate) fn git_program(&self, name: &str) -> PathBuf {
         let program = Path::new(&self.git(self.path(), &["--exec-path"])).join(name);
-        assert!(
-            program.is_file(),
-            "{} is missing from git's exec path",
-            program.display()
-        );
+        assert!(program.is_file(), "{} is missing from git's exec path", program.display());
         program
     }
 

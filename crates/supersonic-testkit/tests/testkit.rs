@@ -46,10 +46,7 @@ fn wait_until_returns_once_the_condition_holds() {
         calls += 1;
         calls == 3
     });
-    assert_eq!(
-        calls, 3,
-        "wait_until stops polling as soon as the condition is true"
-    );
+    assert_eq!(calls, 3, "wait_until stops polling as soon as the condition is true");
 }
 
 #[test]

@@ -62,9 +62,9 @@ pub struct Pair {
     pub a_dir: PathBuf,
     pub b_dir: PathBuf,
     pub remote_path: PathBuf,
-    pub url: String,
     pub daemon: Option<GitDaemon>,
-    pub http: Option<SmartHttp>,
+    /// Keeps the smart HTTP server alive for the pair's lifetime.
+    pub _http: Option<SmartHttp>,
     pub sb: Sandbox,
 }
 
@@ -89,7 +89,7 @@ impl Pair {
         let b_dir = sb.path().join("beta-notes");
         a.cli(&["init", a_dir.to_str().unwrap(), "--remote", &url]);
         b.cli(&["init", b_dir.to_str().unwrap(), "--remote", &url]);
-        Pair { a, b, a_dir, b_dir, remote_path, url, daemon, http, sb }
+        Pair { a, b, a_dir, b_dir, remote_path, daemon, _http: http, sb }
     }
 
     pub fn start(&mut self) {

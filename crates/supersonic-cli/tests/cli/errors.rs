@@ -12,7 +12,11 @@ fn config_snapshot(dev: &Device) -> Option<String> {
 fn fails_with(dev: &Device, args: &[&str], needles: &[&str]) -> String {
     let out = dev.run(args);
     let stderr = String::from_utf8_lossy(&out.stderr).trim().to_string();
-    assert!(!out.status.success(), "supersonic {args:?} must fail; stdout: {}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        !out.status.success(),
+        "supersonic {args:?} must fail; stdout: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     let error_lines: Vec<&str> = stderr.lines().filter(|l| l.contains("error")).collect();
     assert_eq!(error_lines.len(), 1, "exactly one error line: {stderr}");
     for n in needles {
@@ -32,9 +36,9 @@ fn setup() -> (Sandbox, Device, std::path::PathBuf) {
 fn malformed_yaml_in_the_app_config_names_file_and_line() {
     let (_sb, dev, _) = setup();
     let cfg = dev.config_dir().join("config.yaml");
-    write(&cfg, "folders:\n  - path: /x\n    remote: [unclosed\n");
-    fails_with(&dev, &["status"], &["config.yaml:", "did not find expected"]);
-    assert_eq!(read(&cfg).unwrap(), "folders:\n  - path: /x\n    remote: [unclosed\n", "untouched");
+    write(&cfg, "folders:\n  - path: /x\n    remote: \"unterminated\n");
+    fails_with(&dev, &["status"], &["config.yaml:4", "found unexpected end of stream"]);
+    assert!(read(&cfg).unwrap().ends_with("unterminated\n"), "untouched");
 }
 
 #[test]
@@ -82,7 +86,11 @@ fn a_path_that_is_not_a_directory_is_refused() {
     let (sb, dev, remote) = setup();
     let file = sb.path().join("file.txt");
     write(&file, "x");
-    fails_with(&dev, &["init", file.to_str().unwrap(), "--remote", remote.to_str().unwrap()], &["file.txt is not a directory"]);
+    fails_with(
+        &dev,
+        &["init", file.to_str().unwrap(), "--remote", remote.to_str().unwrap()],
+        &["file.txt is not a directory"],
+    );
     assert_eq!(config_snapshot(&dev), None);
 }
 
@@ -115,7 +123,14 @@ fn a_bad_environment_override_names_the_variable() {
 fn an_unknown_mode_is_refused_by_the_cli() {
     let (sb, dev, remote) = setup();
     let dir = sb.path().join("notes");
-    let out = dev.run(&["init", dir.to_str().unwrap(), "--remote", remote.to_str().unwrap(), "--mode", "sideways"]);
+    let out = dev.run(&[
+        "init",
+        dir.to_str().unwrap(),
+        "--remote",
+        remote.to_str().unwrap(),
+        "--mode",
+        "sideways",
+    ]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("sideways"));
     assert_eq!(config_snapshot(&dev), None);
@@ -128,7 +143,16 @@ fn check_ignore_prints_ignored_paths_and_exits_like_git() {
     write(&dir.join(".syncignore"), "*.log\n!keep.log\nbuild/\n");
     dev.cli(&["init", dir.to_str().unwrap(), "--remote", remote.to_str().unwrap()]);
     let d = dir.to_str().unwrap();
-    let out = dev.run(&["check-ignore", "--folder", d, "a.log", "keep.log", "build/x.o", "notes.md", ".x.swp"]);
+    let out = dev.run(&[
+        "check-ignore",
+        "--folder",
+        d,
+        "a.log",
+        "keep.log",
+        "build/x.o",
+        "notes.md",
+        ".x.swp",
+    ]);
     assert_eq!(out.status.code(), Some(0), "some are ignored");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let ignored: Vec<&str> = stdout.lines().collect();
@@ -145,7 +169,12 @@ fn config_output_redacts_credentials() {
     let h = SmartHttp::start(&sb, &sb.remotes_dir(), Some(("bob", "hunter2")));
     sb.bare_remote("r2");
     let dir = sb.path().join("notes");
-    dev.cli(&["init", dir.to_str().unwrap(), "--remote", &h.url_with_credentials("r2.git", "bob", "hunter2")]);
+    dev.cli(&[
+        "init",
+        dir.to_str().unwrap(),
+        "--remote",
+        &h.url_with_credentials("r2.git", "bob", "hunter2"),
+    ]);
     let out = dev.cli(&["config", "--json"]);
     assert!(!out.contains("hunter2"), "the password is never printed: {out}");
     assert!(out.contains("bob:***@"), "{out}");

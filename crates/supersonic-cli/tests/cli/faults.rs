@@ -66,16 +66,21 @@ fn an_unreachable_remote_keeps_local_commits_and_pushes_when_back() {
     wait_until("alpha to commit locally while the remote is down", CONVERGE, || {
         p.sb.git(&p.a_dir, &["log", "-1", "--format=%B"]).contains("offline.txt")
     });
-    let status = p.a.cli(&["status", "--json"]);
-    let st: serde_json::Value = serde_json::from_str(&status).unwrap();
-    assert!(st[0]["unpushed_commits"].as_u64().unwrap() >= 1, "status shows the unpushed commit: {status}");
-    assert!(st[0]["running"].as_bool().unwrap(), "status sees the running daemon: {status}");
+    wait_until("status to show the unpushed commit of the running daemon", CONVERGE, || {
+        let status = p.a.cli(&["status", "--json"]);
+        let st: serde_json::Value = serde_json::from_str(&status).unwrap();
+        st[0]["unpushed_commits"].as_u64().unwrap() >= 1 && st[0]["running"].as_bool().unwrap()
+    });
     assert!(!p.b_dir.join("offline.txt").exists());
     p.daemon.as_mut().unwrap().restart();
     wait_until("the offline edit to reach beta once the remote is back", CONVERGE, || {
         read(&p.b_dir.join("offline.txt")).as_deref() == Some("written while the remote is down\n")
     });
-    assert!(p.a.log().contains("retrying in"), "the failure was retried with backoff:\n{}", p.a.log());
+    assert!(
+        p.a.log().contains("retrying in"),
+        "the failure was retried with backoff:\n{}",
+        p.a.log()
+    );
 }
 
 #[test]
@@ -90,7 +95,8 @@ fn a_hanging_remote_is_cut_off_by_the_deadline() {
     let hang = HangingServer::start();
     let config = dev.config_dir().join("config.yaml");
     let text = std::fs::read_to_string(&config).unwrap();
-    std::fs::write(&config, text.replace(remote.to_str().unwrap(), &hang.git_url("r.git"))).unwrap();
+    std::fs::write(&config, text.replace(remote.to_str().unwrap(), &hang.git_url("r.git")))
+        .unwrap();
     write(&dir.join("a.txt"), "kept locally\n");
     let started = Instant::now();
     let out = dev.run(&["sync"]);

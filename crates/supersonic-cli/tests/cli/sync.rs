@@ -27,7 +27,9 @@ fn edits_travel_both_ways(kind: RemoteKind) {
 
     // Delete on B.
     std::fs::remove_file(p.b_dir.join("notes/done.md")).unwrap();
-    wait_until("beta's delete to reach alpha", CONVERGE, || !p.a_dir.join("notes/done.md").exists());
+    wait_until("beta's delete to reach alpha", CONVERGE, || {
+        !p.a_dir.join("notes/done.md").exists()
+    });
 
     // Different files edited on both sides at the same time converge.
     write(&p.a_dir.join("from-alpha.txt"), "alpha\n");
@@ -77,12 +79,14 @@ fn both_devices_editing_the_same_file_keep_both_versions() {
     p.start();
     p.wait_converged("a conflicting pair to converge");
     let t = tree(&p.a_dir);
-    let versions: Vec<&[u8]> = t
-        .iter()
-        .filter(|(k, _)| k.starts_with("plan"))
-        .map(|(_, v)| v.as_slice())
-        .collect();
-    assert_eq!(versions.len(), 2, "the file and one conflict copy: {:?}", t.keys().collect::<Vec<_>>());
+    let versions: Vec<&[u8]> =
+        t.iter().filter(|(k, _)| k.starts_with("plan")).map(|(_, v)| v.as_slice()).collect();
+    assert_eq!(
+        versions.len(),
+        2,
+        "the file and one conflict copy: {:?}",
+        t.keys().collect::<Vec<_>>()
+    );
     assert!(versions.contains(&&b"alpha's version\n"[..]), "alpha's edit survives");
     assert!(versions.contains(&&b"beta's version\n"[..]), "beta's edit survives");
     assert!(
@@ -124,8 +128,22 @@ fn push_only_folder_pushes_and_pull_only_folder_only_pulls() {
     let seed = Device::new(&sb, &bin(), "seed");
     let mirror = Device::new(&sb, &bin(), "mirror");
     let (src, dst) = (sb.path().join("src"), sb.path().join("dst"));
-    seed.cli(&["init", src.to_str().unwrap(), "--remote", remote.to_str().unwrap(), "--mode", "push-only"]);
-    mirror.cli(&["init", dst.to_str().unwrap(), "--remote", remote.to_str().unwrap(), "--mode", "pull-only"]);
+    seed.cli(&[
+        "init",
+        src.to_str().unwrap(),
+        "--remote",
+        remote.to_str().unwrap(),
+        "--mode",
+        "push-only",
+    ]);
+    mirror.cli(&[
+        "init",
+        dst.to_str().unwrap(),
+        "--remote",
+        remote.to_str().unwrap(),
+        "--mode",
+        "pull-only",
+    ]);
     write(&src.join("a.txt"), "from the source\n");
     seed.cli(&["sync"]);
     mirror.cli(&["sync"]);

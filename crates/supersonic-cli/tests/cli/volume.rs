@@ -52,7 +52,12 @@ fn a_pull_that_updates_files_makes_no_new_commit() {
     std::thread::sleep(Duration::from_secs(3));
     let head_a = p.sb.git(&p.a_dir, &["rev-parse", "HEAD"]);
     let head_b = p.sb.git(&p.b_dir, &["rev-parse", "HEAD"]);
-    assert_eq!(head_a, head_b, "alpha fast-forwarded to beta's commit and made none of its own\n{}", p.logs());
+    assert_eq!(
+        head_a,
+        head_b,
+        "alpha fast-forwarded to beta's commit and made none of its own\n{}",
+        p.logs()
+    );
     let alpha_commits = p.sb.git(&p.a_dir, &["log", "--format=%s", "--author=alpha"]);
     assert!(alpha_commits.is_empty(), "alpha authored nothing: {alpha_commits}");
     assert_eq!(p.sb.git(&p.a_dir, &["status", "--porcelain"]), "", "alpha's tree is clean");

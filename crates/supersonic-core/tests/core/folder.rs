@@ -71,7 +71,11 @@ fn an_unreachable_remote_fails_transiently_and_keeps_the_local_commit() {
     std::fs::rename(&f.remote, f.sb.path().join("gone.git")).unwrap();
     write(&f.dir.join("n.md"), "note\n");
     let err = folder.cycle(Some(Batch::Full), Trigger::Manual).unwrap_err();
-    assert_eq!(err.class(), supersonic_core::FailureClass::NeedsAttention, "a missing repo needs the user: {err}");
+    assert_eq!(
+        err.class(),
+        supersonic_core::FailureClass::NeedsAttention,
+        "a missing repo needs the user: {err}"
+    );
     assert!(f.repo.head().unwrap().is_some(), "the local commit was made");
     assert!(events.try_iter().any(|e| matches!(e, Event::SyncFailure { .. })));
 }

@@ -35,7 +35,8 @@ fn a_batch_is_one_commit_with_device_trailers_and_paths() {
     assert!(msg.contains("A d/0.md"), "paths in the body: {msg}");
     assert!(msg.contains("Sync-Device: alpha"), "{msg}");
     assert!(msg.contains("Sync-Device-Id: 0123456789abcdef"), "{msg}");
-    let trailers = f.sb.git(&f.dir, &["log", "-1", "--format=%(trailers:key=Sync-Device,valueonly)"]);
+    let trailers =
+        f.sb.git(&f.dir, &["log", "-1", "--format=%(trailers:key=Sync-Device,valueonly)"]);
     assert_eq!(trailers.trim(), "alpha", "git itself parses the trailer");
 }
 
@@ -77,11 +78,9 @@ fn a_mass_delete_stops_instead_of_committing() {
     for i in 0..15 {
         std::fs::remove_file(f.dir.join(format!("{i}.txt"))).unwrap();
     }
-    let err = f
-        .repo
-        .snapshot(&Batch::Full, &rules(&f.dir), &limits(), &identity("alpha"))
-        .unwrap_err();
-    assert!(matches!(err, Error::Dangerous(ref m) if m.contains("mass delete: 15 of 20")), "{err}");
+    let err =
+        f.repo.snapshot(&Batch::Full, &rules(&f.dir), &limits(), &identity("alpha")).unwrap_err();
+    assert!(matches!(err, Error::Blocked(ref m) if m.contains("mass delete: 15 of 20")), "{err}");
     let files = f.sb.git(&f.dir, &["ls-tree", "-r", "--name-only", "HEAD"]).lines().count();
     assert_eq!(files, 20, "nothing deleted in history");
     let mut allowed = limits();
@@ -95,7 +94,7 @@ fn a_file_edited_after_the_snapshot_is_not_overwritten_by_a_pull() {
     let mut f = Fixture::new();
     write(&f.dir.join("doc.md"), "v1\n");
     f.full_snapshot();
-    assert!(f.repo.fetch(T).unwrap() == false, "empty remote");
+    assert!(!f.repo.fetch(T).unwrap(), "empty remote");
     assert_eq!(f.repo.push(T).unwrap(), PushOutcome::Pushed);
     // Another device changes the file and pushes.
     let peer = f.sb.clone(f.remote.to_str().unwrap(), "peer");
@@ -110,7 +109,8 @@ fn a_file_edited_after_the_snapshot_is_not_overwritten_by_a_pull() {
     assert_eq!(std::fs::read_to_string(f.dir.join("doc.md")).unwrap(), "local edit\n");
     // The cycle's answer: commit the edit, then merge; both versions survive.
     f.full_snapshot();
-    let Integration::Merged { conflicts, .. } = f.repo.integrate(&identity("alpha")).unwrap() else {
+    let Integration::Merged { conflicts, .. } = f.repo.integrate(&identity("alpha")).unwrap()
+    else {
         panic!("diverged histories merge");
     };
     assert_eq!(conflicts.len(), 1);
@@ -136,7 +136,8 @@ fn a_text_file_changed_in_different_places_merges_cleanly() {
     write(&f.dir.join("list.md"), "a\nb\nc\nd\ne\nf\nG\n");
     f.full_snapshot();
     f.repo.fetch(T).unwrap();
-    let Integration::Merged { conflicts, .. } = f.repo.integrate(&identity("alpha")).unwrap() else {
+    let Integration::Merged { conflicts, .. } = f.repo.integrate(&identity("alpha")).unwrap()
+    else {
         panic!("diverged");
     };
     assert!(conflicts.is_empty(), "non-overlapping edits are not a conflict");
@@ -192,7 +193,8 @@ fn the_users_own_merge_in_progress_makes_the_engine_wait() {
     let mut f = Fixture::new();
     write(&f.dir.join("a.txt"), "1\n");
     f.full_snapshot();
-    std::fs::write(f.dir.join(".git/MERGE_HEAD"), f.repo.head().unwrap().unwrap().to_string()).unwrap();
+    std::fs::write(f.dir.join(".git/MERGE_HEAD"), f.repo.head().unwrap().unwrap().to_string())
+        .unwrap();
     let err = f.repo.preflight(0).unwrap_err();
     assert!(matches!(err, Error::Busy(ref m) if m.contains("merge is in progress")), "{err}");
     std::fs::remove_file(f.dir.join(".git/MERGE_HEAD")).unwrap();
@@ -209,4 +211,25 @@ fn a_missing_folder_is_a_dangerous_state() {
     assert!(matches!(err, Error::Dangerous(ref m) if m.contains("missing")), "{err}");
     let err = GitRepo::open(&f.dir, "main", "x").unwrap_err();
     assert!(matches!(err, Error::Dangerous(_)), "{err}");
+}
+
+#[test]
+fn a_file_against_a_directory_keeps_both_sides() {
+    let mut f = Fixture::new();
+    write(&f.dir.join("base.txt"), "b\n");
+    f.full_snapshot();
+    f.repo.push(T).unwrap();
+    let peer = f.sb.clone(f.remote.to_str().unwrap(), "peer");
+    write(&peer.join("x/inside.txt"), "the peer made a directory\n");
+    f.sb.git(&peer, &["add", "-A"]);
+    f.sb.git(&peer, &["commit", "-qm", "dir"]);
+    f.sb.git(&peer, &["push", "-q", "origin", "main"]);
+    write(&f.dir.join("x"), "we made a file\n");
+    f.full_snapshot();
+    f.repo.fetch(T).unwrap();
+    f.repo.integrate(&identity("alpha")).unwrap();
+    let files = f.sb.git(&f.dir, &["ls-tree", "-r", "--name-only", "HEAD"]);
+    assert!(files.contains("x/inside.txt"), "the directory survives: {files}");
+    let copy = files.lines().find(|l| l.starts_with("x.sync-conflict-")).expect(&files);
+    assert_eq!(std::fs::read_to_string(f.dir.join(copy)).unwrap(), "we made a file\n");
 }

@@ -1,5 +1,7 @@
 //! Integration tests of the engine on real repositories (no daemon): modules mirror `src/`.
 
+#![allow(clippy::new_without_default)]
+
 mod folder;
 mod git;
 

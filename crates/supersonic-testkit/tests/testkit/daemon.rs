@@ -24,10 +24,7 @@ fn clone_and_push_over_git_daemon() {
     );
 
     let bob = sandbox.clone(&url, "bob");
-    assert_eq!(
-        fs::read_to_string(bob.join("todo.md")).unwrap(),
-        "- call mum\n"
-    );
+    assert_eq!(fs::read_to_string(bob.join("todo.md")).unwrap(), "- call mum\n");
     sandbox.fsck(&remote);
 }
 
@@ -46,29 +43,18 @@ fn git_daemon_stop_refuses_connections_and_restart_serves_the_same_port() {
     let err = TcpStream::connect((Ipv4Addr::LOCALHOST, port)).expect_err("daemon is stopped");
     assert_eq!(err.kind(), ErrorKind::ConnectionRefused);
     let output = sandbox.git_output(sandbox.path(), &["ls-remote", &url]);
-    assert!(
-        !output.status.success(),
-        "ls-remote against a stopped daemon fails"
-    );
+    assert!(!output.status.success(), "ls-remote against a stopped daemon fails");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("Connection refused"), "stderr: {stderr}");
     daemon.stop();
 
     daemon.restart();
-    assert_eq!(
-        daemon.port(),
-        port,
-        "restart keeps the port so URLs stay valid"
-    );
+    assert_eq!(daemon.port(), port, "restart keeps the port so URLs stay valid");
     let refs = sandbox.git(sandbox.path(), &["ls-remote", &url, "refs/heads/main"]);
     assert_eq!(refs, format!("{commit}\trefs/heads/main"));
     daemon.restart();
     let refs = sandbox.git(sandbox.path(), &["ls-remote", &url, "refs/heads/main"]);
-    assert_eq!(
-        refs,
-        format!("{commit}\trefs/heads/main"),
-        "restart of a running daemon works"
-    );
+    assert_eq!(refs, format!("{commit}\trefs/heads/main"), "restart of a running daemon works");
 }
 
 #[test]

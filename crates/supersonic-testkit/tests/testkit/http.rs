@@ -42,10 +42,7 @@ fn clone_and_push_over_smart_http_with_a_chunked_request_body() {
     assert_eq!(url, format!("http://127.0.0.1:{}/notes.git", server.port()));
 
     let alice = sandbox.clone(&url, "alice");
-    assert_eq!(
-        fs::read_to_string(alice.join("seed.txt")).unwrap(),
-        "seed\n"
-    );
+    assert_eq!(fs::read_to_string(alice.join("seed.txt")).unwrap(), "seed\n");
 
     let big = incompressible(3 * 1024 * 1024 / 2);
     let commit = commit_file(&sandbox, &alice, "big.bin", &big);
@@ -53,31 +50,18 @@ fn clone_and_push_over_smart_http_with_a_chunked_request_body() {
     let push = git_traced(
         &sandbox,
         &alice,
-        &[
-            "-c",
-            "http.postBuffer=1024",
-            "push",
-            "--quiet",
-            "origin",
-            "main",
-        ],
+        &["-c", "http.postBuffer=1024", "push", "--quiet", "origin", "main"],
     );
     let trace = String::from_utf8_lossy(&push.stderr);
     assert!(
         trace.contains("Transfer-Encoding: chunked"),
         "a pack larger than http.postBuffer is sent chunked:\n{trace}"
     );
-    assert_eq!(
-        sandbox.git(&remote, &["rev-parse", "refs/heads/main"]),
-        commit
-    );
+    assert_eq!(sandbox.git(&remote, &["rev-parse", "refs/heads/main"]), commit);
     sandbox.fsck(&remote);
 
     let bob = sandbox.clone(&url, "bob");
-    assert!(
-        fs::read(bob.join("big.bin")).unwrap() == big,
-        "the big file arrives intact"
-    );
+    assert!(fs::read(bob.join("big.bin")).unwrap() == big, "the big file arrives intact");
     assert_eq!(sandbox.commit_count(&bob, "HEAD"), 2);
 }
 
@@ -120,10 +104,7 @@ fn smart_http_passes_the_git_protocol_header_so_protocol_v2_is_used() {
         .expect("run git ls-remote");
     assert!(output.status.success());
     let trace = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        trace.contains("< version 2"),
-        "the server answers in protocol v2:\n{trace}"
-    );
+    assert!(trace.contains("< version 2"), "the server answers in protocol v2:\n{trace}");
     assert!(String::from_utf8_lossy(&output.stdout).contains("refs/heads/main"));
 }
 
@@ -167,23 +148,14 @@ fn smart_http_with_auth_serves_clone_and_push_with_the_right_credentials() {
     let url = server.url_with_credentials("notes.git", user, pass);
     assert_eq!(
         url,
-        format!(
-            "http://alice:p%40ss%3Aword%2F1@127.0.0.1:{}/notes.git",
-            server.port()
-        )
+        format!("http://alice:p%40ss%3Aword%2F1@127.0.0.1:{}/notes.git", server.port())
     );
 
     let alice = sandbox.clone(&url, "alice");
-    assert_eq!(
-        fs::read_to_string(alice.join("seed.txt")).unwrap(),
-        "seed\n"
-    );
+    assert_eq!(fs::read_to_string(alice.join("seed.txt")).unwrap(), "seed\n");
     let commit = commit_file(&sandbox, &alice, "alice.txt", b"alice\n");
     sandbox.git(&alice, &["push", "--quiet", "origin", "main"]);
-    assert_eq!(
-        sandbox.git(&remote, &["rev-parse", "refs/heads/main"]),
-        commit
-    );
+    assert_eq!(sandbox.git(&remote, &["rev-parse", "refs/heads/main"]), commit);
 }
 
 #[test]
