@@ -7,6 +7,8 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod control;
+
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 use supersonic_core::api::{Api, InitRequest};
@@ -48,6 +50,21 @@ enum Cmd {
         #[arg(long)]
         allow_mass_delete: bool,
     },
+    /// Clear the backoff and sync now (all folders, or DIR).
+    Retry {
+        /// The folder.
+        dir: Option<PathBuf>,
+    },
+    /// Pause syncing (all folders, or DIR); kept across restarts.
+    Pause {
+        /// The folder.
+        dir: Option<PathBuf>,
+    },
+    /// Resume syncing (all folders, or DIR).
+    Resume {
+        /// The folder.
+        dir: Option<PathBuf>,
+    },
     /// Show each folder's state.
     Status {
         /// Print JSON.
@@ -60,6 +77,11 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// List, show, resolve and undo conflicts.
+    Conflicts {
+        #[command(subcommand)]
+        command: ConflictCmd,
+    },
     /// Print which paths are ignored (exit 0 if any is, 1 if none is).
     CheckIgnore {
         /// The synced folder the paths are relative to.
@@ -71,6 +93,46 @@ enum Cmd {
         /// Paths to check.
         #[arg(required = true)]
         paths: Vec<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConflictCmd {
+    /// List pending conflicts (and, with --auto, automatic resolutions that can be undone).
+    List {
+        /// Only this folder.
+        #[arg(long)]
+        folder: Option<PathBuf>,
+        /// Include automatic resolutions.
+        #[arg(long)]
+        auto: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one conflict with both sides.
+    Show {
+        /// The conflict id (or a unique prefix).
+        id: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Decide a pending conflict.
+    Resolve {
+        /// The conflict id (or a unique prefix).
+        id: String,
+        /// Which version wins: local (this device's), remote (the other device's), or both.
+        #[arg(long, value_parser = ["local", "remote", "both"], conflicts_with = "merged")]
+        take: Option<String>,
+        /// A file holding the merged text to keep.
+        #[arg(long)]
+        merged: Option<PathBuf>,
+    },
+    /// Undo an automatic resolution (the other version comes back as a conflict copy).
+    Undo {
+        /// The conflict id (or a unique prefix).
+        id: String,
     },
 }
 
@@ -110,44 +172,50 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let results = api.sync_once(dir.as_deref(), allow_mass_delete)?;
             let mut failed = false;
             for (path, result) in results {
-                match result {
-                    Ok(r) => {
-                        let mut parts = Vec::new();
-                        if let Some(c) = &r.commit {
-                            parts.push(format!(
-                                "committed {} file(s) as {}",
-                                r.files_changed,
-                                &c[..8]
-                            ));
-                        }
-                        if r.pulled {
-                            parts.push("pulled".to_string());
-                        }
-                        if r.pushed {
-                            parts.push("pushed".to_string());
-                        }
-                        for c in &r.conflicts {
-                            parts.push(match &c.copy {
-                                Some(copy) => format!("conflict in {} (kept both: {copy})", c.path),
-                                None => format!("conflict in {} (kept both)", c.path),
-                            });
-                        }
-                        if let Some(t) = &r.throttled {
-                            parts.push(format!("remote step throttled: {t}"));
-                        }
-                        if parts.is_empty() {
-                            parts.push("up to date".to_string());
-                        }
-                        println!("{}: {}", path.display(), parts.join(", "));
+                let result = match result {
+                    // A running daemon holds the folder: ask it instead.
+                    Err(supersonic_core::Error::Invalid(m))
+                        if m.contains("already being synced") =>
+                    {
+                        via_daemon(&api, "sync", &path).map(|r| r.unwrap_or_default())
                     }
+                    other => other.map_err(anyhow::Error::from),
+                };
+                match result {
+                    Ok(r) => println!("{}: {}", path.display(), describe(&r)),
                     Err(e) => {
                         failed = true;
-                        eprintln!("supersonic: error: {}: {e}", path.display());
+                        eprintln!("supersonic: error: {}: {e:#}", path.display());
                     }
                 }
             }
             Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
         }
+        Cmd::Retry { dir } => {
+            let mut failed = false;
+            for path in api.folder_paths(dir.as_deref())? {
+                let result = match via_daemon(&api, "retry", &path) {
+                    Err(e) if e.to_string().contains("no daemon") => {
+                        // No daemon: a manual cycle ignores the backoff.
+                        match api.sync_once(Some(&path), false)?.pop() {
+                            Some((_, r)) => r.map_err(anyhow::Error::from),
+                            None => Ok(Default::default()),
+                        }
+                    }
+                    other => other.map(|r| r.unwrap_or_default()),
+                };
+                match result {
+                    Ok(r) => println!("{}: {}", path.display(), describe(&r)),
+                    Err(e) => {
+                        failed = true;
+                        eprintln!("supersonic: error: {}: {e:#}", path.display());
+                    }
+                }
+            }
+            Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+        }
+        Cmd::Pause { dir } => pause_resume(&api, dir, true),
+        Cmd::Resume { dir } => pause_resume(&api, dir, false),
         Cmd::Status { json } => {
             let statuses = api.status()?;
             if json {
@@ -194,6 +262,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Cmd::Conflicts { command } => conflicts(&api, command),
         Cmd::CheckIgnore { folder, verbose, paths } => {
             let checks = api.check_ignore(folder.as_deref(), &paths)?;
             let mut any = false;
@@ -218,6 +287,170 @@ fn run(cli: Cli) -> Result<ExitCode> {
     }
 }
 
+fn conflicts(api: &Api, command: ConflictCmd) -> Result<ExitCode> {
+    use supersonic_core::conflicts::{Action, ConflictView, SideView};
+    fn side(label: &str, s: &SideView) -> String {
+        if s.deleted {
+            return format!("{label}: deleted");
+        }
+        format!(
+            "{label}: {} ({}, {} bytes{})",
+            if s.device.is_empty() { "?" } else { &s.device },
+            s.time
+                .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+                .unwrap_or("time unknown".into()),
+            s.size,
+            s.file.as_ref().map(|f| format!(", in {f}")).unwrap_or_default()
+        )
+    }
+    fn line(folder: &std::path::Path, c: &ConflictView) -> String {
+        format!(
+            "{}  {:<8} {:<14} {}/{}  [{}]",
+            c.id,
+            c.status,
+            c.kind,
+            folder.display(),
+            c.path,
+            c.strategy
+        )
+    }
+    match command {
+        ConflictCmd::List { folder, auto, json } => {
+            let list = api.conflicts(folder.as_deref(), auto)?;
+            if json {
+                let items: Vec<_> = list
+                    .iter()
+                    .map(|(f, c)| serde_json::json!({ "folder": f, "conflict": c }))
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&items)?);
+            } else if list.is_empty() {
+                println!("no conflicts");
+            } else {
+                for (f, c) in &list {
+                    println!("{}", line(f, c));
+                }
+            }
+        }
+        ConflictCmd::Show { id, json } => {
+            let (folder, c) = api.conflict(&id)?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(
+                        &serde_json::json!({ "folder": folder, "conflict": c })
+                    )?
+                );
+            } else {
+                println!("{}", line(&folder, &c));
+                println!("  rule:   {}", c.rule);
+                println!("  {}", side("local ", &c.local));
+                println!("  {}", side("remote", &c.remote));
+                if let Some(note) = &c.note {
+                    println!("  note:   {note}");
+                }
+                for (label, s) in [("local", &c.local), ("remote", &c.remote)] {
+                    if let Some(text) = &s.text {
+                        println!("--- {label} ---\n{text}");
+                    }
+                }
+            }
+        }
+        ConflictCmd::Resolve { id, take, merged } => {
+            let action = match (take.as_deref(), merged) {
+                (Some("local"), None) => Action::TakeLocal,
+                (Some("remote"), None) => Action::TakeRemote,
+                (Some("both"), None) => Action::KeepBoth,
+                (None, Some(file)) => Action::Merged(
+                    std::fs::read(&file)
+                        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?,
+                ),
+                _ => anyhow::bail!("give --take local|remote|both or --merged FILE"),
+            };
+            let out = api.resolve_conflict(&id, action)?;
+            println!(
+                "resolved {} in {}; {}",
+                out.conflict.path,
+                out.folder.display(),
+                synced(&out.synced)
+            );
+        }
+        ConflictCmd::Undo { id } => {
+            let out = api.undo_conflict(&id)?;
+            println!(
+                "undid the automatic resolution of {} in {}: both versions are back; {}",
+                out.conflict.path,
+                out.folder.display(),
+                synced(&out.synced)
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn pause_resume(api: &Api, dir: Option<PathBuf>, pause: bool) -> Result<ExitCode> {
+    let cmd = if pause { "pause" } else { "resume" };
+    for path in api.folder_paths(dir.as_deref())? {
+        api.set_paused(&path, pause)?;
+        let live = match via_daemon(api, cmd, &path) {
+            Ok(_) => " (running daemon told)",
+            Err(e) if e.to_string().contains("no daemon") => "",
+            Err(e) => return Err(e),
+        };
+        println!("{}: {}{live}", path.display(), if pause { "paused" } else { "resumed" });
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Asks the running daemon (through its control socket) to act on `folder`.
+fn via_daemon(
+    api: &Api,
+    cmd: &str,
+    folder: &std::path::Path,
+) -> Result<Option<supersonic_core::folder::CycleReport>> {
+    let socket = api.dirs().data_dir.join(control::SOCKET);
+    match control::request(&socket, cmd, folder)? {
+        None => anyhow::bail!("no daemon is running for {}", folder.display()),
+        Some(r) if r.ok => Ok(r.report),
+        Some(r) => anyhow::bail!("{}", r.error.unwrap_or_else(|| "the daemon failed".into())),
+    }
+}
+
+/// Returns a one-line description of what a cycle did.
+fn describe(r: &supersonic_core::folder::CycleReport) -> String {
+    let mut parts = Vec::new();
+    if let Some(c) = &r.commit {
+        parts.push(format!("committed {} file(s) as {}", r.files_changed, &c[..8]));
+    }
+    if r.pulled {
+        parts.push("pulled".to_string());
+    }
+    if r.pushed {
+        parts.push("pushed".to_string());
+    }
+    for c in &r.conflicts {
+        parts.push(match &c.copy {
+            Some(copy) => format!("conflict in {} (kept both: {copy})", c.path),
+            None => format!("conflict in {} (resolved by {})", c.path, c.strategy),
+        });
+    }
+    if let Some(t) = &r.throttled {
+        parts.push(format!("remote step throttled: {t}"));
+    }
+    if parts.is_empty() {
+        parts.push("up to date".to_string());
+    }
+    parts.join(", ")
+}
+
+fn synced(by: &supersonic_core::api::SyncedBy) -> String {
+    use supersonic_core::api::SyncedBy;
+    match by {
+        SyncedBy::ThisCommand => "synced".into(),
+        SyncedBy::RunningEngine => "the running daemon syncs it".into(),
+        SyncedBy::Failed(e) => format!("saved locally, sync failed ({e}); it is retried"),
+    }
+}
+
 fn daemon(api: &Api) -> Result<ExitCode> {
     use nix::sys::signal::{SigSet, Signal};
     // Block the signals before any thread starts, so every thread inherits the mask and the
@@ -234,6 +467,7 @@ fn daemon(api: &Api) -> Result<ExitCode> {
         }
     });
     let engine = api.start(bus)?;
+    control::serve(&api.dirs().data_dir.join(control::SOCKET), engine.control())?;
     tracing::info!("supersonic running (pid {}); stop with Ctrl-C", std::process::id());
     let signal = signals.wait()?;
     tracing::info!("received {signal:?}; committing pending changes and stopping");
@@ -262,11 +496,11 @@ fn log_event(event: &Event) {
         Event::RateLimitHit { reason, retry_in_sec, .. } => {
             tracing::warn!("{folder}: {reason}; next attempt in {retry_in_sec} s")
         }
-        Event::ConflictDetected { path, copy, .. } => match copy {
+        Event::ConflictDetected { path, copy, strategy, .. } => match copy {
             Some(copy) => {
-                tracing::warn!("{folder}: conflict in {path}: kept both, older is {copy}")
+                tracing::warn!("{folder}: conflict in {path}: kept both, other is {copy}")
             }
-            None => tracing::warn!("{folder}: conflict in {path}: kept both (older in history)"),
+            None => tracing::warn!("{folder}: conflict in {path}: resolved by {strategy}"),
         },
         Event::FileSkipped { path, reason, .. } => {
             tracing::warn!("{folder}: not syncing {path}: {reason}")

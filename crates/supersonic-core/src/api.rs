@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::config::{self, AppConfig, FolderConfig, FolderEntry, Mode};
+use crate::conflicts::{self, Action, ConflictView};
 use crate::device::Device;
 use crate::engine::{self, EngineHandle};
 use crate::events::EventBus;
@@ -363,6 +364,103 @@ impl Api {
         engine::start(folders, &self.dirs, identity, bus)
     }
 
+    /// Marks the folder at `path` paused (or not) in the app config, so the state survives a
+    /// restart. A running engine is told separately by the shell.
+    pub fn set_paused(&self, path: &Path, paused: bool) -> Result<PathBuf> {
+        let file = self.dirs.app_config_file();
+        let mut app = config::load_app_config(&file)?;
+        let abs = paths::absolute(path);
+        let entry =
+            app.folders.iter_mut().find(|f| f.path == abs).ok_or_else(|| {
+                Error::Invalid(format!("{} is not a synced folder", abs.display()))
+            })?;
+        entry.paused = paused;
+        config::save_app_config(&file, &app)?;
+        Ok(abs)
+    }
+
+    /// Returns the configured folders' paths (all, or the one at `path`).
+    pub fn folder_paths(&self, path: Option<&Path>) -> Result<Vec<PathBuf>> {
+        let (_, folders) = self.load()?;
+        match path {
+            Some(p) => Ok(vec![self.find_folder(&folders, p)?.path.clone()]),
+            None => Ok(folders.into_iter().map(|f| f.path).collect()),
+        }
+    }
+
+    /// Lists conflicts of one folder or all: pending ones, and with `include_auto` the
+    /// automatic resolutions that can be undone.
+    pub fn conflicts(
+        &self,
+        folder: Option<&Path>,
+        include_auto: bool,
+    ) -> Result<Vec<(PathBuf, ConflictView)>> {
+        let (app, folders) = self.load()?;
+        let device = self.device(&app)?;
+        let targets: Vec<&FolderConfig> = match folder {
+            Some(p) => vec![self.find_folder(&folders, p)?],
+            None => folders.iter().collect(),
+        };
+        let mut out = Vec::new();
+        for cfg in targets {
+            let repo = GitRepo::open(&cfg.path, &cfg.branch, &cfg.remote)?;
+            for c in conflicts::list(&repo, &device.name, include_auto)? {
+                out.push((cfg.path.clone(), c));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Returns one conflict by id (or unique id prefix), with its folder.
+    pub fn conflict(&self, id: &str) -> Result<(PathBuf, ConflictView)> {
+        let mut found: Vec<(PathBuf, ConflictView)> = self
+            .conflicts(None, true)?
+            .into_iter()
+            .filter(|(_, c)| c.id == id || (id.len() >= 4 && c.id.starts_with(id)))
+            .collect();
+        match found.len() {
+            1 => Ok(found.remove(0)),
+            0 => Err(Error::Invalid(format!(
+                "no conflict with id {id} (see `supersonic conflicts list`)"
+            ))),
+            _ => Err(Error::Invalid(format!("id {id} is ambiguous; give more characters"))),
+        }
+    }
+
+    /// Applies the user's decision on a pending conflict, then syncs the folder (unless a
+    /// running daemon holds it, which then syncs the change itself).
+    pub fn resolve_conflict(&self, id: &str, action: Action) -> Result<ConflictOutcome> {
+        self.conflict_action(id, |repo, device, id| conflicts::resolve(repo, device, id, action))
+    }
+
+    /// Undoes an automatic resolution (the other version comes back as a conflict copy).
+    pub fn undo_conflict(&self, id: &str) -> Result<ConflictOutcome> {
+        self.conflict_action(id, conflicts::undo)
+    }
+
+    fn conflict_action(
+        &self,
+        id: &str,
+        act: impl FnOnce(&GitRepo, &str, &str) -> Result<ConflictView>,
+    ) -> Result<ConflictOutcome> {
+        let (folder, found) = self.conflict(id)?;
+        let (app, folders) = self.load()?;
+        let device = self.device(&app)?;
+        let cfg = self.find_folder(&folders, &folder)?;
+        let repo = GitRepo::open(&cfg.path, &cfg.branch, &cfg.remote)?;
+        let conflict = act(&repo, &device.name, &found.id)?;
+        drop(repo);
+        let synced = match self.sync_once(Some(&folder), false)?.pop() {
+            Some((_, Ok(_))) => SyncedBy::ThisCommand,
+            Some((_, Err(Error::Invalid(m)))) if m.contains("already being synced") => {
+                SyncedBy::RunningEngine
+            }
+            Some((_, Err(e))) => SyncedBy::Failed(e.to_string()),
+            None => SyncedBy::Failed("folder vanished".into()),
+        };
+        Ok(ConflictOutcome { folder, conflict, synced })
+    }
+
     fn find_folder<'a>(
         &self,
         folders: &'a [FolderConfig],
@@ -376,6 +474,29 @@ impl Api {
             ))
         })
     }
+}
+
+/// Who takes a conflict decision to the remote.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SyncedBy {
+    /// This command ran a sync cycle.
+    ThisCommand,
+    /// A running daemon holds the folder and syncs the change.
+    RunningEngine,
+    /// The sync failed; the change is on disk and the next cycle retries.
+    Failed(String),
+}
+
+/// What a conflict action did.
+#[derive(Debug, Clone, Serialize)]
+pub struct ConflictOutcome {
+    /// The folder.
+    pub folder: PathBuf,
+    /// The conflict as it was before the action.
+    pub conflict: ConflictView,
+    /// How the result reaches the remote.
+    pub synced: SyncedBy,
 }
 
 /// Makes a local-path remote absolute (URLs and scp-style `host:path` stay as they are).

@@ -216,6 +216,67 @@ impl Default for WebhookSettings {
     }
 }
 
+/// How a conflicting file is resolved (DESIGN §3.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Strategy {
+    /// Keep both versions (the older one as a conflict copy), notify, and let the user pick.
+    #[default]
+    Ask,
+    /// The newer change keeps the path; the older stays recoverable from history.
+    Newest,
+    /// This device's version keeps the path.
+    Local,
+    /// The other device's version keeps the path.
+    Remote,
+    /// Line union for text (duplicates dropped), structural merge for JSON; falls back to `ask`
+    /// for binaries, unparsable JSON or truly colliding keys.
+    Union,
+    /// Git-style conflict markers in the file, flagged for review.
+    Markers,
+}
+
+impl std::fmt::Display for Strategy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Strategy::Ask => "ask",
+            Strategy::Newest => "newest",
+            Strategy::Local => "local",
+            Strategy::Remote => "remote",
+            Strategy::Union => "union",
+            Strategy::Markers => "markers",
+        })
+    }
+}
+
+/// One conflict rule: paths matching `pattern` (gitignore syntax) use `strategy`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConflictRule {
+    /// Glob in gitignore syntax (`*.json` matches at any depth, `dir/x*` is anchored).
+    pub pattern: String,
+    /// The strategy for matching paths.
+    pub strategy: Strategy,
+}
+
+/// The `conflicts:` section: ordered rules (first match wins) and a default.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConflictSettings {
+    /// Strategy for paths no rule matches.
+    pub default: Strategy,
+    /// Ordered rules; the first matching rule decides.
+    pub rules: Vec<ConflictRule>,
+    /// Conflict copies kept per file; older ones are pruned (their content stays in history).
+    pub max_copies: usize,
+}
+
+impl Default for ConflictSettings {
+    fn default() -> Self {
+        ConflictSettings { default: Strategy::Ask, rules: Vec::new(), max_copies: 5 }
+    }
+}
+
 /// Settings that a folder can carry in `.supersonic-sync.conf` and that the app config can set
 /// for all folders (`defaults:`) or for one folder (inline in its entry).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
@@ -231,6 +292,8 @@ pub struct FolderSettings {
     pub metrics: MetricsSettings,
     /// Webhook delivery.
     pub webhooks: WebhookSettings,
+    /// Conflict policies.
+    pub conflicts: ConflictSettings,
 }
 
 /// One folder entry of the app config.

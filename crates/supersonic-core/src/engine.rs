@@ -4,6 +4,8 @@
 
 use std::thread::JoinHandle;
 
+use std::path::{Path, PathBuf};
+
 use crossbeam_channel::Sender;
 
 use crate::config::FolderConfig;
@@ -14,7 +16,7 @@ use crate::paths::Dirs;
 use crate::{Error, Result};
 
 struct Worker {
-    path: std::path::PathBuf,
+    path: PathBuf,
     commands: Sender<Command>,
     thread: Option<JoinHandle<()>>,
 }
@@ -79,35 +81,66 @@ pub fn start(
     Ok(EngineHandle { workers })
 }
 
-impl EngineHandle {
-    /// Runs a cycle of the folder at `path` now and waits for its outcome.
-    pub fn sync_now(&self, path: &std::path::Path) -> Result<CycleReport> {
-        let worker = self.worker(path)?;
+/// A cheap, cloneable remote control of a running engine (for control sockets and IPC).
+#[derive(Debug, Clone)]
+pub struct EngineControl {
+    folders: Vec<(PathBuf, Sender<Command>)>,
+}
+
+impl EngineControl {
+    /// Returns the folders the engine syncs.
+    pub fn folders(&self) -> Vec<PathBuf> {
+        self.folders.iter().map(|(p, _)| p.clone()).collect()
+    }
+
+    fn sender(&self, path: &Path) -> Result<&Sender<Command>> {
+        self.folders.iter().find(|(p, _)| p == path).map(|(_, s)| s).ok_or_else(|| {
+            Error::Invalid(format!("{} is not synced by this engine", path.display()))
+        })
+    }
+
+    fn ask(
+        &self,
+        path: &Path,
+        make: impl FnOnce(Sender<std::result::Result<CycleReport, String>>) -> Command,
+    ) -> Result<CycleReport> {
         let (tx, rx) = crossbeam_channel::bounded(1);
-        worker
-            .commands
-            .send(Command::SyncNow(tx))
-            .map_err(|_| Error::Invalid("the folder worker has stopped".into()))?;
-        rx.recv()
-            .map_err(|_| Error::Invalid("the folder worker has stopped".into()))?
-            .map_err(Error::Invalid)
+        self.sender(path)?.send(make(tx)).map_err(|_| stopped())?;
+        rx.recv().map_err(|_| stopped())?.map_err(Error::Invalid)
+    }
+
+    /// Runs a cycle of the folder at `path` now and waits for its outcome.
+    pub fn sync_now(&self, path: &Path) -> Result<CycleReport> {
+        self.ask(path, Command::SyncNow)
+    }
+
+    /// Clears the backoff of the folder at `path` and runs a cycle now.
+    pub fn retry(&self, path: &Path) -> Result<CycleReport> {
+        self.ask(path, Command::Retry)
+    }
+
+    /// Forgets the throttle state of the folder at `path`.
+    pub fn clear_throttle(&self, path: &Path) -> Result<()> {
+        self.sender(path)?.send(Command::ClearThrottle).map_err(|_| stopped())
     }
 
     /// Pauses or resumes the folder at `path`.
-    pub fn set_paused(&self, path: &std::path::Path, paused: bool) -> Result<()> {
-        let worker = self.worker(path)?;
+    pub fn set_paused(&self, path: &Path, paused: bool) -> Result<()> {
         let cmd = if paused { Command::Pause } else { Command::Resume };
-        worker
-            .commands
-            .send(cmd)
-            .map_err(|_| Error::Invalid("the folder worker has stopped".into()))
+        self.sender(path)?.send(cmd).map_err(|_| stopped())
     }
+}
 
-    fn worker(&self, path: &std::path::Path) -> Result<&Worker> {
-        self.workers
-            .iter()
-            .find(|w| w.path == path)
-            .ok_or_else(|| Error::Invalid(format!("{} is not a synced folder", path.display())))
+fn stopped() -> Error {
+    Error::Invalid("the folder worker has stopped".into())
+}
+
+impl EngineHandle {
+    /// Returns a remote control of this engine.
+    pub fn control(&self) -> EngineControl {
+        EngineControl {
+            folders: self.workers.iter().map(|w| (w.path.clone(), w.commands.clone())).collect(),
+        }
     }
 
     /// Stops every worker after it committed its pending changes.

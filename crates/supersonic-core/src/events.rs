@@ -74,14 +74,18 @@ pub enum Event {
         /// Seconds until allowed again.
         retry_in_sec: u64,
     },
-    /// Both sides changed a file; both versions were kept.
+    /// Both sides changed a file; the policy resolved it (keeping both for `ask`).
     ConflictDetected {
         /// The folder path.
         folder: String,
         /// The path that conflicted.
         path: String,
-        /// Where the losing side was kept (None when it only survives in history).
+        /// Where the other version was kept (None when resolved automatically).
         copy: Option<String>,
+        /// `content`, `add/add`, `modify/delete`, ...
+        conflict_kind: String,
+        /// The strategy that resolved it (`ask` means pending for the user).
+        strategy: String,
     },
     /// A file was not synced (too large, unreadable).
     FileSkipped {

@@ -20,8 +20,9 @@ use crossbeam_channel::{Receiver, Sender};
 
 use crate::batcher::{Batch, Batcher};
 use crate::config::{FolderConfig, Mode};
+use crate::conflicts::{Policy, Resolution};
 use crate::events::{Event, EventBus};
-use crate::git::{GitRepo, Identity, Integration, KeptConflict, PushOutcome, SnapshotLimits};
+use crate::git::{GitRepo, Identity, Integration, PushOutcome, SnapshotLimits};
 use crate::ignore::IgnoreRules;
 use crate::paths::Dirs;
 use crate::status::{FolderState, FolderStatus};
@@ -71,7 +72,7 @@ impl Trigger {
 }
 
 /// What one cycle did.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CycleReport {
     /// The local commit made, if any.
     pub commit: Option<String>,
@@ -82,7 +83,7 @@ pub struct CycleReport {
     /// Whether commits were pushed.
     pub pushed: bool,
     /// Conflicts kept both ways.
-    pub conflicts: Vec<KeptConflict>,
+    pub conflicts: Vec<Resolution>,
     /// Set when the throttle held the remote step back.
     pub throttled: Option<String>,
     /// Whether the remote step ran.
@@ -106,6 +107,7 @@ pub struct Folder {
     identity: Identity,
     repo: GitRepo,
     ignore: Arc<IgnoreRules>,
+    policy: Policy,
     throttle: Throttle,
     bus: EventBus,
     state: FolderState,
@@ -142,6 +144,11 @@ impl Folder {
         let repo = GitRepo::open(&config.path, &config.branch, &config.remote)?;
         let lock = take_folder_lock(&config.path)?;
         let ignore = Arc::new(load_ignore(&config)?);
+        let policy = Policy::compile(
+            &config.settings.conflicts,
+            &config.path,
+            &config.path.join(crate::config::FOLDER_CONFIG_FILE),
+        )?;
         repo.write_info_exclude(&ignore)?;
         Ok(Folder {
             id: crate::paths::folder_id(&config.path),
@@ -149,6 +156,7 @@ impl Folder {
             identity,
             repo,
             ignore,
+            policy,
             throttle: Throttle::default(),
             bus,
             state: if config.paused { FolderState::Paused } else { FolderState::Idle },
@@ -480,7 +488,7 @@ impl Folder {
     fn integrate(&mut self, report: &mut CycleReport) -> Result<()> {
         let mut attempt = 0;
         loop {
-            match self.repo.integrate(&self.identity) {
+            match self.repo.integrate(&self.identity, &self.policy) {
                 Ok(Integration::FastForwarded { .. }) => {
                     report.pulled = true;
                     return Ok(());
@@ -492,6 +500,8 @@ impl Folder {
                             folder: self.folder_name(),
                             path: c.path.clone(),
                             copy: c.copy.clone(),
+                            conflict_kind: c.kind.clone(),
+                            strategy: c.strategy.to_string(),
                         });
                     }
                     report.conflicts.extend(conflicts);
@@ -532,6 +542,14 @@ impl Folder {
     /// Returns whether the folder is stopped waiting for a condition the engine re-checks.
     fn rechecks(&self) -> bool {
         self.stop == Some(Stop::Recheck)
+    }
+
+    /// Forgets the throttle's window and backoff (the user's "clear").
+    pub fn clear_throttle(&mut self) {
+        self.throttle = Throttle::default();
+        self.retry_at = None;
+        self.throttle_reported = false;
+        self.write_status();
     }
 
     /// Pauses the folder (no commits, no remote work) until [`Folder::resume`].
@@ -591,6 +609,10 @@ pub fn take_folder_lock(folder: &Path) -> Result<File> {
 pub enum Command {
     /// Run a full cycle now and answer with its outcome.
     SyncNow(Sender<std::result::Result<CycleReport, String>>),
+    /// Clear the backoff and run a cycle now ("retry now").
+    Retry(Sender<std::result::Result<CycleReport, String>>),
+    /// Forget the throttle's window and backoff ("clear").
+    ClearThrottle,
     /// Pause.
     Pause,
     /// Resume.
@@ -652,6 +674,15 @@ pub fn run_worker(mut folder: Folder, commands: Receiver<Command>) {
                     let _ = reply.send(result);
                     next_poll = Instant::now() + poll_every;
                 }
+                Ok(Command::Retry(reply)) => {
+                    folder.throttle.clear_backoff();
+                    folder.retry_at = None;
+                    let batch = batcher.take().unwrap_or(Batch::Full);
+                    folder.pending = 0;
+                    let result = folder.cycle(Some(batch), Trigger::Manual).map_err(|e| e.to_string());
+                    let _ = reply.send(result);
+                }
+                Ok(Command::ClearThrottle) => folder.clear_throttle(),
                 Ok(Command::Pause) => folder.pause(),
                 Ok(Command::Resume) => {
                     folder.resume();

@@ -27,7 +27,8 @@ use git2::build::CheckoutBuilder;
 use git2::{Delta, DiffOptions, IndexEntry, MergeOptions, Oid, Repository, Signature, Status};
 
 use crate::batcher::Batch;
-use crate::conflicts;
+use crate::config::Strategy;
+use crate::conflicts::{self, Policy, Resolution, Version};
 use crate::device::Device;
 use crate::error::is_disk_full;
 use crate::ignore::IgnoreRules;
@@ -100,18 +101,9 @@ pub enum Integration {
         commit: Oid,
         /// Files updated in the working tree.
         files: usize,
-        /// Conflicts resolved by keeping both versions.
-        conflicts: Vec<KeptConflict>,
+        /// How each conflicting path was resolved.
+        conflicts: Vec<Resolution>,
     },
-}
-
-/// A conflict resolved by keeping both versions.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KeptConflict {
-    /// The path both sides changed (the newer version stays here).
-    pub path: String,
-    /// Where the older version went (None when it only survives in history).
-    pub copy: Option<String>,
 }
 
 /// Outcome of a push.
@@ -663,7 +655,7 @@ impl GitRepo {
 
     /// Applies the fetched remote branch: fast-forward when possible, else an in-memory merge
     /// that keeps both versions of every conflicting file, then a safe checkout.
-    pub fn integrate(&self, identity: &Identity) -> Result<Integration> {
+    pub fn integrate(&self, identity: &Identity, policy: &Policy) -> Result<Integration> {
         let Some(remote) = self.remote_head()? else { return Ok(Integration::RemoteEmpty) };
         let local = self.head()?;
         let Some(local) = local else {
@@ -685,117 +677,464 @@ impl GitRepo {
             let files = self.checkout_and_move(Some(local), remote, "fast-forward")?;
             return Ok(Integration::FastForwarded { files });
         }
-        self.merge(local, remote, identity)
+        self.merge(local, remote, identity, policy)
     }
 
-    fn merge(&self, local: Oid, remote: Oid, identity: &Identity) -> Result<Integration> {
+    fn merge(
+        &self,
+        local: Oid,
+        remote: Oid,
+        identity: &Identity,
+        policy: &Policy,
+    ) -> Result<Integration> {
         let repo = &self.repo;
         let lc = repo.find_commit(local).map_err(Error::git("read local commit"))?;
         let rc = repo.find_commit(remote).map_err(Error::git("read remote commit"))?;
         let mut opts = MergeOptions::new();
         opts.find_renames(true);
         let mut index = repo.merge_commits(&lc, &rc, Some(&opts)).map_err(Error::git("merge"))?;
-        let mut kept = Vec::new();
+        let mut resolutions = Vec::new();
         if index.has_conflicts() {
             let conflicts: Vec<git2::IndexConflict> = index
                 .conflicts()
                 .map_err(Error::git("read conflicts"))?
                 .collect::<std::result::Result<_, _>>()
                 .map_err(Error::git("read conflicts"))?;
-            let local_side = Side { time: commit_time(&lc), device: identity.device.name.clone() };
-            let remote_side = Side { time: commit_time(&rc), device: commit_device(&rc) };
+            let base = repo.merge_base(local, remote).ok();
+            let ctx = MergeCtx {
+                local_tip: local,
+                remote_tip: remote,
+                base,
+                local_device: identity.device.name.clone(),
+                remote_device: commit_device(&rc),
+                policy,
+            };
             for conflict in conflicts {
-                kept.extend(self.keep_both(&mut index, conflict, &local_side, &remote_side)?);
+                resolutions.extend(self.resolve_conflict(&mut index, conflict, &ctx)?);
             }
+            self.prune_copies(&mut index, &mut resolutions, policy.max_copies, &lc, &rc)?;
         }
         let tree_oid = index.write_tree_to(&self.repo).map_err(Error::git("write merge tree"))?;
         let tree = self.repo.find_tree(tree_oid).map_err(Error::git("read merge tree"))?;
         let sig = self.signature(identity)?;
         let mut message = format!("sync: merge remote changes on {}\n", identity.device.name);
-        if !kept.is_empty() {
-            message.push_str("\nConflicts kept both versions:\n");
-            for k in &kept {
-                match &k.copy {
-                    Some(copy) => message.push_str(&format!("C {} (older copy: {copy})\n", k.path)),
-                    None => message.push_str(&format!("C {}\n", k.path)),
-                }
+        if !resolutions.is_empty() {
+            message.push_str("\nConflicts:\n");
+            for r in &resolutions {
+                message.push_str(&format!("C {} ({}, {})\n", r.path, r.kind, r.strategy));
             }
         }
         message.push_str(&trailers(identity));
+        for r in &resolutions {
+            let json = serde_json::to_string(r).expect("a resolution serialises");
+            message.push_str(&format!("{}{json}\n", conflicts::TRAILER));
+        }
         let merge = self
             .repo
             .commit(None, &sig, &sig, &message, &tree, &[&lc, &rc])
             .map_err(Error::git("commit merge"))?;
         let files = self.checkout_and_move(Some(local), merge, "merge")?;
-        Ok(Integration::Merged { commit: merge, files, conflicts: kept })
+        Ok(Integration::Merged { commit: merge, files, conflicts: resolutions })
     }
 
-    fn keep_both(
+    /// Resolves one conflicted path in the merge index by the path's policy, and returns what
+    /// was decided (recorded in the merge commit, so any device can show and undo it).
+    fn resolve_conflict(
         &self,
         index: &mut git2::Index,
         conflict: git2::IndexConflict,
-        local: &Side,
-        remote: &Side,
-    ) -> Result<Vec<KeptConflict>> {
-        let paths: Vec<Vec<u8>> = [&conflict.ancestor, &conflict.our, &conflict.their]
-            .into_iter()
-            .flatten()
-            .map(|e| e.path.clone())
-            .collect();
-        for p in &paths {
-            let p = bytes_to_path(p);
-            let _ = index.conflict_remove(&p);
+        ctx: &MergeCtx<'_>,
+    ) -> Result<Vec<Resolution>> {
+        for entry in [&conflict.ancestor, &conflict.our, &conflict.their].into_iter().flatten() {
+            let _ = index.conflict_remove(&bytes_to_path(&entry.path));
         }
-        let mut kept = Vec::new();
-        match (conflict.our, conflict.their) {
+        let base_blob = conflict.ancestor.as_ref().map(|e| e.id.to_string());
+        let ours = conflict.our;
+        let theirs = conflict.their;
+        let mut out = Vec::new();
+        match (ours, theirs) {
             (Some(ours), Some(theirs)) if ours.path == theirs.path => {
                 let path = String::from_utf8_lossy(&ours.path).into_owned();
+                let local =
+                    self.version(&ours, ctx.local_tip, ctx.base, &path, &ctx.local_device)?;
+                let remote =
+                    self.version(&theirs, ctx.remote_tip, ctx.base, &path, &ctx.remote_device)?;
+                let binary = self.is_binary(ours.id)? || self.is_binary(theirs.id)?;
+                let kind = if conflict.ancestor.is_some() { "content" } else { "add/add" };
+                let (strategy, rule) = ctx.policy.decide(&path);
+                let mut r = Resolution {
+                    path: path.clone(),
+                    kind: kind.into(),
+                    binary,
+                    strategy,
+                    rule,
+                    copy: None,
+                    local: Some(local.clone()),
+                    remote: Some(remote.clone()),
+                    base: base_blob,
+                    result: None,
+                    note: None,
+                };
                 let local_newer = local.time >= remote.time;
-                let (winner, loser, loser_side) =
-                    if local_newer { (ours, theirs, remote) } else { (theirs, ours, local) };
-                index.add(&stage0(winner, None)).map_err(Error::git("resolve conflict"))?;
-                if conflicts::is_conflict_copy(&path) {
-                    kept.push(KeptConflict { path, copy: None });
-                } else {
-                    let name =
-                        conflicts::conflict_copy_name(&path, loser_side.time, &loser_side.device);
-                    let copy = conflicts::unique_name(&name, |n| {
-                        index.get_path(Path::new(n), 0).is_some() || self.workdir.join(n).exists()
-                    });
-                    index
-                        .add(&stage0(loser, Some(copy.as_bytes())))
-                        .map_err(Error::git("keep conflict copy"))?;
-                    kept.push(KeptConflict { path, copy: Some(copy) });
+                let fallback = |r: &mut Resolution, why: &str| {
+                    r.note = Some(format!("{} fell back to ask: {why}", r.strategy));
+                    r.strategy = Strategy::Ask;
+                };
+                if matches!(strategy, Strategy::Union | Strategy::Markers) && binary {
+                    fallback(&mut r, "binary file");
                 }
+                match r.strategy {
+                    Strategy::Union => {
+                        match self.union_merge(&conflict.ancestor, &ours, &theirs, &path)? {
+                            Some(blob) => {
+                                let mut merged = dup(&ours);
+                                merged.id = blob;
+                                index.add(&stage0(merged, None)).map_err(Error::git("union"))?;
+                                r.result = Some(blob.to_string());
+                            }
+                            None => fallback(&mut r, "keys collide or a side does not parse"),
+                        }
+                    }
+                    Strategy::Markers => {
+                        let base = self.ancestor_or_empty(&conflict.ancestor, &ours)?;
+                        let mut fo = git2::MergeFileOptions::new();
+                        fo.our_label(format!("local ({})", local.device));
+                        fo.their_label(format!("remote ({})", remote.device));
+                        fo.ancestor_label("base");
+                        let merged = self
+                            .repo
+                            .merge_file_from_index(&base, &ours, &theirs, Some(&mut fo))
+                            .map_err(Error::git("merge file"))?;
+                        let blob =
+                            self.repo.blob(merged.content()).map_err(Error::git("write blob"))?;
+                        let mut entry = dup(&ours);
+                        entry.id = blob;
+                        index.add(&stage0(entry, None)).map_err(Error::git("markers"))?;
+                        r.result = Some(blob.to_string());
+                        if merged.is_automergeable() {
+                            r.note = Some("merged cleanly; no markers needed".into());
+                        }
+                    }
+                    _ => {}
+                }
+                match r.strategy {
+                    Strategy::Newest | Strategy::Local | Strategy::Remote => {
+                        let take_local = match r.strategy {
+                            Strategy::Local => true,
+                            Strategy::Remote => false,
+                            _ => local_newer,
+                        };
+                        let winner = if take_local { ours } else { theirs };
+                        r.result = Some(winner.id.to_string());
+                        index.add(&stage0(winner, None)).map_err(Error::git("resolve"))?;
+                    }
+                    Strategy::Ask => {
+                        let (winner, loser, loser_v) = if local_newer {
+                            (ours, theirs, &remote)
+                        } else {
+                            (theirs, ours, &local)
+                        };
+                        r.result = Some(winner.id.to_string());
+                        index.add(&stage0(winner, None)).map_err(Error::git("resolve"))?;
+                        if conflicts::is_conflict_copy(&path) {
+                            // Never a copy of a copy: the older one stays in history.
+                            r.note = Some(
+                                "a conflict copy conflicted: the newer version kept it, \
+                                           the older is in history"
+                                    .into(),
+                            );
+                        } else {
+                            let copy = self.copy_name(index, &path, loser_v);
+                            index
+                                .add(&stage0(loser, Some(copy.as_bytes())))
+                                .map_err(Error::git("keep conflict copy"))?;
+                            r.copy = Some(copy);
+                        }
+                    }
+                    Strategy::Union | Strategy::Markers => {}
+                }
+                out.push(r);
             }
             (ours, theirs) => {
-                // Modify/delete, or both sides renamed differently: every surviving side keeps
-                // its own path, so the modification survives. A file where the other side now
-                // has a directory (or the reverse) moves to a conflict copy instead: adding it
-                // at its path would silently drop the directory's files from the index.
-                for (entry, side) in [(ours, local), (theirs, remote)]
+                // Modify/delete (either way), renames to different names, file vs directory.
+                let renamed = matches!((&ours, &theirs), (Some(o), Some(t)) if o.path != t.path);
+                let path = [&ours, &theirs, &conflict.ancestor]
                     .into_iter()
-                    .filter_map(|(e, side)| e.map(|e| (e, side)))
-                {
-                    let path = String::from_utf8_lossy(&entry.path).into_owned();
+                    .flatten()
+                    .map(|e| String::from_utf8_lossy(&e.path).into_owned())
+                    .next()
+                    .unwrap_or_default();
+                let (strategy, rule) = ctx.policy.decide(&path);
+                let local = match &ours {
+                    Some(e) => {
+                        Some(self.version(e, ctx.local_tip, ctx.base, &path, &ctx.local_device)?)
+                    }
+                    None => None,
+                };
+                let remote = match &theirs {
+                    Some(e) => Some(self.version(
+                        e,
+                        ctx.remote_tip,
+                        ctx.base,
+                        &path,
+                        &ctx.remote_device,
+                    )?),
+                    None => None,
+                };
+                let kind = if renamed {
+                    "rename/rename"
+                } else if ours.is_none() {
+                    "delete/modify"
+                } else {
+                    "modify/delete"
+                };
+                // Which sides survive: `local`/`remote` may pick the deletion; everything else
+                // keeps every modification (nothing is lost by default).
+                let keep: Vec<(IndexEntry, &Version)> = match (strategy, renamed) {
+                    (Strategy::Local, false) => {
+                        ours.iter().zip(local.iter()).map(|(e, v)| (dup(e), v)).collect()
+                    }
+                    (Strategy::Remote, false) => {
+                        theirs.iter().zip(remote.iter()).map(|(e, v)| (dup(e), v)).collect()
+                    }
+                    _ => ours
+                        .iter()
+                        .zip(local.iter())
+                        .chain(theirs.iter().zip(remote.iter()))
+                        .map(|(e, v)| (dup(e), v))
+                        .collect(),
+                };
+                let mut r = Resolution {
+                    path: path.clone(),
+                    kind: kind.into(),
+                    binary: false,
+                    strategy: if matches!(strategy, Strategy::Local | Strategy::Remote) && !renamed
+                    {
+                        strategy
+                    } else {
+                        Strategy::Newest
+                    },
+                    rule,
+                    copy: None,
+                    local: local.clone(),
+                    remote: remote.clone(),
+                    base: base_blob,
+                    result: None,
+                    note: Some(if renamed {
+                        "both sides renamed the file: each name keeps its side's version".into()
+                    } else if keep.is_empty() {
+                        "the deletion was kept; the modification is in history".into()
+                    } else {
+                        "the modification was kept".into()
+                    }),
+                };
+                for (entry, v) in keep {
+                    let entry_path = String::from_utf8_lossy(&entry.path).into_owned();
                     if occupied(index, &entry.path) {
-                        let name = conflicts::conflict_copy_name(&path, side.time, &side.device);
-                        let copy = conflicts::unique_name(&name, |n| {
-                            index.get_path(Path::new(n), 0).is_some()
-                                || self.workdir.join(n).exists()
-                        });
+                        // A file where the other side now has a directory: keep it beside.
+                        let copy = self.copy_name(index, &entry_path, v);
                         index
                             .add(&stage0(entry, Some(copy.as_bytes())))
                             .map_err(Error::git("keep conflict copy"))?;
-                        kept.push(KeptConflict { path, copy: Some(copy) });
+                        r.kind = "file/directory".into();
+                        r.strategy = Strategy::Ask;
+                        r.copy = Some(copy);
                     } else {
+                        r.result = Some(entry.id.to_string());
                         index.add(&stage0(entry, None)).map_err(Error::git("resolve conflict"))?;
-                        kept.push(KeptConflict { path, copy: None });
                     }
+                }
+                out.push(r);
+            }
+        }
+        Ok(out)
+    }
+
+    fn copy_name(&self, index: &git2::Index, path: &str, v: &Version) -> String {
+        let name = conflicts::conflict_copy_name(path, v.time, &v.device);
+        conflicts::unique_name(&name, |n| {
+            index.get_path(Path::new(n), 0).is_some() || self.workdir.join(n).exists()
+        })
+    }
+
+    /// Describes one side's version of `path`: blob, size, and who changed it last and when
+    /// (the newest commit on that side since the merge base that changed the path).
+    fn version(
+        &self,
+        entry: &IndexEntry,
+        tip: Oid,
+        base: Option<Oid>,
+        path: &str,
+        fallback_device: &str,
+    ) -> Result<Version> {
+        let mut walk = self.repo.revwalk().map_err(Error::git("revwalk"))?;
+        walk.push(tip).map_err(Error::git("revwalk"))?;
+        if let Some(base) = base {
+            let _ = walk.hide(base);
+        }
+        let p = Path::new(path);
+        let mut found = None;
+        for oid in walk.take(1000).flatten() {
+            let Ok(c) = self.repo.find_commit(oid) else { continue };
+            let here = c.tree().ok().and_then(|t| t.get_path(p).ok()).map(|e| e.id());
+            let before = c
+                .parent(0)
+                .ok()
+                .and_then(|pc| pc.tree().ok())
+                .and_then(|t| t.get_path(p).ok())
+                .map(|e| e.id());
+            if here != before {
+                found = Some((commit_time(&c), commit_device(&c)));
+                break;
+            }
+        }
+        let (time, device) = match found {
+            Some(f) => f,
+            None => {
+                let c = self.repo.find_commit(tip).map_err(Error::git("read tip"))?;
+                (commit_time(&c), fallback_device.to_string())
+            }
+        };
+        Ok(Version { blob: entry.id.to_string(), device, time, size: u64::from(entry.file_size) })
+    }
+
+    fn is_binary(&self, blob: Oid) -> Result<bool> {
+        Ok(self.repo.find_blob(blob).map_err(Error::git("read blob"))?.is_binary())
+    }
+
+    fn ancestor_or_empty(
+        &self,
+        ancestor: &Option<IndexEntry>,
+        like: &IndexEntry,
+    ) -> Result<IndexEntry> {
+        match ancestor {
+            Some(a) => Ok(dup(a)),
+            None => {
+                let mut e = dup(like);
+                e.id = self.repo.blob(b"").map_err(Error::git("write blob"))?;
+                e.file_size = 0;
+                Ok(e)
+            }
+        }
+    }
+
+    /// Returns the union of both sides as a new blob, or None when the union is not safe: JSON
+    /// whose keys truly collide or that does not parse.
+    fn union_merge(
+        &self,
+        ancestor: &Option<IndexEntry>,
+        ours: &IndexEntry,
+        theirs: &IndexEntry,
+        path: &str,
+    ) -> Result<Option<Oid>> {
+        let read = |oid: Oid| -> Result<Vec<u8>> {
+            Ok(self.repo.find_blob(oid).map_err(Error::git("read blob"))?.content().to_vec())
+        };
+        let o = read(ours.id)?;
+        let t = read(theirs.id)?;
+        let b = match ancestor {
+            Some(a) => Some(read(a.id)?),
+            None => None,
+        };
+        let merged = if path.to_ascii_lowercase().ends_with(".json") {
+            match conflicts::merge_json_bytes(b.as_deref(), &o, &t) {
+                Some(bytes) => bytes,
+                None => return Ok(None),
+            }
+        } else {
+            let base = self.ancestor_or_empty(ancestor, ours)?;
+            let mut fo = git2::MergeFileOptions::new();
+            fo.favor(git2::FileFavor::Union);
+            let result = self
+                .repo
+                .merge_file_from_index(&base, ours, theirs, Some(&mut fo))
+                .map_err(Error::git("union merge"))?;
+            conflicts::drop_union_duplicates(result.content(), &o, &t)
+        };
+        Ok(Some(self.repo.blob(&merged).map_err(Error::git("write blob"))?))
+    }
+
+    /// Keeps at most `max` conflict copies per file: the oldest go, but only when their content
+    /// is already in history (committed on either side), so pruning loses nothing.
+    fn prune_copies(
+        &self,
+        index: &mut git2::Index,
+        resolutions: &mut [Resolution],
+        max: usize,
+        lc: &git2::Commit,
+        rc: &git2::Commit,
+    ) -> Result<()> {
+        let trees = [lc.tree().ok(), rc.tree().ok()];
+        for r in resolutions.iter_mut().filter(|r| r.copy.is_some()) {
+            let mut copies: Vec<String> = index
+                .iter()
+                .map(|e| String::from_utf8_lossy(&e.path).into_owned())
+                .filter(|p| conflicts::original_of(p).as_deref() == Some(r.path.as_str()))
+                .collect();
+            if copies.len() <= max {
+                continue;
+            }
+            copies.sort_by_key(|p| conflicts::copy_timestamp(p));
+            let excess = copies.len() - max;
+            for old in copies.into_iter().take(excess) {
+                let blob = index.get_path(Path::new(&old), 0).map(|e| e.id);
+                let in_history = trees.iter().flatten().any(|t| {
+                    t.get_path(Path::new(&old)).ok().map(|e| e.id()) == blob && blob.is_some()
+                });
+                if in_history {
+                    index.remove_path(Path::new(&old)).map_err(Error::git("prune copy"))?;
+                    let note = format!("pruned old copy {old} (in history)");
+                    r.note = Some(match r.note.take() {
+                        Some(n) => format!("{n}; {note}"),
+                        None => note,
+                    });
                 }
             }
         }
-        Ok(kept)
+        Ok(())
+    }
+
+    /// Returns the conflict resolutions recorded in the last `max_commits` commits reachable
+    /// from HEAD (newest first), with the merge commit and its time.
+    pub fn conflict_records(
+        &self,
+        max_commits: usize,
+    ) -> Result<Vec<(Oid, DateTime<Utc>, Resolution)>> {
+        let Some(head) = self.head()? else { return Ok(Vec::new()) };
+        let mut walk = self.repo.revwalk().map_err(Error::git("revwalk"))?;
+        walk.set_sorting(git2::Sort::TOPOLOGICAL | git2::Sort::TIME)
+            .map_err(Error::git("revwalk"))?;
+        walk.push(head).map_err(Error::git("revwalk"))?;
+        let mut out = Vec::new();
+        for oid in walk.take(max_commits).flatten() {
+            let Ok(c) = self.repo.find_commit(oid) else { continue };
+            if c.parent_count() < 2 {
+                continue;
+            }
+            for line in c.message_bytes().split(|&b| b == b'\n') {
+                let Some(json) = line.strip_prefix(conflicts::TRAILER.as_bytes()) else { continue };
+                if let Ok(r) = serde_json::from_slice::<Resolution>(json) {
+                    out.push((oid, commit_time(&c), r));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Returns every tracked conflict copy (from the index: no work-tree scan).
+    pub fn conflict_copies(&self) -> Result<Vec<String>> {
+        let index = self.repo.index().map_err(Error::git("open index"))?;
+        Ok(index
+            .iter()
+            .map(|e| String::from_utf8_lossy(&e.path).into_owned())
+            .filter(|p| conflicts::is_conflict_copy(p))
+            .collect())
+    }
+
+    /// Returns a blob's content by id.
+    pub fn blob_bytes(&self, id: &str) -> Result<Vec<u8>> {
+        let oid = Oid::from_str(id).map_err(Error::git("parse blob id"))?;
+        Ok(self.repo.find_blob(oid).map_err(Error::git("read blob"))?.content().to_vec())
     }
 
     /// Safely checks out `target` over the current HEAD (`from`), then moves the branch to it.
@@ -877,9 +1216,13 @@ impl GitRepo {
     }
 }
 
-struct Side {
-    time: DateTime<Utc>,
-    device: String,
+struct MergeCtx<'a> {
+    local_tip: Oid,
+    remote_tip: Oid,
+    base: Option<Oid>,
+    local_device: String,
+    remote_device: String,
+    policy: &'a Policy,
 }
 
 /// Returns whether adding a file at `path` would clash with a resolved entry: a file under
@@ -901,6 +1244,24 @@ fn occupied(index: &git2::Index, path: &[u8]) -> bool {
         }
     }
     false
+}
+
+/// Returns a copy of an index entry (git2's `IndexEntry` is not `Clone`).
+fn dup(e: &IndexEntry) -> IndexEntry {
+    IndexEntry {
+        ctime: e.ctime,
+        mtime: e.mtime,
+        dev: e.dev,
+        ino: e.ino,
+        mode: e.mode,
+        uid: e.uid,
+        gid: e.gid,
+        file_size: e.file_size,
+        id: e.id,
+        flags: e.flags,
+        flags_extended: e.flags_extended,
+        path: e.path.clone(),
+    }
 }
 
 fn stage0(mut entry: IndexEntry, path: Option<&[u8]>) -> IndexEntry {

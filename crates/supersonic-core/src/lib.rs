@@ -19,6 +19,7 @@ pub mod error;
 pub mod events;
 pub mod folder;
 pub mod git;
+pub mod history;
 pub mod ignore;
 pub mod paths;
 pub mod status;

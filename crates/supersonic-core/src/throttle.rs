@@ -42,7 +42,8 @@ pub enum Verdict {
 }
 
 /// Sliding window + backoff state of one folder.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct Throttle {
     window: VecDeque<SystemTime>,
     consecutive_failures: u32,

@@ -2,6 +2,7 @@
 //! `git daemon`, smart HTTP on 127.0.0.1), real files. Modules mirror the user journeys.
 
 mod common;
+mod conflicts;
 mod errors;
 mod faults;
 mod sync;

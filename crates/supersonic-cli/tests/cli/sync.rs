@@ -154,3 +154,30 @@ fn push_only_folder_pushes_and_pull_only_folder_only_pulls() {
     assert_eq!(files, "a.txt", "a pull-only folder never commits or pushes");
     assert!(dst.join("local-only.txt").exists(), "and never deletes local files");
 }
+
+#[test]
+fn sync_pause_and_resume_reach_a_running_daemon() {
+    let mut p = Pair::new(RemoteKind::Path);
+    p.a.start();
+    let socket = p.a.data_dir().join("control.sock");
+    wait_until("the daemon's control socket", CONVERGE, || socket.exists());
+    write(&p.a_dir.join("now.txt"), "sync me now\n");
+    let out = p.a.cli(&["sync"]);
+    assert!(out.contains(&p.a_dir.display().to_string()), "{out}");
+    let on_remote = p.sb.git(&p.remote_path, &["ls-tree", "--name-only", "main"]);
+    assert!(on_remote.contains("now.txt"), "pushed when `sync` returns: {on_remote}\n{out}");
+
+    let out = p.a.cli(&["pause"]);
+    assert!(out.contains("paused (running daemon told)"), "{out}");
+    let config = std::fs::read_to_string(p.a.config_dir().join("config.yaml")).unwrap();
+    assert!(config.contains("paused: true"), "kept across restarts: {config}");
+    write(&p.a_dir.join("later.txt"), "wait for resume\n");
+    // Several debounce windows and poll intervals pass while paused.
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let on_remote = p.sb.git(&p.remote_path, &["ls-tree", "--name-only", "main"]);
+    assert!(!on_remote.contains("later.txt"), "nothing synced while paused");
+    p.a.cli(&["resume"]);
+    wait_until("the change made while paused to be pushed", CONVERGE, || {
+        p.sb.git(&p.remote_path, &["ls-tree", "--name-only", "main"]).contains("later.txt")
+    });
+}

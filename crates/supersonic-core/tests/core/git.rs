@@ -104,12 +104,13 @@ fn a_file_edited_after_the_snapshot_is_not_overwritten_by_a_pull() {
     // The user edits the file after our snapshot, while the engine is about to check out.
     write(&f.dir.join("doc.md"), "local edit\n");
     assert!(f.repo.fetch(T).unwrap());
-    let err = f.repo.integrate(&identity("alpha")).unwrap_err();
+    let err = f.repo.integrate(&identity("alpha"), &Default::default()).unwrap_err();
     assert!(matches!(err, Error::WorktreeChanged(_)), "refuses to overwrite: {err}");
     assert_eq!(std::fs::read_to_string(f.dir.join("doc.md")).unwrap(), "local edit\n");
     // The cycle's answer: commit the edit, then merge; both versions survive.
     f.full_snapshot();
-    let Integration::Merged { conflicts, .. } = f.repo.integrate(&identity("alpha")).unwrap()
+    let Integration::Merged { conflicts, .. } =
+        f.repo.integrate(&identity("alpha"), &Default::default()).unwrap()
     else {
         panic!("diverged histories merge");
     };
@@ -136,7 +137,8 @@ fn a_text_file_changed_in_different_places_merges_cleanly() {
     write(&f.dir.join("list.md"), "a\nb\nc\nd\ne\nf\nG\n");
     f.full_snapshot();
     f.repo.fetch(T).unwrap();
-    let Integration::Merged { conflicts, .. } = f.repo.integrate(&identity("alpha")).unwrap()
+    let Integration::Merged { conflicts, .. } =
+        f.repo.integrate(&identity("alpha"), &Default::default()).unwrap()
     else {
         panic!("diverged");
     };
@@ -157,7 +159,7 @@ fn modify_delete_keeps_the_modification() {
     write(&f.dir.join("m.txt"), "modified\n");
     f.full_snapshot();
     f.repo.fetch(T).unwrap();
-    f.repo.integrate(&identity("alpha")).unwrap();
+    f.repo.integrate(&identity("alpha"), &Default::default()).unwrap();
     assert_eq!(std::fs::read_to_string(f.dir.join("m.txt")).unwrap(), "modified\n");
 }
 
@@ -227,7 +229,7 @@ fn a_file_against_a_directory_keeps_both_sides() {
     write(&f.dir.join("x"), "we made a file\n");
     f.full_snapshot();
     f.repo.fetch(T).unwrap();
-    f.repo.integrate(&identity("alpha")).unwrap();
+    f.repo.integrate(&identity("alpha"), &Default::default()).unwrap();
     let files = f.sb.git(&f.dir, &["ls-tree", "-r", "--name-only", "HEAD"]);
     assert!(files.contains("x/inside.txt"), "the directory survives: {files}");
     let copy = files.lines().find(|l| l.starts_with("x.sync-conflict-")).expect(&files);

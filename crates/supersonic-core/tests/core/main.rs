@@ -2,8 +2,11 @@
 
 #![allow(clippy::new_without_default)]
 
+mod conflicts;
+mod convergence;
 mod folder;
 mod git;
+mod history;
 
 use std::path::{Path, PathBuf};
 
@@ -63,5 +66,76 @@ impl Fixture {
         self.repo
             .snapshot(&supersonic_core::batcher::Batch::Full, &rules, &limits(), &identity("alpha"))
             .unwrap()
+    }
+}
+
+/// A device in-process: its work tree and open repository, syncing a shared bare remote.
+pub struct Dev {
+    pub name: String,
+    pub dir: PathBuf,
+    pub repo: GitRepo,
+    pub policy: supersonic_core::conflicts::Policy,
+}
+
+impl Dev {
+    pub fn new(sb: &Sandbox, remote: &Path, name: &str) -> Dev {
+        let dir = sb.path().join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        let repo = GitRepo::init(&dir, "main", remote.to_str().unwrap()).unwrap();
+        Dev { name: name.into(), dir, repo, policy: Default::default() }
+    }
+
+    pub fn with_policy(mut self, yaml: &str) -> Dev {
+        let settings: supersonic_core::config::ConflictSettings =
+            serde_yaml::from_str(yaml).unwrap();
+        self.policy =
+            supersonic_core::conflicts::Policy::compile(&settings, &self.dir, Path::new("test"))
+                .unwrap();
+        self
+    }
+
+    /// One full cycle: snapshot everything, fetch, integrate, push (again while rejected).
+    pub fn sync(&mut self) -> Vec<supersonic_core::conflicts::Resolution> {
+        use supersonic_core::git::{Integration, PushOutcome};
+        let t = std::time::Duration::from_secs(30);
+        let id = identity(&self.name);
+        let rules = rules(&self.dir);
+        let mut all = Vec::new();
+        for _ in 0..5 {
+            let batch = supersonic_core::batcher::Batch::Full;
+            let mut lim = limits();
+            lim.allow_mass_delete = true;
+            self.repo.snapshot(&batch, &rules, &lim, &id).unwrap();
+            if self.repo.fetch(t).unwrap() {
+                if let Integration::Merged { conflicts, .. } =
+                    self.repo.integrate(&id, &self.policy).unwrap()
+                {
+                    all.extend(conflicts);
+                }
+            }
+            if self.repo.ahead_behind().unwrap().0 == 0 {
+                return all;
+            }
+            if self.repo.push(t).unwrap() == PushOutcome::Pushed {
+                return all;
+            }
+        }
+        panic!("{} could not push in 5 rounds", self.name);
+    }
+
+    pub fn read(&self, rel: &str) -> Option<String> {
+        std::fs::read_to_string(self.dir.join(rel)).ok()
+    }
+
+    pub fn files(&self) -> Vec<String> {
+        let mut out: Vec<String> = walkdir::WalkDir::new(&self.dir)
+            .into_iter()
+            .filter_entry(|e| e.file_name() != ".git")
+            .flatten()
+            .filter(|e| e.file_type().is_file())
+            .map(|e| e.path().strip_prefix(&self.dir).unwrap().display().to_string())
+            .collect();
+        out.sort();
+        out
     }
 }

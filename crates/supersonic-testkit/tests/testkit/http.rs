@@ -77,8 +77,20 @@ fn fetch_over_smart_http_sends_gzip_request_bodies_through_to_the_backend() {
     sandbox.git(&bob, &["push", "--quiet", "origin", "main"]);
     // Unpublished local commits make alice send many `have` lines: a negotiation request
     // above 1 KiB, which git compresses.
+    // Their committer dates are later than the shared history's, so the negotiator walks all of
+    // them before it reaches a commit the server has (with equal dates the order is arbitrary
+    // and the common commit may be found in the first, small request).
     for i in 0..64 {
-        commit_file(&sandbox, &alice, "local.txt", format!("{i}\n").as_bytes());
+        fs::write(alice.join("local.txt"), format!("{i}\n")).unwrap();
+        sandbox.git(&alice, &["add", "local.txt"]);
+        let date = format!("@{} +0000", 4_000_000_000u64 + i);
+        let out = sandbox
+            .git_command(&alice, &["commit", "--quiet", "-m", "local"])
+            .env("GIT_COMMITTER_DATE", &date)
+            .env("GIT_AUTHOR_DATE", &date)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     }
 
     let fetch = git_traced(&sandbox, &alice, &["fetch", "--quiet", "origin"]);

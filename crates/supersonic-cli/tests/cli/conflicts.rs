@@ -1,0 +1,76 @@
+//! Conflicts across real daemons: made offline, seen the same everywhere, resolved once.
+
+use crate::common::*;
+
+fn pending(dev: &Device) -> Vec<serde_json::Value> {
+    let out = dev.cli(&["conflicts", "list", "--json"]);
+    serde_json::from_str::<Vec<serde_json::Value>>(&out).unwrap()
+}
+
+#[test]
+fn a_conflict_made_offline_is_kept_listed_everywhere_and_resolved_once() {
+    let mut p = Pair::new(RemoteKind::GitDaemon);
+    write(&p.a_dir.join("todo.md"), "- milk\n");
+    p.start();
+    p.wait_converged("the base file to reach beta");
+    p.daemon.as_mut().unwrap().stop();
+    write(&p.a_dir.join("todo.md"), "- oat milk (alpha)\n");
+    write(&p.b_dir.join("todo.md"), "- soy milk (beta)\n");
+    wait_until("both devices to commit their edit locally", CONVERGE, || {
+        p.sb.git(&p.a_dir, &["log", "-1", "--format=%B"]).contains("todo.md")
+            && p.sb.git(&p.b_dir, &["log", "-1", "--format=%B"]).contains("todo.md")
+    });
+    p.daemon.as_mut().unwrap().restart();
+    wait_until("both trees to hold both versions", CONVERGE, || {
+        let t = tree(&p.a_dir);
+        t == tree(&p.b_dir) && t.len() == 2
+    });
+    let t = tree(&p.a_dir);
+    let mut versions: Vec<String> =
+        t.values().map(|v| String::from_utf8_lossy(v).into_owned()).collect();
+    versions.sort();
+    assert_eq!(versions, vec!["- oat milk (alpha)\n", "- soy milk (beta)\n"], "{}", p.logs());
+
+    let on_a = pending(&p.a);
+    let on_b = pending(&p.b);
+    assert_eq!(on_a.len(), 1, "one conflict on alpha: {on_a:?}");
+    assert_eq!(on_b.len(), 1, "one conflict on beta: {on_b:?}");
+    let id = on_a[0]["conflict"]["id"].as_str().unwrap().to_string();
+    assert_eq!(on_b[0]["conflict"]["id"].as_str().unwrap(), id, "the same conflict on both");
+    assert_eq!(
+        on_a[0]["conflict"]["local"]["text"], "- oat milk (alpha)\n",
+        "alpha sees its edit as local"
+    );
+    assert_eq!(
+        on_b[0]["conflict"]["local"]["text"], "- soy milk (beta)\n",
+        "beta sees its edit as local"
+    );
+
+    let shown = p.b.cli(&["conflicts", "show", &id]);
+    assert!(shown.contains("local : beta") && shown.contains("remote: alpha"), "{shown}");
+
+    let out = p.b.cli(&["conflicts", "resolve", &id, "--take", "local"]);
+    assert!(out.contains("the running daemon syncs it"), "{out}");
+    wait_until("the resolution to reach alpha", CONVERGE, || {
+        let t = tree(&p.a_dir);
+        t.len() == 1 && t.get("todo.md").map(Vec::as_slice) == Some(&b"- soy milk (beta)\n"[..])
+    });
+    assert!(pending(&p.a).is_empty(), "cleared on alpha too");
+    assert!(pending(&p.b).is_empty());
+}
+
+#[test]
+fn a_bad_conflict_rule_names_its_key() {
+    let sb = Sandbox::new();
+    let remote = sb.bare_remote("r");
+    let dev = Device::new(&sb, &bin(), "alpha");
+    let dir = sb.path().join("notes");
+    write(
+        &dir.join(".supersonic-sync.conf"),
+        "conflicts:\n  rules:\n    - { pattern: \"*.json\", strategy: sometimes }\n",
+    );
+    let out = dev.run(&["init", dir.to_str().unwrap(), "--remote", remote.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("conflicts.rules[0].strategy") && err.contains("sometimes"), "{err}");
+}
