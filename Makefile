@@ -7,8 +7,9 @@ SUPERSONIC := target/debug/supersonic
 # Where `make run` keeps its demo folder when nothing is configured yet.
 DEMO_FOLDER ?= $(HOME)/Supersonic
 
-.PHONY: setup build run run-headless run-desktop test test-rust test-app lint fmt \
-        sync-config sync-status sync-now sync-check-ignore
+.PHONY: setup build run run-headless run-desktop test test-rust test-app lint fmt bench \
+        sync-config sync-status sync-now sync-check-ignore sync-stats sync-hourly \
+        sync-throttle-status sync-clear-history sync-clear-throttle sync-conflicts
 
 setup:
 	@scripts/setup.sh
@@ -60,3 +61,19 @@ sync-now:
 	@$(SUPERSONIC) sync
 sync-check-ignore:
 	@$(SUPERSONIC) check-ignore $(PATHS)
+sync-stats:
+	@$(SUPERSONIC) stats
+sync-hourly:
+	@$(SUPERSONIC) hourly
+sync-throttle-status:
+	@$(SUPERSONIC) throttle status
+sync-clear-history:
+	@$(SUPERSONIC) history clear
+sync-clear-throttle:
+	@$(SUPERSONIC) throttle clear
+sync-conflicts:
+	@$(SUPERSONIC) conflicts list
+
+# Benchmarks print figures; they are not pass/fail and not part of `make test`.
+bench: setup
+	$(CARGO) bench -p supersonic-core --bench history

@@ -77,6 +77,49 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Sync statistics over a window (the seed's stats).
+    Stats {
+        /// Window in hours.
+        #[arg(long, default_value_t = 24)]
+        hours: u32,
+        /// Only this folder.
+        #[arg(long)]
+        folder: Option<PathBuf>,
+        /// Print the whole metrics object (stats, hourly, recent, throttle) as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Syncs per hour (the seed's sparkline data).
+    Hourly {
+        /// Window in hours.
+        #[arg(long, default_value_t = 24)]
+        hours: u32,
+        /// Only this folder.
+        #[arg(long)]
+        folder: Option<PathBuf>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Recent sync history; `history clear`, `history import FILE`.
+    History {
+        #[command(subcommand)]
+        command: Option<HistoryCmd>,
+        /// Rows to show.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        /// Only this folder.
+        #[arg(long)]
+        folder: Option<PathBuf>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Throttle state (`throttle status`) and reset (`throttle clear`).
+    Throttle {
+        #[command(subcommand)]
+        command: ThrottleCmd,
+    },
     /// List, show, resolve and undo conflicts.
     Conflicts {
         #[command(subcommand)]
@@ -93,6 +136,39 @@ enum Cmd {
         /// Paths to check.
         #[arg(required = true)]
         paths: Vec<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum HistoryCmd {
+    /// Delete history rows (all, or --folder's).
+    Clear {
+        /// Only this folder.
+        #[arg(long)]
+        folder: Option<PathBuf>,
+    },
+    /// Import a seed-format JSONL history file into a folder's history.
+    Import {
+        /// The JSONL file.
+        file: PathBuf,
+        /// The folder it belongs to (default: the only configured folder).
+        #[arg(long)]
+        folder: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum ThrottleCmd {
+    /// Show whether each folder may reach its remote now, and why not.
+    Status {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Forget the rate window and backoff (all folders, or DIR).
+    Clear {
+        /// The folder.
+        dir: Option<PathBuf>,
     },
 }
 
@@ -137,6 +213,16 @@ enum ConflictCmd {
 }
 
 fn main() -> ExitCode {
+    // Die quietly on a closed pipe (`supersonic history | head`) like other Unix tools,
+    // instead of panicking in println!.
+    // SAFETY: called first thing in main, before any thread exists; SIG_DFL is always valid.
+    #[allow(unsafe_code)]
+    unsafe {
+        let _ = nix::sys::signal::signal(
+            nix::sys::signal::Signal::SIGPIPE,
+            nix::sys::signal::SigHandler::SigDfl,
+        );
+    }
     let cli = Cli::parse();
     let filter = tracing_subscriber::EnvFilter::try_from_env("SUPERSONIC_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
@@ -263,6 +349,122 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Conflicts { command } => conflicts(&api, command),
+        Cmd::Stats { hours, folder, json } => {
+            let m = api.metrics(folder.as_deref(), hours)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&m)?);
+            } else {
+                let s = &m.stats;
+                println!("last {hours} h:");
+                println!(
+                    "  syncs:         {} ({} ok, {} failed)",
+                    s.total_syncs, s.successful_syncs, s.failed_syncs
+                );
+                println!("  success rate:  {}%", s.success_rate);
+                println!("  avg duration:  {} s", s.avg_duration_sec);
+                println!("  files changed: {}", s.total_files_changed);
+                println!("  rate limits:   {}", s.rate_limit_hits);
+                println!("  last success:  {}", s.last_success.as_deref().unwrap_or("-"));
+                println!("  last failure:  {}", s.last_failure.as_deref().unwrap_or("-"));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Hourly { hours, folder, json } => {
+            let m = api.metrics(folder.as_deref(), hours)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&m.hourly)?);
+            } else {
+                let max = m.hourly.iter().map(|b| b.total).max().unwrap_or(0).max(1);
+                for b in &m.hourly {
+                    let bar = "#".repeat((b.total * 40 / max) as usize);
+                    println!(
+                        "{}  {:>4} syncs {:>4} ok {:>4} failed  {bar}",
+                        b.hour, b.total, b.successful, b.failed
+                    );
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::History { command: Some(HistoryCmd::Clear { folder }), .. } => {
+            let n = api.clear_history(folder.as_deref())?;
+            println!("deleted {n} history row(s)");
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::History { command: Some(HistoryCmd::Import { file, folder }), .. } => {
+            let folder = match folder {
+                Some(f) => f,
+                None => match api.folder_paths(None)?.as_slice() {
+                    [only] => only.clone(),
+                    _ => anyhow::bail!("several folders are configured; say which with --folder"),
+                },
+            };
+            let report = api.import_history(&file, &folder)?;
+            for (line, reason) in &report.skipped {
+                eprintln!("{}:{line}: skipped: {reason}", file.display());
+            }
+            println!(
+                "imported {} event(s) into {}; skipped {} bad line(s)",
+                report.imported,
+                folder.display(),
+                report.skipped.len()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::History { command: None, limit, folder, json } => {
+            let rows = api.recent(folder.as_deref(), limit)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&rows)?);
+            } else {
+                for r in rows.iter().rev() {
+                    let detail = r
+                        .error_msg
+                        .clone()
+                        .or_else(|| r.reason.clone())
+                        .or_else(|| r.commit_hash.as_ref().map(|c| c[..8.min(c.len())].to_string()))
+                        .unwrap_or_default();
+                    let secs = r.duration_sec.map(|d| format!(" {d:.2}s")).unwrap_or_default();
+                    println!("{}  {:<18} {}{secs}  {detail}", r.timestamp, r.event_type, r.folder);
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Throttle { command: ThrottleCmd::Status { json } } => {
+            let status = api.throttle_status(None)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&status)?);
+            } else {
+                for t in status {
+                    println!(
+                        "{}: {} ({} of {} remote operations in the last hour){}",
+                        t.folder.display(),
+                        if t.allowed {
+                            "allowed".to_string()
+                        } else {
+                            format!("blocked: {}", t.reason)
+                        },
+                        t.syncs_last_hour,
+                        t.max_per_hour,
+                        t.next_allowed
+                            .map(|n| format!("; allowed again at {n}"))
+                            .unwrap_or_default()
+                    );
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Throttle { command: ThrottleCmd::Clear { dir } } => {
+            for path in api.folder_paths(dir.as_deref())? {
+                match via_daemon(&api, "throttle-clear", &path) {
+                    Ok(_) => println!("{}: throttle cleared (running daemon told)", path.display()),
+                    Err(e) if e.to_string().contains("no daemon") => {
+                        api.clear_throttle(Some(&path))?;
+                        println!("{}: throttle cleared", path.display());
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Cmd::CheckIgnore { folder, verbose, paths } => {
             let checks = api.check_ignore(folder.as_deref(), &paths)?;
             let mut any = false;

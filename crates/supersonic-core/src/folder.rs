@@ -23,6 +23,7 @@ use crate::config::{FolderConfig, Mode};
 use crate::conflicts::{Policy, Resolution};
 use crate::events::{Event, EventBus};
 use crate::git::{GitRepo, Identity, Integration, PushOutcome, SnapshotLimits};
+use crate::history::{self, History, HistoryEvent};
 use crate::ignore::IgnoreRules;
 use crate::paths::Dirs;
 use crate::status::{FolderState, FolderStatus};
@@ -38,6 +39,11 @@ pub const MAX_WORKTREE_RETRIES: usize = 3;
 /// Delay before re-checking when something outside the engine holds the repo (a user's git
 /// command, a fresh lock): short, because such operations usually take seconds.
 pub const BUSY_RETRY: Duration = Duration::from_secs(2);
+/// History rows recorded between two retention passes: pruning is index-backed but not free,
+/// and retention does not need to be exact to the row.
+pub const PRUNE_EVERY: usize = 100;
+/// Commits walked back from HEAD when reconciling history after a crash.
+pub const RECONCILE_DEPTH: usize = 500;
 /// Name of the lock file that keeps two Supersonic processes off the same folder.
 pub const FOLDER_LOCK_FILE: &str = "supersonic.lock";
 
@@ -116,6 +122,9 @@ pub struct Folder {
     last_error: Option<String>,
     retry_at: Option<SystemTime>,
     throttle_reported: bool,
+    history: Option<History>,
+    records_since_prune: usize,
+    clock: fn() -> SystemTime,
     needs_full: bool,
     allow_mass_delete: bool,
     pending: usize,
@@ -150,6 +159,19 @@ impl Folder {
             &config.path.join(crate::config::FOLDER_CONFIG_FILE),
         )?;
         repo.write_info_exclude(&ignore)?;
+        let folder_name = config.path.display().to_string();
+        let history = match History::open(&dirs.data_dir.join(crate::history::HISTORY_FILE)) {
+            Ok(h) => Some(h),
+            Err(e) => {
+                // History is a record, not a precondition: sync on without it, loudly.
+                tracing::warn!("{folder_name}: history unavailable, not recording: {e}");
+                None
+            }
+        };
+        let throttle = history
+            .as_ref()
+            .and_then(|h| h.load_throttle(&folder_name).ok().flatten())
+            .unwrap_or_default();
         Ok(Folder {
             id: crate::paths::folder_id(&config.path),
             status_dir: dirs.status_dir(),
@@ -157,7 +179,10 @@ impl Folder {
             repo,
             ignore,
             policy,
-            throttle: Throttle::default(),
+            throttle,
+            history,
+            records_since_prune: 0,
+            clock: SystemTime::now,
             bus,
             state: if config.paused { FolderState::Paused } else { FolderState::Idle },
             stop: None,
@@ -200,10 +225,75 @@ impl Folder {
 
     fn set_state(&mut self, state: FolderState) {
         if self.state != state {
+            let was_paused = self.state == FolderState::Paused;
+            let now_paused = state == FolderState::Paused;
             self.state = state.clone();
-            self.bus.emit(Event::State { folder: self.folder_name(), state });
+            if was_paused != now_paused {
+                let kind = if now_paused { history::PAUSED } else { history::RESUMED };
+                self.record(HistoryEvent::new(&self.folder_name(), kind, Utc::now()));
+            }
+            self.emit(Event::State { folder: self.folder_name(), state });
         }
         self.write_status();
+    }
+
+    /// Sends `event` to the bus and records it in the history.
+    fn emit(&mut self, event: Event) {
+        if let Some(row) = history_row(&event) {
+            self.record(row);
+        }
+        self.bus.emit(event);
+    }
+
+    fn record(&mut self, row: HistoryEvent) {
+        let Some(history) = &self.history else { return };
+        if let Err(e) = history.record(&row) {
+            tracing::warn!("{}: cannot record history: {e}", self.folder_name());
+            return;
+        }
+        self.records_since_prune += 1;
+        if self.records_since_prune >= PRUNE_EVERY {
+            self.records_since_prune = 0;
+            let m = &self.config.settings.metrics;
+            let _ = history.prune(m.history_max_entries, m.history_max_age_days, Utc::now());
+        }
+    }
+
+    fn save_throttle(&self) {
+        if let Some(h) = &self.history {
+            if let Err(e) = h.save_throttle(&self.folder_name(), &self.throttle) {
+                tracing::warn!("{}: cannot save throttle state: {e}", self.folder_name());
+            }
+        }
+    }
+
+    /// Records in history the commits of this device that a crash kept from being recorded
+    /// (git is the source of truth): walks back from HEAD until a recorded commit.
+    pub fn reconcile_history(&mut self) {
+        let Some(history) = &self.history else { return };
+        let folder = self.folder_name();
+        let commits = match self.repo.own_commits(&self.identity.device.id, RECONCILE_DEPTH) {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!("{folder}: cannot read git log to reconcile history: {e}");
+                return;
+            }
+        };
+        let mut missing = Vec::new();
+        for (oid, time, files) in commits {
+            if history.has_commit(&folder, &oid).unwrap_or(true) {
+                break;
+            }
+            let mut row = HistoryEvent::new(&folder, history::COMMIT, time);
+            row.commit_hash = Some(oid);
+            row.files_changed = Some(files as i64);
+            row.reason = Some("reconciled from git log after an unclean stop".into());
+            missing.push(row);
+        }
+        if !missing.is_empty() {
+            tracing::info!("{folder}: recorded {} commit(s) missing from history", missing.len());
+            let _ = history.record_batch(&missing);
+        }
     }
 
     /// Returns the status as `status` shows it.
@@ -264,7 +354,8 @@ impl Folder {
         }
         let started = Instant::now();
         let batch = if self.needs_full || self.stop.is_some() { Some(Batch::Full) } else { batch };
-        match self.run_cycle(batch, trigger) {
+        let outcome = self.run_cycle(batch, trigger);
+        let result = match outcome {
             Ok(report) => {
                 self.stop = None;
                 self.allow_mass_delete = false;
@@ -273,7 +364,7 @@ impl Folder {
                     self.retry_at = None;
                     self.last_sync = Some(Utc::now());
                     self.last_error = None;
-                    self.bus.emit(Event::SyncSuccess {
+                    self.emit(Event::SyncSuccess {
                         folder: self.folder_name(),
                         duration_sec: started.elapsed().as_secs_f64(),
                         files_changed: report.files_changed,
@@ -294,7 +385,9 @@ impl Folder {
                 self.fail(&err);
                 Err(err)
             }
-        }
+        };
+        self.save_throttle(); // a restart keeps the window and the backoff
+        result
     }
 
     fn fail(&mut self, err: &Error) {
@@ -304,7 +397,7 @@ impl Folder {
         let mut retry_in = None;
         let state = match err {
             Error::Busy(reason) => {
-                self.retry_at = Some(SystemTime::now() + BUSY_RETRY);
+                self.retry_at = Some(self.now() + BUSY_RETRY);
                 FolderState::Waiting { reason: reason.clone() }
             }
             _ if err.class() == FailureClass::Transient => {
@@ -312,10 +405,17 @@ impl Folder {
                 let limits = self.limits();
                 let delay = self
                     .throttle
-                    .record_failure(&limits, SystemTime::now(), unit)
+                    .record_failure(&limits, self.now(), unit)
                     .unwrap_or(Duration::from_secs(self.config.settings.sync.interval_sec));
-                self.retry_at = Some(SystemTime::now() + delay);
+                self.retry_at = Some(self.now() + delay);
                 retry_in = Some(delay.as_secs());
+                let mut row = HistoryEvent::new(&self.folder_name(), history::BACKOFF, Utc::now());
+                row.reason = Some(format!(
+                    "{} consecutive failure(s); next attempt in {} s",
+                    self.throttle.consecutive_failures(),
+                    delay.as_secs()
+                ));
+                self.record(row);
                 FolderState::Error {
                     message: message.clone(),
                     code: err.code().into(),
@@ -336,7 +436,7 @@ impl Folder {
         };
         if !matches!(err, Error::Busy(_)) {
             tracing::warn!("{}: {message}", self.folder_name());
-            self.bus.emit(Event::SyncFailure {
+            self.emit(Event::SyncFailure {
                 folder: self.folder_name(),
                 error: message,
                 code: err.code().into(),
@@ -351,7 +451,7 @@ impl Folder {
         let removed =
             self.repo.preflight(self.config.settings.sync.min_free_disk_mb * 1024 * 1024)?;
         for lock in removed {
-            self.bus.emit(Event::Warning {
+            self.emit(Event::Warning {
                 folder: self.folder_name(),
                 message: format!("removed stale lock {} left by a crashed process", lock.display()),
             });
@@ -378,13 +478,12 @@ impl Folder {
             return Ok(report);
         }
         let limits = self.limits();
-        if let Verdict::Blocked { reason, until } = self.throttle.check(&limits, SystemTime::now())
-        {
+        if let Verdict::Blocked { reason, until } = self.throttle.check(&limits, self.now()) {
             self.retry_at = Some(until);
-            let retry_in = until.duration_since(SystemTime::now()).unwrap_or_default().as_secs();
+            let retry_in = until.duration_since(self.now()).unwrap_or_default().as_secs();
             if !self.throttle_reported {
                 self.throttle_reported = true;
-                self.bus.emit(Event::RateLimitHit {
+                self.emit(Event::RateLimitHit {
                     folder: self.folder_name(),
                     reason: reason.clone(),
                     retry_in_sec: retry_in,
@@ -394,9 +493,9 @@ impl Folder {
             return Ok(report);
         }
         self.throttle_reported = false;
-        self.throttle.record_attempt(SystemTime::now());
+        self.throttle.record_attempt(self.now());
         report.remote_step = true;
-        self.bus.emit(Event::SyncStart {
+        self.emit(Event::SyncStart {
             folder: self.folder_name(),
             trigger: trigger.as_str().into(),
         });
@@ -427,7 +526,7 @@ impl Folder {
         let snap = self.repo.snapshot(batch, &self.ignore, &limits, &self.identity)?;
         for (path, reason) in &snap.skipped {
             tracing::warn!("{}: not syncing {path}: {reason}", self.folder_name());
-            self.bus.emit(Event::FileSkipped {
+            self.emit(Event::FileSkipped {
                 folder: self.folder_name(),
                 path: path.clone(),
                 reason: reason.clone(),
@@ -436,7 +535,7 @@ impl Folder {
         if let Some(commit) = snap.commit {
             report.commit = Some(commit.to_string());
             report.files_changed += snap.files_changed;
-            self.bus.emit(Event::Committed {
+            self.emit(Event::Committed {
                 folder: self.folder_name(),
                 commit: commit.to_string(),
                 files_changed: snap.files_changed,
@@ -496,7 +595,7 @@ impl Folder {
                 Ok(Integration::Merged { conflicts, .. }) => {
                     report.pulled = true;
                     for c in &conflicts {
-                        self.bus.emit(Event::ConflictDetected {
+                        self.emit(Event::ConflictDetected {
                             folder: self.folder_name(),
                             path: c.path.clone(),
                             copy: c.copy.clone(),
@@ -534,6 +633,22 @@ impl Folder {
         }
     }
 
+    /// Returns the current time as the folder sees it (the clock is an input, see
+    /// [`Folder::set_clock`]).
+    pub fn now(&self) -> SystemTime {
+        (self.clock)()
+    }
+
+    /// Replaces the clock the throttle and backoff read (tests move time forward with it).
+    pub fn set_clock(&mut self, clock: fn() -> SystemTime) {
+        self.clock = clock;
+    }
+
+    /// Returns the throttle state.
+    pub fn throttle(&self) -> &Throttle {
+        &self.throttle
+    }
+
     /// Returns when a retry is due, if one is scheduled.
     pub fn retry_at(&self) -> Option<SystemTime> {
         self.retry_at
@@ -549,6 +664,7 @@ impl Folder {
         self.throttle = Throttle::default();
         self.retry_at = None;
         self.throttle_reported = false;
+        self.save_throttle();
         self.write_status();
     }
 
@@ -630,12 +746,12 @@ pub fn run_worker(mut folder: Folder, commands: Receiver<Command>) {
     let mut watch = match FolderWatch::start(&root, &folder.ignore, wtx) {
         Ok((watch, report)) => {
             if let Some(warning) = report.limit_warning {
-                folder.bus.emit(Event::Warning { folder: name.clone(), message: warning });
+                folder.emit(Event::Warning { folder: name.clone(), message: warning });
             }
             Some(watch)
         }
         Err(e) => {
-            folder.bus.emit(Event::Warning { folder: name.clone(), message: e.to_string() });
+            folder.emit(Event::Warning { folder: name.clone(), message: e.to_string() });
             None
         }
     };
@@ -650,15 +766,15 @@ pub fn run_worker(mut folder: Folder, commands: Receiver<Command>) {
         Duration::from_millis(s.max_latency_ms),
         s.batch_cap,
     );
+    folder.reconcile_history();
     let _ = folder.cycle(Some(Batch::Full), Trigger::Start);
     let mut rules_seen = folder.rules_version;
     let mut next_poll = Instant::now() + poll_every;
     let mut next_rescan = Instant::now() + rescan_every;
     loop {
         let now = Instant::now();
-        let retry = folder
-            .retry_at()
-            .map(|t| now + t.duration_since(SystemTime::now()).unwrap_or_default());
+        let retry =
+            folder.retry_at().map(|t| now + t.duration_since(folder.now()).unwrap_or_default());
         let deadline = [batcher.due_at(), Some(next_poll), Some(next_rescan), retry]
             .into_iter()
             .flatten()
@@ -721,7 +837,7 @@ pub fn run_worker(mut folder: Folder, commands: Receiver<Command>) {
                     wrx = crossbeam_channel::never();
                     rescan_every = rescan_every.min(Duration::from_secs(60));
                     next_rescan = next_rescan.min(Instant::now() + rescan_every);
-                    folder.bus.emit(Event::Warning {
+                    folder.emit(Event::Warning {
                         folder: name.clone(),
                         message: "file watching stopped; changes are found by rescans every \
                                   minute"
@@ -754,7 +870,7 @@ pub fn run_worker(mut folder: Folder, commands: Receiver<Command>) {
             next_rescan = now + rescan_every;
             let _ = folder.cycle(Some(Batch::Full), Trigger::Rescan);
         }
-        if folder.retry_at().is_some_and(|t| t <= SystemTime::now()) {
+        if folder.retry_at().is_some_and(|t| t <= folder.now()) {
             folder.retry_at = None;
             let _ = folder.cycle(None, Trigger::Retry);
         }
@@ -816,4 +932,53 @@ pub fn resolve_all(
         .map(|entry| crate::config::resolve_folder(&file, &app, entry, env))
         .collect::<std::result::Result<Vec<_>, _>>()?;
     Ok((app, folders))
+}
+
+/// Returns the history row for an event, if it is one that history keeps.
+fn history_row(event: &Event) -> Option<HistoryEvent> {
+    let now = Utc::now();
+    let mut row = HistoryEvent::new(event.folder(), "", now);
+    match event {
+        Event::State { .. } => return None,
+        Event::SyncStart { trigger, .. } => {
+            row.event_type = history::SYNC_START.into();
+            row.reason = Some(trigger.clone());
+        }
+        Event::Committed { commit, files_changed, .. } => {
+            row.event_type = history::COMMIT.into();
+            row.commit_hash = Some(commit.clone());
+            row.files_changed = Some(*files_changed as i64);
+        }
+        Event::SyncSuccess { duration_sec, files_changed, commit, pulled, pushed, .. } => {
+            row.event_type = history::SYNC_SUCCESS.into();
+            row.duration_sec = Some(*duration_sec);
+            row.files_changed = Some(*files_changed as i64);
+            row.commit_hash = commit.clone();
+            row.data = Some(serde_json::json!({ "pulled": pulled, "pushed": pushed }));
+        }
+        Event::SyncFailure { error, code, class, retry_in_sec, .. } => {
+            row.event_type = history::SYNC_FAILURE.into();
+            row.error_msg = Some(error.clone());
+            row.reason = Some(code.clone());
+            row.data = Some(serde_json::json!({ "class": class, "retry_in_sec": retry_in_sec }));
+        }
+        Event::RateLimitHit { reason, retry_in_sec, .. } => {
+            row.event_type = history::RATE_LIMIT_HIT.into();
+            row.reason = Some(format!("{reason}; next attempt in {retry_in_sec} s"));
+        }
+        Event::ConflictDetected { path, copy, conflict_kind, strategy, .. } => {
+            row.event_type = history::CONFLICT_DETECTED.into();
+            row.reason = Some(format!("{path}: {conflict_kind}, {strategy}"));
+            row.data = Some(serde_json::json!({ "path": path, "copy": copy }));
+        }
+        Event::FileSkipped { path, reason, .. } => {
+            row.event_type = history::WARNING.into();
+            row.reason = Some(format!("not syncing {path}: {reason}"));
+        }
+        Event::Warning { message, .. } => {
+            row.event_type = history::WARNING.into();
+            row.reason = Some(message.clone());
+        }
+    }
+    Some(row)
 }

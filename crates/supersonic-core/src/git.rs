@@ -1121,6 +1121,33 @@ impl GitRepo {
         Ok(out)
     }
 
+    /// Returns this device's commits (by `Sync-Device-Id` trailer) among the last `depth`
+    /// commits from HEAD, newest first, with their time and number of files in the body.
+    pub fn own_commits(
+        &self,
+        device_id: &str,
+        depth: usize,
+    ) -> Result<Vec<(String, DateTime<Utc>, usize)>> {
+        let Some(head) = self.head()? else { return Ok(Vec::new()) };
+        let mut walk = self.repo.revwalk().map_err(Error::git("revwalk"))?;
+        walk.set_sorting(git2::Sort::TIME).map_err(Error::git("revwalk"))?;
+        walk.push(head).map_err(Error::git("revwalk"))?;
+        let trailer = format!("Sync-Device-Id: {device_id}");
+        let mut out = Vec::new();
+        for oid in walk.take(depth).flatten() {
+            let Ok(c) = self.repo.find_commit(oid) else { continue };
+            let msg = c.message().unwrap_or_default();
+            if c.parent_count() < 2 && msg.lines().any(|l| l == trailer) {
+                let files = msg
+                    .lines()
+                    .filter(|l| l.len() > 2 && l.as_bytes()[1] == b' ' && "AMDR".contains(&l[..1]))
+                    .count();
+                out.push((oid.to_string(), commit_time(&c), files));
+            }
+        }
+        Ok(out)
+    }
+
     /// Returns every tracked conflict copy (from the index: no work-tree scan).
     pub fn conflict_copies(&self) -> Result<Vec<String>> {
         let index = self.repo.index().map_err(Error::git("open index"))?;

@@ -106,6 +106,11 @@ impl Throttle {
         Some(delay)
     }
 
+    /// Returns when the backoff ends, if one is running.
+    pub fn backoff_until(&self) -> Option<SystemTime> {
+        self.backoff_until
+    }
+
     /// Returns the number of consecutive failures.
     pub fn consecutive_failures(&self) -> u32 {
         self.consecutive_failures

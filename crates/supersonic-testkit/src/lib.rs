@@ -64,15 +64,37 @@ pub fn wait_until(what: &str, timeout: Duration, mut condition: impl FnMut() -> 
 
 /// Returns a free TCP port on 127.0.0.1.
 ///
-/// The port is found by binding port 0 and releasing it again, so another process may take it
-/// before the caller binds it; fixtures that use it retry with a new port when the bind fails.
+/// Ports come from 20000..32000, below Linux's ephemeral range (32768..60999) that servers
+/// binding port 0 draw from, and no port is handed out twice in one process: so a port given to
+/// a daemon is never the one a `bind(0)` server of a concurrent test gets after the daemon
+/// stops. Another process may still take it first; fixtures retry with a new port then.
 ///
 /// # Panics
 ///
 /// Panics when no port can be bound on 127.0.0.1.
 pub fn free_port() -> u16 {
-    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .and_then(|listener| listener.local_addr())
-        .expect("bind an ephemeral port on 127.0.0.1")
-        .port()
+    use std::collections::HashSet;
+    use std::sync::Mutex;
+    static HANDED_OUT: Mutex<Option<HashSet<u16>>> = Mutex::new(None);
+    let mut handed = HANDED_OUT.lock().unwrap_or_else(|e| e.into_inner());
+    let handed = handed.get_or_insert_with(HashSet::new);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    let seed = u64::from(std::process::id()) ^ nanos;
+    let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    for _ in 0..10_000 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let port = 20_000 + (x % 12_000) as u16;
+        if handed.contains(&port) {
+            continue;
+        }
+        if TcpListener::bind((Ipv4Addr::LOCALHOST, port)).is_ok() {
+            handed.insert(port);
+            return port;
+        }
+    }
+    panic!("no free port in 20000..32000 on 127.0.0.1");
 }

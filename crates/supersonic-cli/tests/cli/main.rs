@@ -5,5 +5,6 @@ mod common;
 mod conflicts;
 mod errors;
 mod faults;
+mod history;
 mod sync;
 mod volume;

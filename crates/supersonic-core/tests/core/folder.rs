@@ -6,16 +6,23 @@ use supersonic_core::events::{Event, EventBus};
 use supersonic_core::folder::{Folder, Trigger};
 use supersonic_core::paths::Dirs;
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime};
+
 use super::*;
 
 fn folder(f: &Fixture, bus: &EventBus) -> Folder {
+    folder_with(f, bus, FolderSettings::default(), &f.remote.display().to_string())
+}
+
+fn folder_with(f: &Fixture, bus: &EventBus, settings: FolderSettings, remote: &str) -> Folder {
     let config = FolderConfig {
         path: f.dir.clone(),
-        remote: f.remote.display().to_string(),
+        remote: remote.to_string(),
         branch: "main".into(),
         mode: Mode::TwoWay,
         paused: false,
-        settings: FolderSettings::default(),
+        settings,
     };
     let dirs = Dirs { config_dir: f.sb.path().join("cfg"), data_dir: f.sb.path().join("data") };
     Folder::open(config, &dirs, identity("alpha"), bus.clone()).unwrap()
@@ -78,4 +85,86 @@ fn an_unreachable_remote_fails_transiently_and_keeps_the_local_commit() {
     );
     assert!(f.repo.head().unwrap().is_some(), "the local commit was made");
     assert!(events.try_iter().any(|e| matches!(e, Event::SyncFailure { .. })));
+}
+
+static OFFSET_SECS: AtomicU64 = AtomicU64::new(0);
+
+/// The folder's clock in the throttle test: real time plus a test-controlled offset.
+fn shifted_clock() -> SystemTime {
+    SystemTime::now() + Duration::from_secs(OFFSET_SECS.load(Ordering::SeqCst))
+}
+
+#[test]
+fn the_fourth_push_in_an_hour_waits_and_the_waiting_commits_go_out_together() {
+    let f = Fixture::new();
+    let bus = EventBus::default();
+    let events = bus.subscribe();
+    let mut settings = FolderSettings::default();
+    settings.sync.max_per_hour = 3;
+    let mut folder = folder_with(&f, &bus, settings, &f.remote.display().to_string());
+    folder.set_clock(shifted_clock);
+    for i in 0..3 {
+        write(&f.dir.join(format!("{i}.txt")), "x\n");
+        let r = folder.cycle(Some(Batch::Full), Trigger::Changes).unwrap();
+        assert!(r.pushed, "push {i} is within the limit");
+    }
+    assert_eq!(f.sb.commit_count(&f.remote, "main"), 3);
+    for i in 3..5 {
+        write(&f.dir.join(format!("{i}.txt")), "x\n");
+        let r = folder.cycle(Some(Batch::Full), Trigger::Changes).unwrap();
+        assert!(r.commit.is_some(), "commit {i} still happens locally");
+        assert!(r.throttled.is_some() && !r.pushed, "push {i} waits: {r:?}");
+    }
+    assert_eq!(f.sb.commit_count(&f.remote, "main"), 3, "nothing pushed while blocked");
+    let hits = events.try_iter().filter(|e| matches!(e, Event::RateLimitHit { .. })).count();
+    assert_eq!(hits, 1, "rate_limit_hit is reported once per block, not per attempt");
+    assert!(folder.retry_at().is_some(), "a retry is scheduled for when the window allows");
+    OFFSET_SECS.store(3601, Ordering::SeqCst);
+    let r = folder.cycle(None, Trigger::Retry).unwrap();
+    assert!(r.pushed, "allowed again an hour later");
+    assert_eq!(
+        f.sb.commit_count(&f.remote, "main"),
+        5,
+        "both waiting commits went out in one push"
+    );
+}
+
+#[test]
+fn a_restart_keeps_throttle_and_backoff_state() {
+    let f = Fixture::new();
+    let bus = EventBus::default();
+    let mut settings = FolderSettings::default();
+    settings.sync.max_per_hour = 2;
+    {
+        let mut folder = folder_with(&f, &bus, settings.clone(), &f.remote.display().to_string());
+        for i in 0..2 {
+            write(&f.dir.join(format!("{i}.txt")), "x\n");
+            folder.cycle(Some(Batch::Full), Trigger::Changes).unwrap();
+        }
+    }
+    let mut folder = folder_with(&f, &bus, settings.clone(), &f.remote.display().to_string());
+    let now = folder.now();
+    assert_eq!(folder.throttle().clone().ops_in_window(now), 2, "the window survived the restart");
+    write(&f.dir.join("2.txt"), "x\n");
+    let r = folder.cycle(Some(Batch::Full), Trigger::Changes).unwrap();
+    assert!(r.throttled.is_some(), "still rate limited after the restart");
+    drop(folder);
+
+    // Backoff: a remote that refuses connections fails transiently.
+    let port = supersonic_testkit::free_port();
+    let down = format!("git://127.0.0.1:{port}/r.git");
+    settings.sync.max_per_hour = 100;
+    {
+        let mut folder = folder_with(&f, &bus, settings.clone(), &down);
+        folder.clear_throttle();
+        let err = folder.cycle(None, Trigger::Manual).unwrap_err();
+        assert_eq!(err.class(), supersonic_core::FailureClass::Transient, "{err}");
+        assert_eq!(folder.throttle().consecutive_failures(), 1);
+    }
+    let folder = folder_with(&f, &bus, settings, &down);
+    assert_eq!(folder.throttle().consecutive_failures(), 1, "failures survived the restart");
+    assert!(
+        folder.throttle().backoff_until().is_some_and(|u| u > SystemTime::now()),
+        "and the backoff"
+    );
 }
