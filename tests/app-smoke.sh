@@ -17,7 +17,12 @@ passed=$((passed + 1))
 # 2. The app starts under Xvfb with an empty config and shows its main window.
 cargo build -q -p supersonic-sync
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+# GTK's document portal may leave a FUSE mount under the temp HOME: unmount, never fail here.
+cleanup() {
+  fusermount -u "$tmp/home/.cache/doc" 2>/dev/null || umount -l "$tmp/home/.cache/doc" 2>/dev/null || true
+  rm -rf "$tmp" 2>/dev/null || true
+}
+trap cleanup EXIT
 export SUPERSONIC_CONFIG_DIR="$tmp/config" SUPERSONIC_DATA_DIR="$tmp/data" HOME="$tmp/home"
 mkdir -p "$HOME"
 xvfb-run -a -s "-screen 0 1280x800x24" dbus-run-session -- bash -c '
