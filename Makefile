@@ -7,7 +7,7 @@ SUPERSONIC := target/debug/supersonic
 # Where `make run` keeps its demo folder when nothing is configured yet.
 DEMO_FOLDER ?= $(HOME)/Supersonic
 
-.PHONY: setup build run run-headless run-desktop test test-rust test-app lint fmt bench \
+.PHONY: setup build run run-headless run-desktop test test-rust test-ui test-app lint fmt bench \
         sync-config sync-status sync-now sync-check-ignore sync-stats sync-hourly \
         sync-throttle-status sync-clear-history sync-clear-throttle sync-conflicts
 
@@ -35,11 +35,18 @@ run-headless:
 	@echo "syncing; drop files into $(DEMO_FOLDER) (Ctrl-C stops)"
 	$(SUPERSONIC) run
 
-test: setup lint test-rust test-app
+test: setup lint test-rust test-ui test-app
 
 test-rust:
 	$(CARGO) build --workspace --all-targets
 	$(CARGO) test --workspace --no-fail-fast 2>&1 | tee target/test-output.txt; exit $${PIPESTATUS[0]}
+
+# The web UI: type check + format check, unit tests, then end-to-end in Debian's chromium against
+# a real `supersonic serve` (needs target/debug/supersonic from test-rust).
+test-ui:
+	npm --prefix ui run check
+	npm --prefix ui test
+	node ui/tests/e2e.mjs
 
 # The desktop app starts under Xvfb and shows its window; the tauri CLI reads this layout.
 test-app:

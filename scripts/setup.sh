@@ -10,6 +10,7 @@ APT_PACKAGES=(
   libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev libxdo-dev libssl-dev
   libsoup-3.0-dev libjavascriptcoregtk-4.1-dev
   xvfb xauth x11-utils x11-apps imagemagick dbus dbus-x11 dunst libnotify-bin
+  chromium fonts-dejavu-core
   nodejs npm
 )
 

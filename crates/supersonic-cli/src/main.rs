@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 mod control;
+mod notify;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -42,6 +43,15 @@ enum Cmd {
     },
     /// Run the sync daemon for every configured folder until SIGINT/SIGTERM.
     Run,
+    /// Run the daemon and the local HTTP API (web UI, JSON, events) on 127.0.0.1.
+    Serve {
+        /// Port (default: `http.port` in config.yaml, else 8385); 0 picks a free one.
+        #[arg(long)]
+        port: Option<u16>,
+        /// Print the API token and exit.
+        #[arg(long)]
+        print_token: bool,
+    },
     /// Run one full sync cycle now (all folders, or DIR).
     Sync {
         /// The folder to sync.
@@ -136,6 +146,30 @@ enum Cmd {
         /// Paths to check.
         #[arg(required = true)]
         paths: Vec<PathBuf>,
+    },
+    /// Webhooks: `webhook test EVENT` sends a sample event and prints what happened.
+    Webhook {
+        #[command(subcommand)]
+        command: WebhookCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum WebhookCmd {
+    /// Send a sample EVENT (sync_success, sync_failure, needs_attention, sync_start,
+    /// rate_limit_hit, conflict_detected, warning); exit 1 if any URL did not accept it.
+    Test {
+        /// The event to send.
+        event: String,
+        /// Send to this URL instead of the configured ones.
+        #[arg(long)]
+        url: Option<String>,
+        /// The folder whose webhook settings apply (default: the only configured folder).
+        #[arg(long)]
+        folder: Option<PathBuf>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -253,7 +287,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        Cmd::Run => daemon(&api),
+        Cmd::Run => daemon(&api, HttpApi::WhenEnabled),
+        Cmd::Serve { print_token: true, .. } => {
+            println!("{}", supersonic_http::load_or_create_token(&api.dirs().config_dir)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        // Nothing to sync yet: serve the UI alone, where the first folder can be added.
+        Cmd::Serve { port, .. } if api.folder_paths(None)?.is_empty() => serve_only(&api, port),
+        Cmd::Serve { port, .. } => daemon(&api, HttpApi::Always { port }),
         Cmd::Sync { dir, allow_mass_delete } => {
             let results = api.sync_once(dir.as_deref(), allow_mass_delete)?;
             let mut failed = false;
@@ -465,6 +506,17 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Cmd::Webhook { command: WebhookCmd::Test { event, url, folder, json } } => {
+            let reports = api.webhook_test(folder.as_deref(), &event, url.as_deref())?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&reports)?);
+            } else {
+                for r in &reports {
+                    println!("{}", r.summary());
+                }
+            }
+            Ok(if reports.iter().all(|r| r.ok) { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+        }
         Cmd::CheckIgnore { folder, verbose, paths } => {
             let checks = api.check_ignore(folder.as_deref(), &paths)?;
             let mut any = false;
@@ -653,7 +705,7 @@ fn synced(by: &supersonic_core::api::SyncedBy) -> String {
     }
 }
 
-fn daemon(api: &Api) -> Result<ExitCode> {
+fn daemon(api: &Api, http: HttpApi) -> Result<ExitCode> {
     use nix::sys::signal::{SigSet, Signal};
     // Block the signals before any thread starts, so every thread inherits the mask and the
     // main thread receives them synchronously below.
@@ -663,18 +715,106 @@ fn daemon(api: &Api) -> Result<ExitCode> {
     signals.thread_block()?;
     let bus = supersonic_core::events::EventBus::default();
     let events = bus.subscribe();
+    let (_, folders) = api.load()?;
+    let notify_settings =
+        folders.iter().map(|f| (f.path.display().to_string(), f.settings.notifications.clone()));
+    let _notifications = notify::start(notify_settings.collect(), bus.subscribe());
     std::thread::spawn(move || {
         for event in events {
             log_event(&event);
         }
     });
-    let engine = api.start(bus)?;
+    let webhook_events = bus.subscribe();
+    let engine = api.start(bus.clone())?;
+    // Dropped after the engine stops, so the last events are still sent (briefly bounded).
+    let _webhooks = start_webhooks(api, webhook_events)?;
     control::serve(&api.dirs().data_dir.join(control::SOCKET), engine.control())?;
+    let http = start_http(api, http, Some(engine.control()), bus)?;
     tracing::info!("supersonic running (pid {}); stop with Ctrl-C", std::process::id());
     let signal = signals.wait()?;
     tracing::info!("received {signal:?}; committing pending changes and stopping");
+    drop(http);
     engine.stop();
     Ok(ExitCode::SUCCESS)
+}
+
+/// When the daemon serves the local HTTP API.
+enum HttpApi {
+    /// `supersonic run`: when `http.enabled` is set in config.yaml.
+    WhenEnabled,
+    /// `supersonic serve`: always, on `port` or the configured one.
+    Always { port: Option<u16> },
+}
+
+/// Starts the HTTP API if `http` asks for it; `serve` prints the URL to open with the token in
+/// its fragment (as Jupyter does), `run` only logs the address so the token stays out of logs.
+fn start_http(
+    api: &Api,
+    http: HttpApi,
+    control: Option<supersonic_core::engine::EngineControl>,
+    bus: supersonic_core::events::EventBus,
+) -> Result<Option<supersonic_http::ServerHandle>> {
+    let settings = supersonic_core::config::load_app_config(&api.dirs().app_config_file())?.http;
+    let port = match http {
+        HttpApi::Always { port } => port.unwrap_or(settings.port),
+        HttpApi::WhenEnabled if settings.enabled => settings.port,
+        HttpApi::WhenEnabled => return Ok(None),
+    };
+    let token = supersonic_http::load_or_create_token(&api.dirs().config_dir)?;
+    let opts = supersonic_http::ServeOptions {
+        addr: std::net::SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, port)),
+        token: token.clone(),
+        ui_dir: ui_dir(),
+    };
+    let server = supersonic_http::start(opts, api.clone(), control, bus)?;
+    match http {
+        HttpApi::Always { .. } => println!("open {}", server.url_with_token(&token)),
+        HttpApi::WhenEnabled => tracing::info!(
+            "web UI on http://{} (`supersonic serve --print-token` prints the token)",
+            server.addr()
+        ),
+    }
+    Ok(Some(server))
+}
+
+/// `supersonic serve` with no folder configured: the API and UI alone (folders added there
+/// are synced by the engine from the next start), until SIGINT/SIGTERM.
+fn serve_only(api: &Api, port: Option<u16>) -> Result<ExitCode> {
+    use nix::sys::signal::{SigSet, Signal};
+    let mut signals = SigSet::empty();
+    signals.add(Signal::SIGINT);
+    signals.add(Signal::SIGTERM);
+    signals.thread_block()?;
+    let bus = supersonic_core::events::EventBus::default();
+    let http = start_http(api, HttpApi::Always { port }, None, bus)?;
+    tracing::info!("no folder configured yet: add one in the web UI or with `supersonic init DIR`");
+    signals.wait()?;
+    drop(http);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Returns the built web UI to serve: `$SUPERSONIC_UI_DIR`, else the `ui/dist` of the source
+/// tree this binary was built from, when it holds a build.
+fn ui_dir() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("SUPERSONIC_UI_DIR") {
+        return Some(PathBuf::from(dir));
+    }
+    let dist = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../ui/dist");
+    dist.join("index.html").is_file().then_some(dist)
+}
+
+/// Starts webhook delivery for every configured folder; its events were subscribed before the
+/// engine started, so none is missed.
+fn start_webhooks(
+    api: &Api,
+    events: crossbeam_channel::Receiver<Event>,
+) -> Result<supersonic_core::webhooks::WebhookHandle> {
+    let (app, folders) = api.load()?;
+    let device = api.device(&app)?;
+    let settings =
+        folders.iter().map(|f| (f.path.display().to_string(), f.settings.webhooks.clone()));
+    let history = api.dirs().data_dir.join(supersonic_core::history::HISTORY_FILE);
+    Ok(supersonic_core::webhooks::start(settings.collect(), device.name, events, history)?)
 }
 
 fn log_event(event: &Event) {

@@ -582,6 +582,161 @@ impl Api {
             ))
         })
     }
+
+    /// Sends a sample `event` to the webhooks of the folder at `folder` (or of the only folder),
+    /// or to `url` with that folder's format, secret, timeout and retries; records each delivery
+    /// in history and returns one report per URL.
+    ///
+    /// With `url` and no folder to take settings from, the app config's `defaults:` apply.
+    pub fn webhook_test(
+        &self,
+        folder: Option<&Path>,
+        event: &str,
+        url: Option<&str>,
+    ) -> Result<Vec<crate::webhooks::DeliveryReport>> {
+        let (app, folders) = self.load()?;
+        let device = self.device(&app)?;
+        let (label, settings) = match (folder, folders.as_slice(), url) {
+            (Some(p), _, _) => {
+                let cfg = self.find_folder(&folders, p)?;
+                (cfg.path.display().to_string(), cfg.settings.webhooks.clone())
+            }
+            (None, [only], _) => (only.path.display().to_string(), only.settings.webhooks.clone()),
+            (None, _, Some(_)) => {
+                let defaults: config::FolderSettings = match &app.defaults {
+                    serde_yaml::Value::Null => Default::default(),
+                    value => serde_yaml::from_value(value.clone())
+                        .map_err(|e| Error::Invalid(format!("defaults: {e}")))?,
+                };
+                (String::new(), defaults.webhooks)
+            }
+            (None, [], None) => {
+                return Err(Error::Invalid(
+                    "no folders configured: pass --url URL, or add a folder with webhooks".into(),
+                ))
+            }
+            (None, _, None) => {
+                return Err(Error::Invalid(
+                    "several folders are configured; say which with --folder, or pass --url".into(),
+                ))
+            }
+        };
+        let reports = crate::webhooks::send_test(&settings, &label, event, url, &device.name)?;
+        match History::open(&self.history_path()) {
+            Ok(h) => {
+                for report in &reports {
+                    let row = crate::webhooks::history_row(report, chrono::Utc::now());
+                    if let Err(e) = h.record(&row) {
+                        tracing::warn!("cannot record a webhook test in history: {e}");
+                    }
+                }
+            }
+            Err(e) => tracing::warn!("cannot record webhook tests in history: {e}"),
+        }
+        Ok(reports)
+    }
+
+    /// Returns each folder's figures over its whole retained history, for counters that only
+    /// grow while history is kept (Prometheus' `supersonic_syncs_total`).
+    pub fn totals(&self) -> Result<Vec<(PathBuf, Stats)>> {
+        let (_, folders) = self.load()?;
+        let h = self.history_reader()?;
+        let since = chrono::DateTime::<chrono::Utc>::UNIX_EPOCH;
+        folders
+            .into_iter()
+            .map(|f| Ok((f.path.clone(), h.stats(Some(&f.path.display().to_string()), since)?)))
+            .collect()
+    }
+
+    /// Applies `patch` (a JSON merge patch over the keys of `.supersonic-sync.conf`: mappings
+    /// merge, `null` removes a key so it falls back to the layer below, anything else replaces)
+    /// to the device-local settings of the folder at `folder`, or to `defaults:` without one,
+    /// and saves the app config.
+    ///
+    /// Every folder is resolved again and its ignore rules compiled before anything is written,
+    /// so an invalid value is an error naming its key and the file stays as it was. A running
+    /// engine keeps the settings it started with until it restarts.
+    pub fn update_settings(
+        &self,
+        folder: Option<&Path>,
+        patch: &serde_json::Value,
+    ) -> Result<EffectiveConfig> {
+        use serde_yaml::Value;
+        let file = self.dirs.app_config_file();
+        let mut app = config::load_app_config(&file)?;
+        let patch: Value = serde_yaml::to_value(patch)
+            .map_err(|e| Error::Invalid(format!("settings patch: {e}")))?;
+        if !patch.is_mapping() {
+            return Err(Error::Invalid(
+                "a settings patch is a mapping of keys such as `sync` or `exclude_patterns`".into(),
+            ));
+        }
+        match folder {
+            Some(p) => {
+                let abs = paths::absolute(p);
+                let entry = app.folders.iter_mut().find(|f| f.path == abs).ok_or_else(|| {
+                    Error::Invalid(format!("{} is not a synced folder", abs.display()))
+                })?;
+                let mut current = Value::Mapping(
+                    entry
+                        .overrides
+                        .iter()
+                        .map(|(k, v)| (Value::String(k.clone()), v.clone()))
+                        .collect(),
+                );
+                merge_patch(&mut current, &patch);
+                entry.overrides = serde_yaml::from_value(current)
+                    .map_err(|e| Error::Invalid(format!("settings patch: {e}")))?;
+            }
+            None => merge_patch(&mut app.defaults, &patch),
+        }
+        let defaults = if app.defaults.is_null() {
+            Value::Mapping(Default::default())
+        } else {
+            app.defaults.clone()
+        };
+        serde_path_to_error::deserialize::<_, config::FolderSettings>(defaults).map_err(|e| {
+            config::ConfigError {
+                file: file.clone(),
+                line: None,
+                column: None,
+                key: Some(format!("defaults.{}", e.path())),
+                message: e.into_inner().to_string(),
+            }
+        })?;
+        for entry in &app.folders {
+            let resolved = config::resolve_folder(&file, &app, entry, &self.env)?;
+            if entry.path.is_dir() {
+                IgnoreRules::load(
+                    &entry.path,
+                    &resolved.settings.exclude_patterns,
+                    &entry.path.join(config::FOLDER_CONFIG_FILE),
+                )?;
+            }
+        }
+        config::save_app_config(&file, &app)?;
+        self.effective_config()
+    }
+}
+
+/// Applies a JSON merge patch (RFC 7396) to a YAML value.
+fn merge_patch(target: &mut serde_yaml::Value, patch: &serde_yaml::Value) {
+    use serde_yaml::Value;
+    let Value::Mapping(patch) = patch else {
+        *target = patch.clone();
+        return;
+    };
+    if !target.is_mapping() {
+        *target = Value::Mapping(Default::default());
+    }
+    let Value::Mapping(target) = target else { unreachable!("made a mapping above") };
+    for (key, value) in patch {
+        if value.is_null() {
+            target.remove(key);
+        } else {
+            merge_patch(target.entry(key.clone()).or_insert(Value::Null), value);
+        }
+    }
 }
 
 /// The seed's `/api/sync/metrics` shape.

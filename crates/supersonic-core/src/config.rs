@@ -193,14 +193,17 @@ pub struct WebhookSettings {
     pub enabled: bool,
     /// Endpoint URLs (secrets: redacted wherever shown).
     pub urls: Vec<String>,
-    /// Events sent (empty: all).
+    /// Events sent, from [`crate::webhooks::EVENT_TYPES`] (empty:
+    /// [`crate::webhooks::DEFAULT_EVENTS`], every event but `sync_start` and `warning`).
     pub events: Vec<String>,
-    /// Per-request timeout in seconds.
+    /// Per-attempt timeout in seconds.
     pub timeout_sec: u64,
-    /// Retries per delivery.
+    /// Retries per delivery after the first attempt (exponential backoff, `Retry-After` honoured).
     pub retries: u32,
     /// HMAC-SHA256 secret for generic webhooks (secret: redacted wherever shown).
     pub secret: Option<String>,
+    /// Body format: `auto` (chosen from each URL), `slack`, `discord` or `generic`.
+    pub format: crate::webhooks::Format,
 }
 
 impl Default for WebhookSettings {
@@ -212,6 +215,7 @@ impl Default for WebhookSettings {
             timeout_sec: 10,
             retries: 3,
             secret: None,
+            format: crate::webhooks::Format::Auto,
         }
     }
 }
@@ -294,6 +298,8 @@ pub struct FolderSettings {
     pub webhooks: WebhookSettings,
     /// Conflict policies.
     pub conflicts: ConflictSettings,
+    /// Native notifications.
+    pub notifications: crate::notifications::NotificationSettings,
 }
 
 /// One folder entry of the app config.
@@ -339,6 +345,35 @@ pub struct AppConfig {
     pub defaults: Value,
     /// The synced folders.
     pub folders: Vec<FolderEntry>,
+    /// The local HTTP API (crate `supersonic-http`).
+    #[serde(skip_serializing_if = "HttpSettings::is_default")]
+    pub http: HttpSettings,
+}
+
+/// Port of the local HTTP API unless configured: next to Syncthing's GUI (8384), not on it, since
+/// the people who sync folders often run both.
+pub const DEFAULT_HTTP_PORT: u16 = 8385;
+
+/// The app config's `http:` section: the local HTTP API that serves the web UI.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpSettings {
+    /// Whether `supersonic run` serves the API too (`supersonic serve` always does).
+    pub enabled: bool,
+    /// Port on 127.0.0.1; 0 lets the system pick a free one.
+    pub port: u16,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        HttpSettings { enabled: false, port: DEFAULT_HTTP_PORT }
+    }
+}
+
+impl HttpSettings {
+    fn is_default(&self) -> bool {
+        *self == HttpSettings::default()
+    }
 }
 
 /// A folder's fully resolved configuration.
@@ -367,6 +402,16 @@ pub fn load_app_config(file: &Path) -> Result<AppConfig, ConfigError> {
         Err(e) => return Err(ConfigError::new(file, None, format!("cannot read: {e}"))),
     };
     let config: AppConfig = parse_yaml(file, &text)?;
+    if (1..1024).contains(&config.http.port) {
+        return Err(ConfigError::new(
+            file,
+            Some("http.port"),
+            format!(
+                "{} is a privileged port; use 1024..65535, or 0 to let the system pick",
+                config.http.port
+            ),
+        ));
+    }
     if !config.defaults.is_null() {
         let _: FolderSettings = from_value(file, "defaults", config.defaults.clone())?;
     }

@@ -21,9 +21,11 @@ pub mod folder;
 pub mod git;
 pub mod history;
 pub mod ignore;
+pub mod notifications;
 pub mod paths;
 pub mod status;
 pub mod throttle;
 pub mod watcher;
+pub mod webhooks;
 
 pub use error::{Error, FailureClass, Result};

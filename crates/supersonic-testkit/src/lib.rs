@@ -12,6 +12,8 @@
 //!   and name), so several devices sync one remote on one machine.
 //! - [`HangingServer`] accepts TCP connections and never answers, the remote that makes a client
 //!   without a deadline wait forever.
+//! - [`Receiver`] is a webhook endpoint: it records every request and answers from a script of
+//!   [`Reply`]s (statuses, headers, delays, or never).
 //!
 //! Servers stop when dropped. Helpers [`wait_until`] and [`free_port`] cover polling for an
 //! expected outcome with a generous bound, and picking a port for a server that binds itself.
@@ -23,12 +25,14 @@ mod daemon;
 mod device;
 mod hanging;
 mod http;
+mod receiver;
 mod sandbox;
 
 pub use daemon::GitDaemon;
 pub use device::{Device, FAST_ENV};
 pub use hanging::HangingServer;
 pub use http::SmartHttp;
+pub use receiver::{Receiver, Reply, Request};
 pub use sandbox::Sandbox;
 
 use std::net::{Ipv4Addr, TcpListener};

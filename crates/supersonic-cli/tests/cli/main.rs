@@ -6,5 +6,7 @@ mod conflicts;
 mod errors;
 mod faults;
 mod history;
+mod notifications;
 mod sync;
 mod volume;
+mod webhooks;

@@ -1,0 +1,313 @@
+//! Native notifications: the engine decides what deserves one; shells only show them.
+//!
+//! A [`Notifier`] consumes engine [`Event`]s and answers with at most one [`Notification`]
+//! each: a failure streak (once per streak, when it reaches `failure_threshold`), a state that
+//! needs the user (once, not per retry), a new conflict that waits for a decision, and the
+//! recovery after a notified failure. Each kind can be turned off, and no folder gets more than
+//! one notification of a kind per `min_interval_sec`, so a flapping remote cannot spam. Time is
+//! an input (`now`), so the rules are tested without sleeping.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use crate::events::Event;
+use crate::FailureClass;
+
+/// Default failures in a row before a streak is worth interrupting the user: one failed attempt
+/// is usually a blip (a laptop waking up), three in a row mean the remote is really unreachable.
+pub const DEFAULT_FAILURE_THRESHOLD: u32 = 3;
+/// Default minimum gap between two notifications of one kind for one folder: long enough that a
+/// remote flapping every minute notifies a few times an hour at most.
+pub const DEFAULT_MIN_INTERVAL_SEC: u64 = 600;
+
+/// The `notifications:` settings of a folder.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NotificationSettings {
+    /// Master switch.
+    pub enabled: bool,
+    /// Notify when syncing keeps failing.
+    pub failures: bool,
+    /// Notify when the folder stopped and needs the user (auth, host key, mass delete...).
+    pub needs_attention: bool,
+    /// Notify about conflicts that wait for a decision.
+    pub conflicts: bool,
+    /// Notify when syncing works again after a notified failure.
+    pub recovery: bool,
+    /// Failures in a row before the streak is notified.
+    pub failure_threshold: u32,
+    /// Minimum seconds between two notifications of one kind for one folder.
+    pub min_interval_sec: u64,
+}
+
+impl Default for NotificationSettings {
+    fn default() -> Self {
+        NotificationSettings {
+            enabled: true,
+            failures: true,
+            needs_attention: true,
+            conflicts: true,
+            recovery: true,
+            failure_threshold: DEFAULT_FAILURE_THRESHOLD,
+            min_interval_sec: DEFAULT_MIN_INTERVAL_SEC,
+        }
+    }
+}
+
+/// What a notification is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// Syncing failed several times in a row.
+    FailureStreak,
+    /// The folder stopped until the user acts.
+    NeedsAttention,
+    /// A conflict waits for a decision.
+    Conflict,
+    /// Syncing works again.
+    Recovered,
+}
+
+/// A notification to show.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Notification {
+    /// What it is about.
+    pub kind: Kind,
+    /// The folder.
+    pub folder: String,
+    /// One-line title.
+    pub title: String,
+    /// Body text with the fix in words when there is one.
+    pub body: String,
+    /// The UI page a click should open (`status`, `conflicts`).
+    pub page: &'static str,
+    /// Whether it is urgent (failures that need the user).
+    pub urgent: bool,
+}
+
+#[derive(Debug, Default)]
+struct FolderTrack {
+    streak: u32,
+    streak_notified: bool,
+    attention_notified: bool,
+}
+
+/// Decides which events deserve a notification.
+#[derive(Debug, Default)]
+pub struct Notifier {
+    settings: HashMap<String, NotificationSettings>,
+    tracks: HashMap<String, FolderTrack>,
+    last_sent: HashMap<(String, Kind), Instant>,
+}
+
+impl Notifier {
+    /// Creates a notifier with each folder's settings (folders not listed use the defaults).
+    pub fn new(settings: impl IntoIterator<Item = (String, NotificationSettings)>) -> Self {
+        Notifier { settings: settings.into_iter().collect(), ..Default::default() }
+    }
+
+    /// Returns the notification `event` deserves at `now`, if any.
+    pub fn on_event(&mut self, event: &Event, now: Instant) -> Option<Notification> {
+        let folder = event.folder().to_string();
+        let settings = self.settings.get(&folder).cloned().unwrap_or_default();
+        if !settings.enabled {
+            return None;
+        }
+        let name = short_name(&folder);
+        let track = self.tracks.entry(folder.clone()).or_default();
+        let candidate = match event {
+            Event::SyncFailure { error, class: FailureClass::NeedsAttention, .. } => {
+                track.streak += 1;
+                if track.attention_notified || !settings.needs_attention {
+                    None
+                } else {
+                    track.attention_notified = true;
+                    track.streak_notified = true; // recovery is worth telling after this
+                    Some(Notification {
+                        kind: Kind::NeedsAttention,
+                        folder: folder.clone(),
+                        title: format!("{name}: syncing stopped"),
+                        body: format!("{error}\n{}", fix_for(error)),
+                        page: "status",
+                        urgent: true,
+                    })
+                }
+            }
+            Event::SyncFailure { error, .. } => {
+                track.streak += 1;
+                if track.streak >= settings.failure_threshold.max(1)
+                    && !track.streak_notified
+                    && settings.failures
+                {
+                    track.streak_notified = true;
+                    Some(Notification {
+                        kind: Kind::FailureStreak,
+                        folder: folder.clone(),
+                        title: format!("{name}: sync failing"),
+                        body: format!(
+                            "{} attempts in a row failed: {error}\nChanges are kept and \
+                             committed locally; syncing retries by itself.",
+                            track.streak
+                        ),
+                        page: "status",
+                        urgent: false,
+                    })
+                } else {
+                    None
+                }
+            }
+            Event::SyncSuccess { .. } => {
+                let was_notified = track.streak_notified;
+                *track = FolderTrack::default();
+                (was_notified && settings.recovery).then(|| Notification {
+                    kind: Kind::Recovered,
+                    folder: folder.clone(),
+                    title: format!("{name}: syncing again"),
+                    body: "The remote is reachable again; pending changes were synced.".into(),
+                    page: "status",
+                    urgent: false,
+                })
+            }
+            Event::ConflictDetected { path, copy: Some(copy), .. } if settings.conflicts => {
+                Some(Notification {
+                    kind: Kind::Conflict,
+                    folder: folder.clone(),
+                    title: format!("{name}: conflict in {path}"),
+                    body: format!(
+                        "Two devices changed {path}. Both versions are kept ({copy}); pick one in \
+                         Conflicts."
+                    ),
+                    page: "conflicts",
+                    urgent: false,
+                })
+            }
+            _ => None,
+        }?;
+        let key = (folder, candidate.kind);
+        let gap = Duration::from_secs(settings.min_interval_sec);
+        if let Some(last) = self.last_sent.get(&key) {
+            if now.saturating_duration_since(*last) < gap {
+                return None;
+            }
+        }
+        self.last_sent.insert(key, now);
+        Some(candidate)
+    }
+}
+
+fn short_name(folder: &str) -> String {
+    folder.rsplit('/').find(|s| !s.is_empty()).unwrap_or(folder).to_string()
+}
+
+/// Returns the fix, in words, for a needs-attention error message.
+pub fn fix_for(error: &str) -> &'static str {
+    let e = error.to_ascii_lowercase();
+    if e.contains("authentication") || e.contains("could not read username") || e.contains("401") {
+        "Authentication failed: check your SSH key or access token for this remote."
+    } else if e.contains("permission denied") || e.contains("403") {
+        "Access denied: this account may not write to the remote."
+    } else if e.contains("host key") || e.contains("host identification") {
+        "The server's host key changed: verify it, then update ~/.ssh/known_hosts."
+    } else if e.contains("does not appear to be a git repository") || e.contains("not found") {
+        "The remote repository was not found: check the remote URL in Settings."
+    } else if e.contains("mass delete") {
+        "Many files were deleted at once: restore them, or confirm the deletion."
+    } else if e.contains("disk") || e.contains("no space") {
+        "The disk is nearly full: free some space and syncing resumes."
+    } else {
+        "Open Supersonic Sync for details."
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failure(class: FailureClass) -> Event {
+        Event::SyncFailure {
+            folder: "/home/u/notes".into(),
+            error: "fetch failed: Connection refused".into(),
+            code: "remote_unreachable".into(),
+            class,
+            retry_in_sec: Some(1),
+        }
+    }
+
+    fn success() -> Event {
+        Event::SyncSuccess {
+            folder: "/home/u/notes".into(),
+            duration_sec: 0.1,
+            files_changed: 0,
+            commit: None,
+            pulled: false,
+            pushed: true,
+        }
+    }
+
+    #[test]
+    fn a_streak_of_five_failures_notifies_once_and_recovery_once() {
+        let mut n = Notifier::new([]);
+        let t = Instant::now();
+        let sent: Vec<Kind> = (0..5)
+            .filter_map(|i| {
+                n.on_event(&failure(FailureClass::Transient), t + Duration::from_secs(i))
+            })
+            .map(|x| x.kind)
+            .collect();
+        assert_eq!(sent, vec![Kind::FailureStreak], "one notification for the whole streak");
+        let r = n.on_event(&success(), t + Duration::from_secs(10)).map(|x| x.kind);
+        assert_eq!(r, Some(Kind::Recovered));
+        assert_eq!(n.on_event(&success(), t + Duration::from_secs(11)), None, "only once");
+    }
+
+    #[test]
+    fn short_blips_do_not_notify_at_all() {
+        let mut n = Notifier::new([]);
+        let t = Instant::now();
+        assert_eq!(n.on_event(&failure(FailureClass::Transient), t), None);
+        assert_eq!(n.on_event(&success(), t), None, "no recovery for an unnotified blip");
+    }
+
+    #[test]
+    fn a_flapping_remote_is_rate_limited_per_kind() {
+        let mut n = Notifier::new([]);
+        let t = Instant::now();
+        let mut count = 0;
+        for round in 0..5u64 {
+            for i in 0..3 {
+                let at = t + Duration::from_secs(round * 60 + i);
+                count += n.on_event(&failure(FailureClass::Transient), at).is_some() as usize;
+            }
+            n.on_event(&success(), t + Duration::from_secs(round * 60 + 30));
+        }
+        assert_eq!(count, 1, "five streaks within ten minutes notify once");
+    }
+
+    #[test]
+    fn needs_attention_notifies_once_with_the_fix() {
+        let mut n = Notifier::new([]);
+        let t = Instant::now();
+        let mut e = failure(FailureClass::NeedsAttention);
+        if let Event::SyncFailure { error, .. } = &mut e {
+            *error = "fetch x failed: Authentication failed for 'http://x/'".into();
+        }
+        let first = n.on_event(&e, t).unwrap();
+        assert!(first.urgent && first.body.contains("SSH key or access token"), "{first:?}");
+        assert_eq!(n.on_event(&e, t + Duration::from_secs(3600)), None, "no retry loop of notes");
+    }
+
+    #[test]
+    fn kinds_can_be_turned_off() {
+        let s = NotificationSettings { failures: false, ..Default::default() };
+        let mut n = Notifier::new([("/home/u/notes".to_string(), s)]);
+        let t = Instant::now();
+        for i in 0..5 {
+            assert_eq!(
+                n.on_event(&failure(FailureClass::Transient), t + Duration::from_secs(i)),
+                None
+            );
+        }
+    }
+}

@@ -1,0 +1,233 @@
+//! The control surface: status, sync, pause/resume, conflicts, config, history, check-ignore.
+
+use serde_json::json;
+
+use crate::*;
+
+#[test]
+fn a_conflict_is_resolved_with_merged_text_through_the_api() {
+    let sb = Sandbox::new();
+    let remote = sb.bare_remote("notes");
+    let alpha = Dev::new(&sb, &remote, "alpha");
+    let beta = Dev::new(&sb, &remote, "beta");
+    write(&alpha.dir.join("todo.md"), "- milk\n");
+    alpha.sync();
+    beta.sync();
+    write(&alpha.dir.join("todo.md"), "- oat milk (alpha)\n");
+    write(&beta.dir.join("todo.md"), "- soy milk (beta)\n");
+    alpha.sync();
+    let report = beta.sync();
+    assert_eq!(report.conflicts.len(), 1, "both changed todo.md: {report:?}");
+    let server = Server::start(&beta.api, None, Default::default(), None);
+
+    let list = server.get("/api/conflicts");
+    assert_eq!(list.status, 200, "{list:?}");
+    let list = list.json();
+    assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
+    let c = &list[0]["conflict"];
+    assert_eq!(list[0]["folder"], beta.dir.display().to_string());
+    assert_eq!(c["path"], "todo.md");
+    assert_eq!(c["local"]["text"], "- soy milk (beta)\n", "beta sees its own edit as local");
+    assert_eq!(c["local"]["device"], "beta");
+    assert_eq!(c["remote"]["text"], "- oat milk (alpha)\n");
+    assert_eq!(c["remote"]["device"], "alpha", "the other side is labelled with its device");
+    let id = c["id"].as_str().unwrap().to_string();
+
+    let shown = server.get(&format!("/api/conflicts/{id}"));
+    assert_eq!(shown.status, 200);
+    assert_eq!(shown.json()["conflict"]["id"], id.as_str());
+
+    let bad =
+        server.send("POST", &format!("/api/conflicts/{id}/resolve"), &json!({"take": "sideways"}));
+    assert_eq!(bad.status, 400, "{bad:?}");
+    assert_eq!(bad.json()["code"], "bad_request");
+    let both = json!({"take": "local", "merged": "x"});
+    let bad = server.send("POST", &format!("/api/conflicts/{id}/resolve"), &both);
+    assert_eq!(bad.status, 400, "one decision at a time: {bad:?}");
+
+    let merged = "- oat milk (alpha)\n- soy milk (beta)\n";
+    let out =
+        server.send("POST", &format!("/api/conflicts/{id}/resolve"), &json!({"merged": merged}));
+    assert_eq!(out.status, 200, "{out:?}");
+    assert_eq!(out.json()["synced"], "this_command", "no engine runs: the request synced it");
+    assert_eq!(std::fs::read_to_string(beta.dir.join("todo.md")).unwrap(), merged);
+    let files: Vec<_> =
+        std::fs::read_dir(&beta.dir).unwrap().flatten().map(|e| e.file_name()).collect();
+    assert_eq!(files.len(), 2, "todo.md and .git only; the conflict copy is gone: {files:?}");
+    assert!(server.get("/api/conflicts").json().as_array().unwrap().is_empty(), "none pending");
+
+    alpha.sync();
+    assert_eq!(
+        std::fs::read_to_string(alpha.dir.join("todo.md")).unwrap(),
+        merged,
+        "the merged text reached the other device"
+    );
+    assert_eq!(
+        sb.git(&alpha.dir, &["rev-parse", "HEAD"]),
+        sb.git(&beta.dir, &["rev-parse", "HEAD"]),
+        "both devices are on the same commit"
+    );
+}
+
+#[test]
+fn sync_now_without_an_engine_runs_a_cycle_in_this_process() {
+    let f = Fixture::start();
+    write(&f.dev.dir.join("todo.md"), "- milk\n");
+    let body = json!({"folder": f.dev.dir});
+    let r = f.server.send("POST", "/api/folders/sync", &body);
+    assert_eq!(r.status, 200, "{r:?}");
+    let report = r.json();
+    assert_eq!(report["files_changed"], 1);
+    assert_eq!(report["pushed"], true);
+    assert_eq!(f.sb.commit_count(&f.sb.path().join("remotes/notes.git"), "main"), 1);
+
+    let r = f.server.send("POST", "/api/folders/sync", &json!({"folder": "notes"}));
+    assert_eq!(r.status, 400, "folders are absolute paths: {r:?}");
+    let r = f.server.send("POST", "/api/folders/sync", &json!({"folder": "/nowhere"}));
+    assert_eq!(r.status, 400, "{r:?}");
+    assert_eq!(r.json()["code"], "invalid_request", "the engine's code reaches the UI");
+}
+
+#[test]
+fn sync_now_goes_through_the_running_engine() {
+    let sb = Sandbox::new();
+    let remote = sb.bare_remote("notes");
+    let dev = Dev::new(&sb, &remote, "alpha");
+    let bus = supersonic_core::events::EventBus::default();
+    let engine = dev.api.start(bus.clone()).unwrap();
+    let server = Server::start(&dev.api, Some(engine.control()), bus, None);
+    write(&dev.dir.join("todo.md"), "- milk\n");
+    let r = server.send("POST", "/api/folders/sync", &json!({"folder": dev.dir}));
+    assert_eq!(r.status, 200, "the engine holds the folder lock, so only it can sync: {r:?}");
+    assert_eq!(r.json()["remote_step"], true);
+    drop(server);
+    engine.stop();
+}
+
+#[test]
+fn pause_and_resume_are_kept_in_the_config() {
+    let f = Fixture::start();
+    let body = json!({"folder": f.dev.dir});
+    let r = f.server.send("POST", "/api/folders/pause", &body);
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.json()["paused"], true);
+    assert_eq!(r.json()["engine_told"], false, "no engine runs here");
+    let status = f.server.get("/api/status").json();
+    assert_eq!(status[0]["state"], "paused", "{status}");
+    let r = f.server.send("POST", "/api/folders/resume", &body);
+    assert_eq!(r.status, 200);
+    assert_eq!(f.server.get("/api/status").json()[0]["state"], "idle");
+}
+
+#[test]
+fn config_is_read_and_updated_with_validation() {
+    let f = Fixture::start();
+    let config = f.server.get("/api/config");
+    assert_eq!(config.status, 200);
+    assert_eq!(config.json()["folders"][0]["path"], f.dev.dir.display().to_string());
+
+    let bad = json!({"folder": f.dev.dir, "settings": {"sync": {"rescan_interval_sec": 0}}});
+    let r = f.server.send("PATCH", "/api/config", &bad);
+    assert_eq!(r.status, 400, "{r:?}");
+    assert_eq!(r.json()["code"], "config_invalid");
+    assert_eq!(r.json()["key"], "sync.rescan_interval_sec", "the UI shows the error at the field");
+    let unknown = json!({"settings": {"sync": {"intervall_sec": 5}}});
+    let r = f.server.send("PATCH", "/api/config", &unknown);
+    assert_eq!(r.status, 400, "a misspelt key is an error, not silently ignored: {r:?}");
+
+    let good = json!({"folder": f.dev.dir, "settings": {"sync": {"max_latency_ms": 4242}}});
+    let r = f.server.send("PATCH", "/api/config", &good);
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.json()["folders"][0]["sync"]["max_latency_ms"], 4242);
+    let defaults = json!({"settings": {"exclude_patterns": ["*.tmp"]}});
+    assert_eq!(f.server.send("PATCH", "/api/config", &defaults).status, 200);
+    let config = f.server.get("/api/config").json();
+    assert_eq!(config["folders"][0]["sync"]["max_latency_ms"], 4242, "kept across patches");
+    assert_eq!(config["folders"][0]["exclude_patterns"][0], "*.tmp", "defaults apply to folders");
+    let reset = json!({"folder": f.dev.dir, "settings": {"sync": {"max_latency_ms": null}}});
+    let r = f.server.send("PATCH", "/api/config", &reset).json();
+    assert_eq!(r["folders"][0]["sync"]["max_latency_ms"], 10000, "null falls back to the default");
+}
+
+#[test]
+fn history_and_check_ignore_answer_for_the_ui() {
+    let f = Fixture::start();
+    write(&f.dev.dir.join("todo.md"), "- milk\n");
+    f.dev.sync();
+    let rows = f.server.get("/api/history?limit=1").json();
+    assert_eq!(rows.as_array().unwrap().len(), 1, "{rows}");
+    let all = f.server.get("/api/history").json();
+    assert!(all.as_array().unwrap().iter().any(|r| r["event_type"] == "sync_success"), "{all}");
+
+    let body = json!({"folder": f.dev.dir, "paths": ["notes.md.swp", "todo.md"]});
+    let r = f.server.send("POST", "/api/check-ignore", &body);
+    assert_eq!(r.status, 200, "{r:?}");
+    let checks = r.json();
+    assert!(checks[0]["rule"].is_object(), "editor swap files are ignored: {checks}");
+    assert!(checks[1]["rule"].is_null(), "todo.md is synced: {checks}");
+}
+
+#[test]
+fn a_folder_is_added_through_the_api() {
+    let f = Fixture::start();
+    let remote = f.sb.bare_remote("photos");
+    let dir = f.sb.path().join("photos");
+    let r = f.server.send("POST", "/api/folders", &json!({"path": dir, "remote": remote}));
+    assert_eq!(r.status, 201, "{r:?}");
+    assert_eq!(r.json()["branch"], "main");
+    let status = f.server.get("/api/status").json();
+    assert_eq!(status.as_array().unwrap().len(), 2, "{status}");
+    let again = f.server.send("POST", "/api/folders", &json!({"path": dir, "remote": remote}));
+    assert_eq!(again.status, 400, "{again:?}");
+    assert_eq!(again.json()["code"], "invalid_request");
+}
+
+#[test]
+fn unknown_api_paths_are_json_404s() {
+    let f = Fixture::start();
+    let r = f.server.get("/api/nope");
+    assert_eq!(r.status, 404);
+    assert_eq!(r.json()["code"], "not_found");
+}
+
+#[test]
+fn the_webhook_test_posts_a_sample_to_a_real_receiver() {
+    let f = Fixture::start();
+    let receiver = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hook", receiver.local_addr().unwrap());
+    let received = std::thread::spawn(move || {
+        let (stream, _) = receiver.accept().unwrap();
+        stream.set_read_timeout(Some(ANSWER)).unwrap();
+        let mut reader = BufReader::new(stream);
+        let mut head = String::new();
+        loop {
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            if line == "\r\n" {
+                break;
+            }
+            head.push_str(&line);
+        }
+        let length: usize = head
+            .lines()
+            .find_map(|l| {
+                l.to_ascii_lowercase().strip_prefix("content-length:").map(str::to_string)
+            })
+            .map_or(0, |v| v.trim().parse().unwrap());
+        let mut body = vec![0; length];
+        reader.read_exact(&mut body).unwrap();
+        let mut stream = reader.into_inner();
+        stream
+            .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        (head, String::from_utf8(body).unwrap())
+    });
+    let body = json!({"event": "sync_success", "folder": f.dev.dir, "url": url});
+    let r = f.server.send("POST", "/api/webhooks/test", &body);
+    assert_eq!(r.status, 200, "{r:?}");
+    let reports = r.json();
+    assert_eq!(reports[0]["ok"], true, "the receiver answered 200: {reports}");
+    let (head, body) = received.join().unwrap();
+    assert!(head.starts_with("POST /hook"), "{head}");
+    assert!(body.contains("sync_success"), "the sample names its event: {body}");
+}

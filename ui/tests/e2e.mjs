@@ -1,0 +1,720 @@
+// End-to-end journey of the web UI in a real browser against a real `supersonic serve`.
+//
+// Two devices (alpha, served to the browser, and beta, driven by the CLI) sync one bare git
+// remote from a temp dir with hermetic git. The browser, Debian's chromium through
+// playwright-core, checks that:
+//   - without a token the page says to open the printed link; with it the token leaves the URL;
+//   - Status shows the folder, Sync now and Pause/Resume work;
+//   - the Dashboard numbers equal `supersonic stats --json`, and it updates live (SSE);
+//   - a real conflict (both devices edited todo.md) appears on the Conflicts page with the right
+//     device on each side, and a merged text saved there reaches the file, the remote and the
+//     other device, with clean git state on both;
+//   - a folder added in Settings syncs; the ignore check answers; a bad setting is shown at its
+//     field;
+//   - History filters by event type.
+// Every page is photographed in light and dark (test-artifacts/ui-*.png).
+//
+// Usage: node ui/tests/e2e.mjs   (needs target/debug/supersonic and ui/dist; SUPERSONIC_BIN
+// and CHROMIUM override the binaries; KEEP_TMP=1 keeps the temp dir)
+// Prints `ui-e2e: N passed, M failed` last and exits non-zero on failure.
+
+import { execFileSync, spawn } from "node:child_process";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const repo = resolve(here, "../..");
+const bin = process.env.SUPERSONIC_BIN ?? join(repo, "target/debug/supersonic");
+const uiDist = join(repo, "ui/dist");
+const artifacts = join(repo, "test-artifacts");
+const chromiumPath = process.env.CHROMIUM ?? "/usr/bin/chromium";
+
+/** Generous bound for anything that waits on syncing (git, a daemon, a browser). */
+const WAIT_MS = 30_000;
+
+// ---------------------------------------------------------------------------------------------
+// Reporting
+
+let passed = 0;
+let failed = 0;
+let stopped = false;
+
+async function check(name, fn) {
+  if (stopped) {
+    console.log(`  skip  ${name}`);
+    failed++;
+    return;
+  }
+  const t0 = Date.now();
+  try {
+    await fn();
+    passed++;
+    console.log(`  ok    ${name} (${Date.now() - t0} ms)`);
+  } catch (err) {
+    failed++;
+    stopped = true;
+    console.log(
+      `  FAIL  ${name}\n        ${String(err?.stack ?? err)
+        .split("\n")
+        .join("\n        ")}`,
+    );
+    if (page)
+      await page
+        .screenshot({ path: join(artifacts, "ui-failure.png"), fullPage: true })
+        .catch(() => {});
+  }
+}
+
+function assert(cond, message) {
+  if (!cond) throw new Error(message);
+}
+
+function assertEq(actual, expected, why) {
+  if (JSON.stringify(actual) !== JSON.stringify(expected)) {
+    throw new Error(
+      `${why}\n  expected ${JSON.stringify(expected)}\n  actual   ${JSON.stringify(actual)}`,
+    );
+  }
+}
+
+async function waitUntil(what, fn, ms = WAIT_MS) {
+  const end = Date.now() + ms;
+  let last;
+  for (;;) {
+    try {
+      if (await fn()) return;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > end)
+      throw new Error(`timed out after ${ms} ms waiting for ${what}${last ? `: ${last}` : ""}`);
+    await new Promise((r) => setTimeout(r, 150));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sandbox: hermetic git, two devices, one bare remote
+
+const tmp = mkdtempSync(join(tmpdir(), "supersonic-ui-e2e-"));
+const home = join(tmp, "home");
+mkdirSync(home, { recursive: true });
+writeFileSync(
+  join(home, ".gitconfig"),
+  "[user]\n\tname = Test User\n\temail = test@example.com\n[init]\n\tdefaultBranch = main\n" +
+    '[protocol "file"]\n\tallow = always\n[commit]\n\tgpgsign = false\n',
+);
+
+const baseEnv = { ...process.env };
+for (const k of ["GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "XDG_CONFIG_HOME", "XDG_DATA_HOME"])
+  delete baseEnv[k];
+Object.assign(baseEnv, {
+  HOME: home,
+  GIT_CONFIG_GLOBAL: join(home, ".gitconfig"),
+  GIT_CONFIG_NOSYSTEM: "1",
+  GIT_TERMINAL_PROMPT: "0",
+  GIT_ASKPASS: "",
+  SSH_ASKPASS: "",
+  LC_ALL: "C",
+  SUPERSONIC_UI_DIR: uiDist,
+  // Quick commits after an edit; remote polling stays slow so the test decides when to pull.
+  SUPERSONIC_DEBOUNCE_MS: "200",
+  SUPERSONIC_BACKOFF_INITIAL_SEC: "1",
+  SUPERSONIC_BACKOFF_MAX_SEC: "2",
+  SUPERSONIC_MAX_PER_HOUR: "100000",
+});
+
+function device(name) {
+  const root = join(tmp, "devices", name);
+  return {
+    name,
+    env: {
+      ...baseEnv,
+      SUPERSONIC_CONFIG_DIR: join(root, "config"),
+      SUPERSONIC_DATA_DIR: join(root, "data"),
+      SUPERSONIC_DEVICE_NAME: name,
+    },
+  };
+}
+
+function cli(dev, args) {
+  try {
+    return execFileSync(bin, args, {
+      env: dev.env,
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+  } catch (err) {
+    throw new Error(
+      `supersonic ${args.join(" ")} (${dev.name}) failed: ${err.stderr}\n${err.stdout}`,
+    );
+  }
+}
+
+function git(cwd, args) {
+  return execFileSync("git", args, {
+    cwd,
+    env: baseEnv,
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "pipe"],
+  }).trim();
+}
+
+const alpha = device("alpha");
+const beta = device("beta");
+const remote = join(tmp, "remote.git");
+const remote2 = join(tmp, "added-remote.git");
+const dirA = join(tmp, "alpha-notes");
+const dirB = join(tmp, "beta-notes");
+const dirAdded = join(tmp, "alpha-added");
+
+const BASE = "# Shopping\n- milk\n- bread\n- apples\n";
+const ALPHA = "# Shopping\n- oat milk\n- bread\n- apples\n- coffee\n";
+const BETA = "# Shopping\n- soy milk\n- bread\n- green apples\n";
+
+let server = null;
+let serverLog = "";
+let context = null;
+let page = null;
+let origin = "";
+let token = "";
+const pageErrors = [];
+
+async function startServer() {
+  server = spawn(bin, ["serve", "--port", "0"], {
+    env: alpha.env,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  server.stderr.on("data", (d) => (serverLog += d));
+  let out = "";
+  await new Promise((resolveUrl, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`serve printed no URL:\n${out}\n${serverLog}`)),
+      WAIT_MS,
+    );
+    server.stdout.on("data", (d) => {
+      out += d;
+      const m = out.match(/(http:\/\/127\.0\.0\.1:\d+)\/#token=([0-9a-zA-Z]+)/);
+      if (m) {
+        clearTimeout(timer);
+        origin = m[1];
+        token = m[2];
+        resolveUrl();
+      }
+    });
+    server.on("exit", (code) =>
+      reject(new Error(`serve exited with ${code}:\n${out}\n${serverLog}`)),
+    );
+  });
+}
+
+async function shoot(name) {
+  // The page is photographed from its top, without the toasts of earlier steps over it.
+  await page.evaluate(() => window.scrollTo(0, 0));
+  for (const scheme of ["light", "dark"]) {
+    await page.emulateMedia({ colorScheme: scheme });
+    await page.waitForTimeout(150);
+    await page.screenshot({
+      path: join(artifacts, `ui-${name}-${scheme}.png`),
+      fullPage: true,
+      style: ".toasts { display: none !important; }",
+    });
+  }
+  await page.emulateMedia({ colorScheme: "light" });
+}
+
+async function go(pageName) {
+  await page.click(`nav a[data-page="${pageName}"]`);
+  await page.waitForSelector(`nav a[data-page="${pageName}"][aria-current="page"]`);
+}
+
+async function statValue(name) {
+  return Number(await page.getAttribute(`[data-stat="${name}"]`, "data-value"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// The journey
+
+console.log(`ui-e2e: ${bin}\n        sandbox ${tmp}`);
+mkdirSync(artifacts, { recursive: true });
+
+try {
+  await check("prerequisites: supersonic binary, built UI, chromium", async () => {
+    assert(existsSync(bin), `${bin} is missing: run \`cargo build -p supersonic-cli\``);
+    assert(
+      existsSync(join(uiDist, "index.html")),
+      "ui/dist is missing: run `npm --prefix ui run build`",
+    );
+    assert(existsSync(chromiumPath), `${chromiumPath} is missing: apt-get install chromium`);
+  });
+
+  await check("two devices share a remote and a synced file", async () => {
+    git(tmp, ["init", "-q", "--bare", "-b", "main", remote]);
+    mkdirSync(dirA);
+    writeFileSync(join(dirA, "todo.md"), BASE);
+    cli(alpha, ["init", dirA, "--remote", remote]);
+    cli(alpha, ["sync", dirA]);
+    cli(beta, ["init", dirB, "--remote", remote]);
+    cli(beta, ["sync", dirB]);
+    assertEq(readFileSync(join(dirB, "todo.md"), "utf8"), BASE, "beta received alpha's file");
+  });
+
+  await check("supersonic serve prints the URL with the token", async () => {
+    await startServer();
+    assert(token.length >= 32, "a real token");
+  });
+
+  await check("the browser starts", async () => {
+    const profile = join(tmp, "chromium-profile");
+    context = await chromium.launchPersistentContext(profile, {
+      executablePath: chromiumPath,
+      headless: true,
+      args: [
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--no-first-run",
+        "--disable-sync",
+        "--disable-quic",
+      ],
+      viewport: { width: 1280, height: 860 },
+      deviceScaleFactor: 1,
+    });
+    page = context.pages()[0] ?? (await context.newPage());
+    page.on("pageerror", (e) => pageErrors.push(String(e)));
+    // Failed requests are logged by the browser as console errors; the checks assert on the
+    // API's answers themselves (one is a deliberate 400), so only script errors count here.
+    page.on("console", (m) => {
+      if (m.type() === "error" && !m.text().startsWith("Failed to load resource"))
+        pageErrors.push(`console: ${m.text()}`);
+    });
+  });
+
+  await check("without a token the page says to open the printed link", async () => {
+    await page.goto(`${origin}/`);
+    await page.waitForSelector('[data-testid="token-needed"]');
+    const text = await page.textContent('[data-testid="token-needed"]');
+    assert(text.includes("supersonic serve"), `token page text: ${text}`);
+    await shoot("token");
+    pageErrors.length = 0; // the token page makes no API call; nothing to keep from here
+  });
+
+  await check(
+    "with the printed link the token leaves the address bar and Status shows the folder",
+    async () => {
+      await page.goto("about:blank");
+      await page.goto(`${origin}/#token=${token}`);
+      await page.waitForSelector(`article.folder[data-folder="${dirA}"]`);
+      assert(!page.url().includes(token), `token still in the URL: ${page.url()}`);
+      const stored = await page.evaluate(() => sessionStorage.getItem("supersonic.token"));
+      assertEq(stored, token, "the token is kept for the session");
+      await page.waitForSelector('[data-connection="live"]', { timeout: WAIT_MS });
+      const state = await page.getAttribute(`article.folder[data-folder="${dirA}"]`, "data-state");
+      assert(["idle", "syncing"].includes(state), `folder state ${state}`);
+    },
+  );
+
+  await check("a file written on disk syncs and the page updates live", async () => {
+    writeFileSync(join(dirA, "live.md"), "written while the page is open\n");
+    await waitUntil("the remote to get live.md", () =>
+      git(tmp, ["--git-dir", remote, "ls-tree", "--name-only", "main"]).includes("live.md"),
+    );
+    const head = git(dirA, ["rev-parse", "HEAD"]).slice(0, 8);
+    await waitUntil(
+      `the status to show the new HEAD ${head} without a reload`,
+      async () =>
+        (await page.textContent(`article.folder[data-folder="${dirA}"] [data-fact="head"]`)) ===
+        head,
+    );
+    assertEq(
+      await page.textContent(`article.folder[data-folder="${dirA}"] [data-fact="last-sync"]`),
+      "just now",
+      "the last sync is fresh",
+    );
+  });
+
+  await check("Pause and Resume change the folder's state", async () => {
+    const card = `article.folder[data-folder="${dirA}"]`;
+    await page.click(`${card} [data-action="pause"]`);
+    await page.waitForSelector(`${card}[data-state="paused"]`, { timeout: WAIT_MS });
+    await page.click(`${card} [data-action="resume"]`);
+    await page.waitForSelector(`${card}:not([data-state="paused"])`, { timeout: WAIT_MS });
+    await shoot("status");
+  });
+
+  await check("the Dashboard numbers equal `supersonic stats --json`", async () => {
+    await page.keyboard.press("Alt+2");
+    await page.waitForSelector('nav a[data-page="dashboard"][aria-current="page"]');
+    await page.waitForSelector('[data-stat="total_syncs"]');
+    await waitUntil("the dashboard to match the CLI", async () => {
+      const cliStats = JSON.parse(cli(alpha, ["stats", "--json"])).stats;
+      await page.click('button:has-text("Refresh")');
+      await page.waitForTimeout(400);
+      const ui = {
+        total_syncs: await statValue("total_syncs"),
+        success_rate: await statValue("success_rate"),
+        avg_duration_sec: await statValue("avg_duration_sec"),
+        total_files_changed: await statValue("total_files_changed"),
+      };
+      const want = {
+        total_syncs: cliStats.total_syncs,
+        success_rate: cliStats.success_rate,
+        avg_duration_sec: cliStats.avg_duration_sec,
+        total_files_changed: cliStats.total_files_changed,
+      };
+      if (JSON.stringify(ui) !== JSON.stringify(want))
+        throw new Error(`ui ${JSON.stringify(ui)} cli ${JSON.stringify(want)}`);
+      return ui.total_syncs >= 2;
+    });
+    const rows = await page.locator('[data-testid="recent"] tbody tr').count();
+    assert(rows > 0, "the recent history table has rows");
+    assert((await page.locator(".uplot canvas").count()) > 0, "the hourly chart is drawn");
+  });
+
+  await check("the Dashboard counts a new sync without a reload (SSE)", async () => {
+    const before = await statValue("total_syncs");
+    writeFileSync(join(dirA, "live2.md"), "one more\n");
+    await waitUntil("total syncs to grow", async () => (await statValue("total_syncs")) > before);
+    await shoot("dashboard");
+  });
+
+  await check("both devices edit todo.md: beta keeps both versions", async () => {
+    writeFileSync(join(dirA, "todo.md"), ALPHA);
+    await waitUntil(
+      "alpha's edit to reach the remote",
+      () => git(tmp, ["--git-dir", remote, "show", "main:todo.md"]) + "\n" === ALPHA,
+    );
+    writeFileSync(join(dirB, "todo.md"), BETA);
+    cli(beta, ["sync", dirB]);
+    const files = readdirSync(dirB).filter((f) => f.startsWith("todo"));
+    assertEq(files.length, 2, `beta holds both versions (${files})`);
+  });
+
+  await check("Sync now on alpha brings the conflict to the Conflicts page", async () => {
+    await go("status");
+    await page.click(`article.folder[data-folder="${dirA}"] [data-action="sync"]`);
+    await waitUntil(
+      "alpha to get the conflict copy",
+      () => readdirSync(dirA).filter((f) => f.startsWith("todo")).length === 2,
+    );
+    await waitUntil("the sidebar to count the conflict", async () =>
+      (await page.textContent('nav a[data-page="conflicts"]')).includes("1"),
+    );
+    await go("conflicts");
+    await page.waitForSelector('article.conflict[data-path="todo.md"] .cm-mergeView');
+  });
+
+  await check(
+    "each side is labelled with its device: mine = alpha (this device), theirs = beta",
+    async () => {
+      const card = 'article.conflict[data-path="todo.md"]';
+      assertEq(
+        await page.textContent(`${card} [data-testid="local-device"]`),
+        "alpha",
+        "left/mine is this device",
+      );
+      assertEq(
+        await page.textContent(`${card} [data-testid="remote-device"]`),
+        "beta",
+        "right/theirs is the other device",
+      );
+      const left = await page.locator(`${card} .cm-merge-a .cm-content`).innerText();
+      const right = await page.locator(`${card} .cm-merge-b .cm-content`).innerText();
+      assert(
+        left.includes("oat milk") && !left.includes("soy milk"),
+        `mine shows alpha's text: ${left}`,
+      );
+      assert(
+        right.includes("soy milk") && !right.includes("oat milk"),
+        `theirs shows beta's text: ${right}`,
+      );
+      assert(
+        (await page.locator(`${card} .cm-changedText`).count()) > 0,
+        "the diff is highlighted",
+      );
+      await shoot("conflicts");
+    },
+  );
+
+  const MERGED = "# Shopping\n- soy milk\n- bread\n- apples\n- coffee\n- green apples\n- tea\n";
+  await check("a merged text built per change and typed by hand is saved", async () => {
+    const card = 'article.conflict[data-path="todo.md"]';
+    const bars = page.locator(`${card} .cm-hunk-bar`);
+    assertEq(await bars.count(), 2, "two changes offered");
+    await page.click(`${card} .cm-hunk-btn[data-hunk="0"][data-choice="remote"]`);
+    await page.click(`${card} .cm-hunk-btn[data-hunk="1"][data-choice="both"]`);
+    await page.click(`${card} [data-testid="merged-editor"] .cm-content`);
+    await page.keyboard.press("Control+End");
+    await page.keyboard.type("- tea\n");
+    await page.screenshot({
+      path: join(artifacts, "ui-conflicts-merged.png"),
+      fullPage: true,
+      style: ".toasts { display: none !important; }",
+    });
+    await page.click(`${card} [data-action="save-merged"]`);
+    await page.waitForSelector(card, { state: "detached", timeout: WAIT_MS });
+    assertEq(
+      readFileSync(join(dirA, "todo.md"), "utf8"),
+      MERGED,
+      "alpha's file holds the merged text",
+    );
+    assertEq(
+      readdirSync(dirA).filter((f) => f.startsWith("todo")),
+      ["todo.md"],
+      "the conflict copy is gone on alpha",
+    );
+  });
+
+  await check(
+    "the merged text reaches the remote and beta, with clean git state on both",
+    async () => {
+      await waitUntil(
+        "the remote to get the merged text",
+        () => git(tmp, ["--git-dir", remote, "show", "main:todo.md"]) + "\n" === MERGED,
+      );
+      cli(beta, ["sync", dirB]);
+      assertEq(
+        readFileSync(join(dirB, "todo.md"), "utf8"),
+        MERGED,
+        "beta's file holds the merged text",
+      );
+      assertEq(
+        readdirSync(dirB).filter((f) => f.startsWith("todo")),
+        ["todo.md"],
+        "the conflict copy is gone on beta",
+      );
+      for (const [name, dir] of [
+        ["alpha", dirA],
+        ["beta", dirB],
+      ]) {
+        await waitUntil(
+          `${name}'s worktree to be clean and pushed`,
+          () =>
+            git(dir, ["status", "--porcelain"]) === "" &&
+            git(dir, ["rev-parse", "HEAD"]) ===
+              git(tmp, ["--git-dir", remote, "rev-parse", "main"]),
+        );
+      }
+      assertEq(
+        JSON.parse(cli(alpha, ["conflicts", "list", "--json"])),
+        [],
+        "no conflict left on alpha",
+      );
+      assertEq(
+        JSON.parse(cli(beta, ["conflicts", "list", "--json"])),
+        [],
+        "no conflict left on beta",
+      );
+      await page.waitForSelector("text=No conflicts");
+      await shoot("conflicts-empty");
+    },
+  );
+
+  await check(
+    "an automatic resolution is listed, Undo brings both versions back, Take mine decides",
+    async () => {
+      const syncAlpha = async () => {
+        await go("status");
+        await page.click(`article.folder[data-folder="${dirA}"] [data-action="sync"]`);
+      };
+      // A folder rule (synced with the folder) resolves *.txt conflicts automatically.
+      writeFileSync(
+        join(dirB, ".supersonic-sync.conf"),
+        'conflicts:\n  rules:\n    - { pattern: "*.txt", strategy: newest }\n',
+      );
+      writeFileSync(join(dirB, "notes.txt"), "base\n");
+      cli(beta, ["sync", dirB]);
+      await syncAlpha();
+      await waitUntil("alpha to get notes.txt", () => existsSync(join(dirA, "notes.txt")));
+      writeFileSync(join(dirA, "notes.txt"), "alpha's line\n");
+      await waitUntil(
+        "alpha's edit to reach the remote",
+        () => git(tmp, ["--git-dir", remote, "show", "main:notes.txt"]) === "alpha's line",
+      );
+      writeFileSync(join(dirB, "notes.txt"), "beta's line\n");
+      cli(beta, ["sync", dirB]);
+      await syncAlpha();
+      await waitUntil(
+        "alpha to get beta's newer version",
+        () => readFileSync(join(dirA, "notes.txt"), "utf8") === "beta's line\n",
+      );
+      await go("conflicts");
+      const row = page.locator("tr[data-auto]", { hasText: "notes.txt" });
+      await row.waitFor({ timeout: WAIT_MS });
+      assert((await row.textContent()).includes("newest"), "the row names the rule's strategy");
+      await shoot("conflicts-auto");
+      await row.locator("button", { hasText: "Undo" }).click();
+      const card = 'article.conflict[data-path="notes.txt"]';
+      await page.waitForSelector(`${card} .cm-mergeView`, { timeout: WAIT_MS });
+      assertEq(
+        await page.textContent(`${card} [data-testid="local-device"]`),
+        "alpha",
+        "mine is alpha's version",
+      );
+      assert(
+        (await page.locator(`${card} .cm-merge-a .cm-content`).innerText()).includes(
+          "alpha's line",
+        ),
+        "mine shows alpha's text",
+      );
+      await page.click(`${card} [data-action="take-local"]`);
+      await page.waitForSelector(card, { state: "detached", timeout: WAIT_MS });
+      assertEq(readFileSync(join(dirA, "notes.txt"), "utf8"), "alpha's line\n", "mine was taken");
+      assertEq(
+        readdirSync(dirA).filter((f) => f.startsWith("notes")),
+        ["notes.txt"],
+        "no copy left",
+      );
+      await waitUntil(
+        "the decision to reach the remote",
+        () => git(tmp, ["--git-dir", remote, "show", "main:notes.txt"]) === "alpha's line",
+      );
+    },
+  );
+
+  await check(
+    "a remote that vanished shows as an error with the fix in words, and Sync now recovers",
+    async () => {
+      const card = `article.folder[data-folder="${dirA}"]`;
+      await go("status");
+      renameSync(remote, `${remote}.moved`);
+      await page.click(`${card} [data-action="sync"]`);
+      await page.waitForSelector(`${card} .alert`, { timeout: WAIT_MS });
+      const alert = await page.textContent(`${card} .alert`);
+      assert(alert.includes("remote.git"), `the error names the remote: ${alert}`);
+      await shoot("status-error");
+      renameSync(`${remote}.moved`, remote);
+      await page.click(`${card} [data-action="sync"]`);
+      await page.waitForSelector(`${card}[data-state="idle"]:not(:has(.alert))`, {
+        timeout: WAIT_MS,
+      });
+    },
+  );
+
+  await check("a folder added in Settings syncs", async () => {
+    git(tmp, ["init", "-q", "--bare", "-b", "main", remote2]);
+    mkdirSync(dirAdded);
+    writeFileSync(join(dirAdded, "hello.txt"), "added from the UI\n");
+    await go("settings");
+    await page.click('[data-action="add-folder"]');
+    await page.fill("#af-path", dirAdded);
+    await page.fill("#af-remote", remote2);
+    await page.click('[data-testid="add-folder"] button[type="submit"]');
+    await page.waitForSelector(`.folders button[title="${dirAdded}"]`, { timeout: WAIT_MS });
+    await go("status");
+    const card = `article.folder[data-folder="${dirAdded}"]`;
+    await page.waitForSelector(card);
+    await page.click(`${card} [data-action="sync"]`);
+    await waitUntil("the added folder's file to reach its remote", () =>
+      git(tmp, ["--git-dir", remote2, "ls-tree", "--name-only", "main"]).includes("hello.txt"),
+    );
+    await waitUntil(
+      "its card to show the sync",
+      async () => (await page.textContent(`${card} [data-fact="last-sync"]`)) === "just now",
+    );
+  });
+
+  await check(
+    "Settings: the ignore check answers live and a bad value is shown at its field",
+    async () => {
+      await go("settings");
+      await page.click(`.folders button[title="${dirA}"]`);
+      await page.fill("#f-excludes", "*.log\nbuild/");
+      await page.fill("#f-sync-interval_sec", "0");
+      await page.click('[data-action="save-settings"]');
+      await page.waitForSelector('#f-sync-interval_sec[aria-invalid="true"]', { timeout: WAIT_MS });
+      const err = await page.textContent("#f-sync-interval_sec >> xpath=../.. >> .field-error");
+      assert(err.length > 0, "the field shows the backend's message");
+      await page.fill("#f-sync-interval_sec", "120");
+      await page.click('[data-action="save-settings"]');
+      await page.waitForSelector('[data-action="save-settings"]', {
+        state: "detached",
+        timeout: WAIT_MS,
+      });
+      await page.fill('[data-testid="ignore-samples"]', "logs/app.log\nnotes/todo.md\nbuild/x.o");
+      await page.waitForSelector(
+        '[data-testid="ignore-results"] li[data-path="build/x.o"][data-ignored="true"]',
+        { timeout: WAIT_MS },
+      );
+      assertEq(
+        await page.getAttribute(
+          '[data-testid="ignore-results"] li[data-path="notes/todo.md"]',
+          "data-ignored",
+        ),
+        "false",
+        "a plain note is synced",
+      );
+      assertEq(
+        await page.getAttribute(
+          '[data-testid="ignore-results"] li[data-path="logs/app.log"]',
+          "data-ignored",
+        ),
+        "true",
+        "*.log is ignored",
+      );
+      const cfg = JSON.parse(cli(alpha, ["config", "--json"]));
+      const a = cfg.folders.find((f) => f.path === dirA);
+      assertEq(a.sync.interval_sec, 120, "the saved interval is in the config");
+      assertEq(a.exclude_patterns, ["*.log", "build/"], "the saved patterns are in the config");
+      await shoot("settings");
+    },
+  );
+
+  await check("History filters by event type", async () => {
+    await go("history");
+    await page.waitForSelector('[data-testid="history"] tbody tr');
+    const total = await page.locator('[data-testid="history"] tbody tr').count();
+    await page.dblclick('.chip[data-type="sync_success"]');
+    const rows = page.locator('[data-testid="history"] tbody tr');
+    const n = await rows.count();
+    assert(n > 0 && n < total, `filtered ${n} of ${total}`);
+    const types = await rows.evaluateAll((trs) => trs.map((tr) => tr.getAttribute("data-type")));
+    assert(
+      types.every((t) => t === "sync_success"),
+      `only successes: ${types}`,
+    );
+    await page.click(".chip.reset");
+    await shoot("history");
+  });
+
+  await check("the page raised no errors", async () => {
+    assertEq(pageErrors, [], "no uncaught errors or console errors");
+  });
+} finally {
+  await context?.close().catch(() => {});
+  if (server && server.exitCode === null) {
+    server.kill("SIGTERM");
+    await new Promise((r) => {
+      const t = setTimeout(() => {
+        server.kill("SIGKILL");
+        r();
+      }, 10_000);
+      server.on("exit", () => {
+        clearTimeout(t);
+        r();
+      });
+    });
+  }
+  if (failed) {
+    console.log(
+      `--- serve log (last 40 lines) ---\n${serverLog.split("\n").slice(-40).join("\n")}`,
+    );
+    console.log(`sandbox kept: ${tmp}`);
+  } else if (!process.env.KEEP_TMP) {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+  console.log(`ui-e2e: ${passed} passed, ${failed} failed`);
+  process.exitCode = failed ? 1 : 0;
+}
