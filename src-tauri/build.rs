@@ -1,6 +1,30 @@
+//! Build step of the desktop app: Tauri's code generation, with the app's IPC commands declared
+//! so that each gets an `allow-<command>` permission the capability can grant one by one.
+
+/// The app's IPC commands (`src-tauri/commands.rs` registers the same names).
+const COMMANDS: &[&str] = &[
+    "status",
+    "metrics",
+    "add_folder",
+    "sync_now",
+    "pause_folder",
+    "resume_folder",
+    "list_conflicts",
+    "get_conflict",
+    "resolve_conflict",
+    "undo_conflict",
+    "get_config",
+    "update_config",
+    "history",
+    "check_ignore",
+    "test_webhook",
+    "pick_folder",
+];
+
 fn main() {
     // Capabilities live beside the shell's sources, not at the workspace root.
-    let attrs =
-        tauri_build::Attributes::new().capabilities_path_pattern("./src-tauri/capabilities/**/*");
+    let attrs = tauri_build::Attributes::new()
+        .capabilities_path_pattern("./src-tauri/capabilities/**/*")
+        .app_manifest(tauri_build::AppManifest::new().commands(COMMANDS));
     tauri_build::try_build(attrs).expect("tauri build step failed");
 }

@@ -1,15 +1,36 @@
 //! Supersonic Sync desktop app: a thin Tauri shell over `supersonic_core`.
 //!
-//! Process policy only: it hosts the same engine as `supersonic run` (the per-folder lock keeps
-//! the two off the same folder) and opens the main window on the bundled UI. The tray, IPC
-//! commands and notifications arrive with the desktop work.
+//! Process policy only: one instance per session (a second launch focuses the first and exits
+//! before it starts an engine), the same engine as `supersonic run` (the per-folder lock keeps
+//! the two off the same folder), a tray icon that lives as long as the app, and a main window
+//! that hides to the tray when closed. The surfaces live in their modules: IPC commands
+//! ([`commands`]), engine events to the webview and the tray ([`bridge`]), the tray ([`tray`])
+//! and native notifications ([`notify`]).
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
+
+mod bridge;
+mod commands;
+mod notify;
+mod tray;
 
 use std::sync::Mutex;
 
 use supersonic_core::api::Api;
-use supersonic_core::engine::EngineHandle;
+use supersonic_core::engine::{EngineControl, EngineHandle};
 use supersonic_core::events::EventBus;
+use tauri::Manager;
+
+/// The label of the main window (tauri.conf.json and the capability name it too).
+pub const MAIN_WINDOW: &str = "main";
+
+/// What the shell's surfaces reach: the core façade and, when it runs, the engine's control.
+#[derive(Clone)]
+pub struct Desk {
+    /// The core façade.
+    pub api: Api,
+    /// The engine running in this process, when any folder is configured.
+    pub control: Option<EngineControl>,
+}
 
 /// The running engine, stopped (pending changes committed) when the app exits.
 struct Engine(Mutex<Option<EngineHandle>>);
@@ -22,30 +43,79 @@ fn main() {
         )
         .init();
     let app = tauri::Builder::default()
+        // First: a second instance is handed to the first before anything else starts.
+        .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {
+            tracing::info!("a second launch asked for the window");
+            show_main_window(app);
+        }))
+        .plugin(tauri_plugin_dialog::init())
+        .invoke_handler(commands::handler())
         .setup(|app| {
-            use tauri::Manager;
             tracing::info!("Supersonic Sync {} started", env!("CARGO_PKG_VERSION"));
-            let engine = Api::from_env(std::env::vars().collect())
-                .and_then(|api| api.start(EventBus::default()));
-            let engine = match engine {
+            let api = Api::from_env(std::env::vars().collect())?;
+            let bus = EventBus::default();
+            let engine = match api.start(bus.clone()) {
                 Ok(handle) => Some(handle),
                 Err(e) => {
                     tracing::warn!("sync engine not started: {e}");
                     None
                 }
             };
+            let desk = Desk { api, control: engine.as_ref().map(EngineHandle::control) };
+            let notifications = desk
+                .api
+                .load()
+                .map(|(_, folders)| {
+                    folders
+                        .iter()
+                        .map(|f| (f.path.display().to_string(), f.settings.notifications.clone()))
+                        .collect()
+                })
+                .unwrap_or_default();
+            notify::start(notifications, bus.subscribe());
+            app.manage(desk.clone());
             app.manage(Engine(Mutex::new(engine)));
+            tray::build(app.handle())?;
+            bridge::start(app.handle().clone(), desk, bus.subscribe());
             Ok(())
+        })
+        .on_window_event(|window, event| {
+            // Closing the window hides it: the app lives in the tray until Quit.
+            if let tauri::WindowEvent::CloseRequested { api, .. } = event {
+                if window.label() == MAIN_WINDOW {
+                    api.prevent_close();
+                    let _ = window.hide();
+                }
+            }
         })
         .build(tauri::generate_context!())
         .expect("the Tauri runtime failed to start");
-    app.run(|handle, event| {
-        if let tauri::RunEvent::Exit = event {
-            use tauri::Manager;
+    app.run(|handle, event| match event {
+        // Hidden windows are not a reason to exit; only Quit (an explicit exit code) is.
+        tauri::RunEvent::ExitRequested { code: None, api, .. } => api.prevent_exit(),
+        tauri::RunEvent::Exit => {
             if let Some(engine) = handle.state::<Engine>().0.lock().ok().and_then(|mut e| e.take())
             {
                 engine.stop();
             }
         }
+        _ => {}
     });
+}
+
+/// Shows, unminimises and focuses the main window on the page it was on.
+pub fn show_main_window(app: &tauri::AppHandle) {
+    show_page(app, None);
+}
+
+/// Shows the main window on `page` (the UI routes by `#/page`).
+pub fn show_page(app: &tauri::AppHandle, page: Option<&str>) {
+    let Some(window) = app.get_webview_window(MAIN_WINDOW) else { return };
+    if let Some(page) = page {
+        // The page name is one of ours (tray ids, notification pages), never user input.
+        let _ = window.eval(format!("window.location.hash = '#/{page}'"));
+    }
+    let _ = window.unminimize();
+    let _ = window.show();
+    let _ = window.set_focus();
 }

@@ -1,21 +1,29 @@
 #!/usr/bin/env bash
-# Desktop smoke test: the tauri CLI understands this layout (tauri.conf.json at the top, sources
-# in src-tauri/), and the real app starts under Xvfb and shows its window; a screenshot is saved
-# in test-artifacts/ to look at.
+# Desktop smoke test of the real app under Xvfb and its own D-Bus session:
+#   1. the tauri CLI reads this layout (tauri.conf.json at the top, sources in src-tauri/);
+#   2. the app starts with a test config (one folder on a bare remote) and shows the real UI in
+#      its main window (screenshot in test-artifacts/app-window.png: look at it);
+#   3. the app's engine syncs: a file written into the folder reaches the bare remote;
+#   4. the tray state follows the engine: a pending conflict turns it to `conflict` (the app logs
+#      each state it shows; screenshot test-artifacts/app-conflict.png), and a native
+#      notification announces it (dbus-monitor on the test's session bus);
+#   5. a second launch hands over to the first and exits without starting a second engine.
+# Every wait is bounded; cleanup never fails the run. Last line: `app-smoke: N passed, M failed`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-out="$PWD/test-artifacts"
+root=$PWD
+out="$root/test-artifacts"
 mkdir -p "$out"
-passed=0
 
 # 1. The tauri CLI reads the app config from this layout.
 ui/node_modules/.bin/tauri info > "$out/tauri-info.txt" 2>&1 || { cat "$out/tauri-info.txt"; exit 1; }
 grep -q 'frontendDist.*ui/dist' "$out/tauri-info.txt" || {
   echo "app-smoke: tauri info did not read tauri.conf.json:"; cat "$out/tauri-info.txt"; exit 1; }
-passed=$((passed + 1))
+echo "PASS tauri info reads tauri.conf.json" > "$out/app-smoke.results"
 
-# 2. The app starts under Xvfb with an empty config and shows its main window.
 cargo build -q -p supersonic-sync
+[ -x target/debug/supersonic ] || cargo build -q -p supersonic-cli
+
 tmp=$(mktemp -d)
 # GTK's document portal may leave a FUSE mount under the temp HOME: unmount, never fail here.
 cleanup() {
@@ -23,22 +31,112 @@ cleanup() {
   rm -rf "$tmp" 2>/dev/null || true
 }
 trap cleanup EXIT
+
+# A hermetic user: its own config, data, HOME and git identity; one folder on a bare remote.
 export SUPERSONIC_CONFIG_DIR="$tmp/config" SUPERSONIC_DATA_DIR="$tmp/data" HOME="$tmp/home"
-mkdir -p "$HOME"
-xvfb-run -a -s "-screen 0 1280x800x24" dbus-run-session -- bash -c '
-  set -u
-  target/debug/supersonic-sync > "'"$out"'/app.log" 2>&1 & pid=$!
-  for _ in $(seq 1 150); do
-    xwininfo -root -tree 2>/dev/null | grep -q "\"Supersonic Sync\"" && break
-    sleep 0.2
-  done
-  if ! xwininfo -root -tree | grep -q "\"Supersonic Sync\""; then
-    echo "app-smoke: no Supersonic Sync window appeared"; cat "'"$out"'/app.log"; kill $pid; exit 1
+export GIT_CONFIG_NOSYSTEM=1 SUPERSONIC_LOG=info
+# The POSIX locale on purpose: WebKit then reports the language tag `C`, which Intl rejects;
+# ui/src/lib/locale-guard.ts must keep the UI mounting (it once showed a blank window).
+export LANG=C.UTF-8 LC_ALL=C.UTF-8
+mkdir -p "$HOME" "$tmp/notes"
+printf '[user]\n\tname = App Smoke\n\temail = app-smoke@example.invalid\n[init]\n\tdefaultBranch = main\n' \
+  > "$HOME/.gitconfig"
+git init -q --bare -b main "$tmp/remote.git"
+target/debug/supersonic init "$tmp/notes" --remote "$tmp/remote.git" > "$out/app-init.txt" 2>&1 || {
+  echo "app-smoke: supersonic init failed:"; cat "$out/app-init.txt"; exit 1; }
+
+export APP_SMOKE_TMP="$tmp" APP_SMOKE_OUT="$out"
+cat > "$tmp/session.sh" <<'EOF'
+# Runs inside xvfb-run + dbus-run-session: one display and one session bus for this test only.
+set -u
+tmp=$APP_SMOKE_TMP out=$APP_SMOKE_OUT
+pass() { echo "PASS $*" >> "$out/app-smoke.results"; }
+fail() { echo "FAIL $*" >> "$out/app-smoke.results"; echo "app-smoke: FAIL $*"; }
+# Polls `$@` every 0.2 s for at most $1 seconds.
+wait_for() {
+  local secs=$1; shift
+  for _ in $(seq 1 $((secs * 5))); do "$@" && return 0; sleep 0.2; done
+  "$@"
+}
+has_window() { xwininfo -root -tree 2>/dev/null | grep -q '"Supersonic Sync"'; }
+on_remote() { git --git-dir "$tmp/remote.git" cat-file -e main:hello.txt 2>/dev/null; }
+logged() { grep -q "$1" "$2"; }
+gone() { ! kill -0 "$1" 2>/dev/null; }
+
+# Every desktop notification sent on this session bus, to assert on (TESTING.md, Notifications).
+dbus-monitor --session "interface='org.freedesktop.Notifications',member='Notify'" \
+  > "$out/app-notify.log" 2>&1 & monitor=$!
+command -v dunst > /dev/null && { dunst -config /dev/null > /dev/null 2>&1 & }
+target/debug/supersonic-sync > "$out/app.log" 2>&1 & app=$!
+
+# 2. The main window shows the real UI.
+if wait_for 30 has_window; then
+  wait_for 30 logged "tray state:" "$out/app.log" || true
+  sleep 3   # let WebKit load the UI and paint before the screenshot
+  xwd -root -silent | /usr/bin/convert xwd:- "$out/app-window.png"
+  # A mounted UI (sidebar, icons, text) has hundreds of colours; a blank page a handful.
+  colours=$(/usr/bin/convert "$out/app-window.png" -format %k info: 2>/dev/null || echo 0)
+  if [ "$colours" -gt 100 ]; then
+    pass "the main window shows the UI ($colours colours; test-artifacts/app-window.png)"
+  else
+    fail "the main window is blank ($colours colours; test-artifacts/app-window.png)"
   fi
-  sleep 2   # let WebKit paint before the screenshot
-  xwd -root -silent | /usr/bin/convert xwd:- "'"$out"'/app-window.png"
-  kill $pid; wait $pid 2>/dev/null || true
-'
-passed=$((passed + 1))
-echo "app-smoke: screenshot in test-artifacts/app-window.png"
-echo "app-smoke: $passed passed, 0 failed"
+else
+  fail "no Supersonic Sync window appeared"
+fi
+
+# 3. The app's engine syncs a new file to the bare remote.
+echo "written while the app runs" > "$tmp/notes/hello.txt"
+if wait_for 60 on_remote; then
+  pass "a file written into the folder reaches the bare remote"
+else
+  fail "hello.txt did not reach the remote within 60 s"
+fi
+
+# 4. The tray follows the engine: a peer and this device change the same file, the engine keeps
+#    both (the default strategy asks the user), and the tray turns to `conflict`.
+git clone -q "$tmp/remote.git" "$tmp/peer" 2>/dev/null
+echo "the peer's version" > "$tmp/peer/hello.txt"
+git -C "$tmp/peer" commit -qam "peer edit" && git -C "$tmp/peer" push -q origin main 2>/dev/null
+echo "this device's version" > "$tmp/notes/hello.txt"
+if wait_for 90 logged "tray state: conflict" "$out/app.log"; then
+  sleep 2
+  xwd -root -silent | /usr/bin/convert xwd:- "$out/app-conflict.png"
+  pass "the tray state follows the engine: a pending conflict turns it to conflict"
+else
+  fail "the tray did not turn to conflict within 90 s"
+fi
+if wait_for 20 logged "conflict in hello.txt" "$out/app-notify.log"; then
+  pass "the conflict is announced by a native notification (test-artifacts/app-notify.log)"
+else
+  fail "no conflict notification on the session bus"
+fi
+
+# 5. A second launch focuses the first and exits without starting an engine.
+target/debug/supersonic-sync > "$out/app-second.log" 2>&1 & second=$!
+if wait_for 20 gone "$second"; then
+  wait "$second"; code=$?
+  running=$(pgrep -P $$ -x supersonic-sync | wc -l)
+  if [ "$code" = 0 ] && [ "$running" = 1 ] && kill -0 "$app" 2>/dev/null \
+     && ! logged "started" "$out/app-second.log" \
+     && wait_for 10 logged "a second launch asked for the window" "$out/app.log"; then
+    pass "a second launch hands over to the first and exits (no second engine)"
+  else
+    fail "second launch: exit $code, $running app process(es); see test-artifacts/app-second.log"
+  fi
+else
+  kill "$second" 2>/dev/null
+  fail "the second launch was still running after 20 s"
+fi
+
+kill "$app" "$monitor" 2>/dev/null; wait "$app" 2>/dev/null
+true
+EOF
+xvfb-run -a -s "-screen 0 1280x800x24" dbus-run-session -- bash "$tmp/session.sh" || true
+
+passed=$(grep -c '^PASS' "$out/app-smoke.results" || true)
+failed=$(grep -c '^FAIL' "$out/app-smoke.results" || true)
+sed 's/^/app-smoke: /' "$out/app-smoke.results"
+if [ "$failed" != 0 ]; then echo "app-smoke: app log:"; tail -40 "$out/app.log"; fi
+echo "app-smoke: $passed passed, $failed failed"
+[ "$failed" = 0 ] && [ "$passed" = 6 ]

@@ -80,3 +80,115 @@ pub fn read(status_dir: &Path, id: &str) -> Option<FolderStatus> {
     let bytes = std::fs::read(status_dir.join(format!("{id}.json"))).ok()?;
     serde_json::from_slice(&bytes).ok()
 }
+
+/// What all folders together look like at a glance: the state a tray icon shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TrayState {
+    /// Every folder is up to date or waiting for its next cycle.
+    Idle,
+    /// At least one folder is syncing.
+    Syncing,
+    /// Every folder is paused by the user.
+    Paused,
+    /// At least one folder stopped on an error.
+    Error,
+    /// Conflicts wait for the user's decision.
+    Conflict,
+}
+
+/// Returns the aggregate state of `folders` with `pending_conflicts` waiting for a decision.
+///
+/// The most urgent wins: an error (syncing stopped, possibly until the user acts) before a
+/// conflict (data is safe, a decision is pending) before syncing before paused. Paused means
+/// every folder is paused; one paused folder among idle ones is idle, since the others still
+/// sync. No folders at all is idle.
+pub fn aggregate(folders: &[FolderStatus], pending_conflicts: usize) -> TrayState {
+    if folders.iter().any(|f| matches!(f.state, FolderState::Error { .. })) {
+        TrayState::Error
+    } else if pending_conflicts > 0 {
+        TrayState::Conflict
+    } else if folders.iter().any(|f| f.state == FolderState::Syncing) {
+        TrayState::Syncing
+    } else if !folders.is_empty() && folders.iter().all(|f| f.state == FolderState::Paused) {
+        TrayState::Paused
+    } else {
+        TrayState::Idle
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn folder(state: FolderState) -> FolderStatus {
+        FolderStatus {
+            path: PathBuf::from("/notes"),
+            remote: "/remote.git".into(),
+            branch: "main".into(),
+            mode: "sync".into(),
+            state,
+            running: true,
+            pid: None,
+            head: None,
+            unpushed_commits: 0,
+            pending_changes: 0,
+            last_sync: None,
+            last_error: None,
+            consecutive_failures: 0,
+            next_retry: None,
+        }
+    }
+
+    fn error() -> FolderState {
+        FolderState::Error {
+            message: "authentication failed".into(),
+            code: "auth".into(),
+            class: FailureClass::NeedsAttention,
+        }
+    }
+
+    #[test]
+    fn no_folders_is_idle() {
+        assert_eq!(aggregate(&[], 0), TrayState::Idle);
+    }
+
+    #[test]
+    fn a_pending_conflict_turns_idle_folders_to_conflict() {
+        let folders = [folder(FolderState::Idle), folder(FolderState::Idle)];
+        assert_eq!(aggregate(&folders, 0), TrayState::Idle);
+        assert_eq!(aggregate(&folders, 1), TrayState::Conflict, "a decision is waiting");
+    }
+
+    #[test]
+    fn a_conflict_outranks_syncing_and_paused() {
+        let folders = [folder(FolderState::Syncing), folder(FolderState::Paused)];
+        assert_eq!(aggregate(&folders, 2), TrayState::Conflict);
+    }
+
+    #[test]
+    fn an_error_outranks_a_conflict() {
+        let folders = [folder(FolderState::Idle), folder(error())];
+        assert_eq!(aggregate(&folders, 3), TrayState::Error, "syncing stopped: most urgent");
+    }
+
+    #[test]
+    fn any_syncing_folder_makes_it_syncing() {
+        let folders = [folder(FolderState::Idle), folder(FolderState::Syncing)];
+        assert_eq!(aggregate(&folders, 0), TrayState::Syncing);
+    }
+
+    #[test]
+    fn paused_only_when_every_folder_is_paused() {
+        let all = [folder(FolderState::Paused), folder(FolderState::Paused)];
+        assert_eq!(aggregate(&all, 0), TrayState::Paused);
+        let some = [folder(FolderState::Paused), folder(FolderState::Idle)];
+        assert_eq!(aggregate(&some, 0), TrayState::Idle, "the idle folder still syncs");
+    }
+
+    #[test]
+    fn waiting_is_idle() {
+        let folders = [folder(FolderState::Waiting { reason: "throttle".into() })];
+        assert_eq!(aggregate(&folders, 0), TrayState::Idle);
+    }
+}

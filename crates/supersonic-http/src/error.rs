@@ -51,11 +51,21 @@ impl From<supersonic_core::Error> for ApiError {
             E::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
             E::Git { .. } | E::Io { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         };
-        let key = match &err {
-            E::Config(c) => c.key.clone(),
-            _ => None,
+        let f = crate::control::Failure::from(err);
+        ApiError { status, code: f.code, message: f.message, key: f.key }
+    }
+}
+
+/// A request the control surface refused before reaching the engine: `400 bad_request`, or
+/// the status of the engine error it carries the code of.
+impl From<crate::control::Failure> for ApiError {
+    fn from(f: crate::control::Failure) -> ApiError {
+        let status = if f.code == "bad_request" {
+            StatusCode::BAD_REQUEST
+        } else {
+            StatusCode::INTERNAL_SERVER_ERROR
         };
-        ApiError { status, code: err.code().into(), message: err.to_string(), key }
+        ApiError { status, code: f.code, message: f.message, key: f.key }
     }
 }
 

@@ -2,7 +2,9 @@
 //!
 //! It owns the HTTP surface only: every handler parses a request, calls
 //! [`supersonic_core::api::Api`] (or the running engine's [`EngineControl`]) on the blocking
-//! pool, and serialises the answer. Behaviour lives in the core.
+//! pool, and serialises the answer. Behaviour lives in the core. The requests, answers and the
+//! `{code, message, key?}` error are in [`control`], shared with the desktop app's IPC commands
+//! so that both faces speak the same shapes.
 //!
 //! Invariants:
 //! - It listens on a loopback address only; [`start`] refuses anything else.
@@ -29,6 +31,7 @@
 #![forbid(unsafe_code)]
 
 mod access;
+pub mod control;
 mod error;
 mod events;
 mod metrics;
@@ -130,7 +133,7 @@ pub(crate) struct AppState {
 impl AppState {
     /// Returns the running engine's control when it syncs the folder at `folder`.
     pub(crate) fn engine_for(&self, folder: &Path) -> Option<&EngineControl> {
-        self.control.as_ref().filter(|c| c.folders().iter().any(|f| f == folder))
+        control::engine_for(self.control.as_ref(), folder)
     }
 }
 

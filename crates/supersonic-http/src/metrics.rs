@@ -15,77 +15,19 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
 use axum::Json;
-use serde::{Deserialize, Serialize};
-use supersonic_core::api::{Api, Metrics};
 use supersonic_core::conflicts::ConflictView;
 use supersonic_core::status::{FolderState, FolderStatus};
 
+use crate::control::{self, pending_conflicts as pending, MetricsBody, MetricsQuery};
 use crate::error::{blocking, ApiError, Params};
 use crate::AppState;
-
-/// The seed's window for `stats` and `hourly` ("Success rate (24h)").
-const DEFAULT_HOURS: u32 = 24;
-
-/// `GET /api/sync/metrics`.
-#[derive(Debug, Serialize)]
-pub(crate) struct MetricsBody {
-    #[serde(flatten)]
-    metrics: Metrics,
-    folders: Vec<FolderStatus>,
-    conflicts: Vec<ConflictSummary>,
-}
-
-/// A pending conflict, without the contents.
-#[derive(Debug, Serialize)]
-pub(crate) struct ConflictSummary {
-    folder: PathBuf,
-    id: String,
-    path: String,
-    kind: String,
-    strategy: String,
-    copy: Option<String>,
-}
-
-/// Query of `GET /api/sync/metrics`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct MetricsQuery {
-    hours: Option<u32>,
-    folder: Option<PathBuf>,
-}
 
 /// `GET /api/sync/metrics[?hours=24&folder=]`.
 pub(crate) async fn json(
     State(s): State<AppState>,
     Params(q): Params<MetricsQuery>,
 ) -> Result<Json<MetricsBody>, ApiError> {
-    let hours = q.hours.unwrap_or(DEFAULT_HOURS);
-    blocking(move || {
-        let metrics = s.api.metrics(q.folder.as_deref(), hours)?;
-        let folders = s.api.status()?;
-        let conflicts = pending(&s.api)
-            .into_iter()
-            .filter(|(f, _)| q.folder.as_ref().is_none_or(|only| only == f))
-            .map(|(folder, c)| ConflictSummary {
-                folder,
-                id: c.id,
-                path: c.path,
-                kind: c.kind,
-                strategy: c.strategy.to_string(),
-                copy: c.copy,
-            })
-            .collect();
-        Ok(MetricsBody { metrics, folders, conflicts })
-    })
-    .await
-    .map(Json)
-}
-
-/// Returns the pending conflicts of every folder whose repository can be read; a folder that
-/// cannot is left out here, since its status already carries that error.
-fn pending(api: &Api) -> Vec<(PathBuf, ConflictView)> {
-    let folders = api.folder_paths(None).unwrap_or_default();
-    folders.iter().flat_map(|f| api.conflicts(Some(f), false).unwrap_or_default()).collect()
+    blocking(move || control::metrics(&s.api, &q)).await.map(Json)
 }
 
 /// `GET /metrics`: Prometheus text exposition format 0.0.4.

@@ -1,0 +1,316 @@
+//! The control surface's requests and answers, shared by every face that speaks it: the HTTP
+//! routes of this crate and the desktop app's IPC commands (the UI's `lib/types.ts` mirrors these
+//! shapes by wire name). The small decisions on a request live here so both faces agree: folders
+//! must be absolute paths, which conflict action a body means, the history limits, and whether a
+//! folder is acted on through the engine running in this process or through the [`Api`] alone.
+//!
+//! Everything here is transport-free: a face parses its request into these types, calls the
+//! function on a blocking thread, and renders a [`Failure`] as its `{code, message, key?}` error.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use supersonic_core::api::{Api, InitRequest, Metrics};
+use supersonic_core::config::Mode;
+use supersonic_core::conflicts::{Action, ConflictView};
+use supersonic_core::engine::EngineControl;
+use supersonic_core::folder::CycleReport;
+use supersonic_core::status::FolderStatus;
+use supersonic_core::Error;
+
+/// History rows returned when `limit` is not given (the seed's "last 50 operations").
+pub const DEFAULT_HISTORY_LIMIT: usize = 50;
+/// Most history rows one request returns; a page of the History view, not a database dump.
+pub const MAX_HISTORY_LIMIT: usize = 5_000;
+/// The seed's window for `stats` and `hourly` ("Success rate (24h)").
+pub const DEFAULT_METRICS_HOURS: u32 = 24;
+
+/// The one error shape at the edge: `{code, message, key?}`.
+///
+/// `code` is [`supersonic_core::Error::code`] for engine errors or `bad_request` for a request
+/// that cannot be acted on; `key` names the setting at fault for a `config_invalid`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Failure {
+    /// Machine-readable code the UI branches on.
+    pub code: String,
+    /// What went wrong, for people.
+    pub message: String,
+    /// The configuration key at fault, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+}
+
+impl Failure {
+    /// Returns a `bad_request` failure.
+    pub fn bad_request(message: impl Into<String>) -> Failure {
+        Failure { code: "bad_request".into(), message: message.into(), key: None }
+    }
+
+    /// Returns an `internal` failure: the face itself failed (a panicked task), not the engine.
+    pub fn internal(message: impl std::fmt::Display) -> Failure {
+        Failure { code: "internal".into(), message: message.to_string(), key: None }
+    }
+}
+
+impl From<Error> for Failure {
+    fn from(err: Error) -> Failure {
+        let key = match &err {
+            Error::Config(c) => c.key.clone(),
+            _ => None,
+        };
+        Failure { code: err.code().into(), message: err.to_string(), key }
+    }
+}
+
+/// Returns `path` when it is absolute: a face's working directory means nothing to its user.
+pub fn absolute(path: &Path) -> Result<PathBuf, Failure> {
+    if path.is_absolute() {
+        Ok(path.to_path_buf())
+    } else {
+        Err(Failure::bad_request(format!("folder `{}` must be an absolute path", path.display())))
+    }
+}
+
+/// A request naming one folder.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FolderRequest {
+    /// The folder, by absolute path.
+    pub folder: PathBuf,
+}
+
+/// A folder together with something about it (conflict lists, like `conflicts list --json`).
+#[derive(Debug, Serialize)]
+pub struct InFolder<T> {
+    /// The folder.
+    pub folder: PathBuf,
+    /// The thing in it.
+    pub conflict: T,
+}
+
+/// What pause and resume did.
+#[derive(Debug, Serialize)]
+pub struct PauseOutcome {
+    /// The folder.
+    pub folder: PathBuf,
+    /// Whether it is paused now.
+    pub paused: bool,
+    /// Whether the engine running in this process was told at once.
+    pub engine_told: bool,
+}
+
+/// The request to add a folder.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddFolder {
+    /// The folder to sync.
+    pub path: PathBuf,
+    /// Remote URL or path.
+    pub remote: Option<String>,
+    /// Branch.
+    pub branch: Option<String>,
+    /// Mode.
+    #[serde(default)]
+    pub mode: Mode,
+}
+
+impl AddFolder {
+    /// Returns the core's request, refusing a relative path.
+    pub fn into_init(self) -> Result<InitRequest, Failure> {
+        let path = absolute(&self.path)?;
+        Ok(InitRequest { path, remote: self.remote, branch: self.branch, mode: self.mode })
+    }
+}
+
+/// Which conflicts to list.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConflictsQuery {
+    /// Only this folder's.
+    pub folder: Option<PathBuf>,
+    /// Include automatic resolutions that can be undone.
+    #[serde(default)]
+    pub auto: bool,
+}
+
+/// A conflict decision: `{"take": "local"|"remote"|"both"}` or `{"merged": "text"}`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Resolve {
+    /// Which version wins.
+    pub take: Option<Take>,
+    /// The merged text the user wrote.
+    pub merged: Option<String>,
+}
+
+/// Which version wins.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Take {
+    /// The local version.
+    Local,
+    /// The remote version.
+    Remote,
+    /// Both, the other one kept as a copy.
+    Both,
+}
+
+impl Resolve {
+    /// Returns the core action the decision means; exactly one of `take` and `merged` is given.
+    pub fn action(self) -> Result<Action, Failure> {
+        match (self.take, self.merged) {
+            (Some(Take::Local), None) => Ok(Action::TakeLocal),
+            (Some(Take::Remote), None) => Ok(Action::TakeRemote),
+            (Some(Take::Both), None) => Ok(Action::KeepBoth),
+            (None, Some(text)) => Ok(Action::Merged(text.into_bytes())),
+            _ => Err(Failure::bad_request("give either `take` (local|remote|both) or `merged`")),
+        }
+    }
+}
+
+/// A settings change.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateConfig {
+    /// The folder whose device-local settings change; without it, `defaults:` changes.
+    pub folder: Option<PathBuf>,
+    /// A JSON merge patch over the keys of `.supersonic-sync.conf`.
+    pub settings: serde_json::Value,
+}
+
+/// Which history rows to read.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HistoryQuery {
+    /// How many rows (default [`DEFAULT_HISTORY_LIMIT`], at most [`MAX_HISTORY_LIMIT`]).
+    pub limit: Option<usize>,
+    /// Only this folder's.
+    pub folder: Option<PathBuf>,
+}
+
+impl HistoryQuery {
+    /// Returns the number of rows to read.
+    pub fn limit(&self) -> usize {
+        self.limit.unwrap_or(DEFAULT_HISTORY_LIMIT).min(MAX_HISTORY_LIMIT)
+    }
+}
+
+/// Which paths to check against the ignore rules.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckIgnore {
+    /// The folder relative paths are in; without it, absolute paths pick their folder.
+    pub folder: Option<PathBuf>,
+    /// The paths.
+    pub paths: Vec<PathBuf>,
+}
+
+/// A webhook test.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookTest {
+    /// The event to send (`sync_success`, `sync_failure`, ...).
+    pub event: String,
+    /// The folder whose webhook settings apply (default: the only one).
+    pub folder: Option<PathBuf>,
+    /// Send to this URL instead of the configured ones (Settings' Test button on a new URL).
+    pub url: Option<String>,
+}
+
+/// Which metrics to read.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsQuery {
+    /// Window in hours (default [`DEFAULT_METRICS_HOURS`]).
+    pub hours: Option<u32>,
+    /// Only this folder's.
+    pub folder: Option<PathBuf>,
+}
+
+/// The seed's metrics (`stats`, `hourly`, `recent`, `throttle`) plus every folder's status and
+/// a summary of the pending conflicts.
+#[derive(Debug, Serialize)]
+pub struct MetricsBody {
+    #[serde(flatten)]
+    metrics: Metrics,
+    folders: Vec<FolderStatus>,
+    conflicts: Vec<ConflictSummary>,
+}
+
+/// A pending conflict, without the contents.
+#[derive(Debug, Serialize)]
+pub struct ConflictSummary {
+    folder: PathBuf,
+    id: String,
+    path: String,
+    kind: String,
+    strategy: String,
+    copy: Option<String>,
+}
+
+/// Returns the metrics answer.
+pub fn metrics(api: &Api, q: &MetricsQuery) -> supersonic_core::Result<MetricsBody> {
+    let hours = q.hours.unwrap_or(DEFAULT_METRICS_HOURS);
+    let metrics = api.metrics(q.folder.as_deref(), hours)?;
+    let folders = api.status()?;
+    let conflicts = pending_conflicts(api)
+        .into_iter()
+        .filter(|(f, _)| q.folder.as_ref().is_none_or(|only| only == f))
+        .map(|(folder, c)| ConflictSummary {
+            folder,
+            id: c.id,
+            path: c.path,
+            kind: c.kind,
+            strategy: c.strategy.to_string(),
+            copy: c.copy,
+        })
+        .collect();
+    Ok(MetricsBody { metrics, folders, conflicts })
+}
+
+/// Returns the pending conflicts of every folder whose repository can be read; a folder that
+/// cannot is left out here, since its status already carries that error.
+pub fn pending_conflicts(api: &Api) -> Vec<(PathBuf, ConflictView)> {
+    let folders = api.folder_paths(None).unwrap_or_default();
+    folders.iter().flat_map(|f| api.conflicts(Some(f), false).unwrap_or_default()).collect()
+}
+
+/// Returns the running engine's control when it syncs `folder`.
+pub fn engine_for<'a>(
+    control: Option<&'a EngineControl>,
+    folder: &Path,
+) -> Option<&'a EngineControl> {
+    control.filter(|c| c.folders().iter().any(|f| f == folder))
+}
+
+/// Runs a cycle of `folder` now, through the running engine when it holds the folder (its lock
+/// would refuse a second writer), else once through the [`Api`].
+pub fn sync_now(
+    api: &Api,
+    control: Option<&EngineControl>,
+    folder: &Path,
+) -> supersonic_core::Result<CycleReport> {
+    match engine_for(control, folder) {
+        Some(engine) => engine.sync_now(folder),
+        None => match api.sync_once(Some(folder), false)?.pop() {
+            Some((_, result)) => result,
+            None => Err(Error::Invalid(format!("{} is not a synced folder", folder.display()))),
+        },
+    }
+}
+
+/// Records a pause (or resume) in the config, so it survives a restart, and tells the running
+/// engine when it holds the folder.
+pub fn set_paused(
+    api: &Api,
+    control: Option<&EngineControl>,
+    folder: &Path,
+    paused: bool,
+) -> supersonic_core::Result<PauseOutcome> {
+    let folder = api.set_paused(folder, paused)?;
+    let engine = engine_for(control, &folder);
+    if let Some(engine) = engine {
+        engine.set_paused(&folder, paused)?;
+    }
+    Ok(PauseOutcome { engine_told: engine.is_some(), folder, paused })
+}

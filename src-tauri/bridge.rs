@@ -1,0 +1,37 @@
+//! Engine events to the surfaces of the shell: each event goes to the webview as the Tauri event
+//! [`SYNC_EVENT`] (payload: the engine `Event` JSON, the same objects as the HTTP face's SSE
+//! `data:`), and the tray is refreshed once per burst of events.
+
+use crossbeam_channel::Receiver;
+use supersonic_core::events::Event;
+use tauri::{AppHandle, Emitter};
+
+use crate::{tray, Desk};
+
+/// The Tauri event carrying engine events to the UI (`IPC_EVENT` in `ui/src/lib/api.ts`).
+pub const SYNC_EVENT: &str = "sync://event";
+
+/// Shows the current state in the tray, then forwards `events` on a thread of its own until the
+/// event bus goes away with the app.
+pub fn start(app: AppHandle, desk: Desk, events: Receiver<Event>) {
+    std::thread::Builder::new()
+        .name("supersonic-events".into())
+        .spawn(move || {
+            tray::refresh(&app, &desk);
+            while let Ok(event) = events.recv() {
+                forward(&app, &event);
+                // A burst (a cycle's start, commit, success) refreshes the tray once.
+                for event in events.try_iter() {
+                    forward(&app, &event);
+                }
+                tray::refresh(&app, &desk);
+            }
+        })
+        .expect("cannot start the event thread");
+}
+
+fn forward(app: &AppHandle, event: &Event) {
+    if let Err(e) = app.emit(SYNC_EVENT, event) {
+        tracing::warn!("cannot send an engine event to the window: {e}");
+    }
+}
