@@ -9,7 +9,8 @@ DEMO_FOLDER ?= $(HOME)/Supersonic
 
 .PHONY: setup build run run-headless run-desktop test test-rust test-ui test-app lint fmt bench \
         sync-config sync-status sync-now sync-check-ignore sync-stats sync-hourly \
-        sync-throttle-status sync-clear-history sync-clear-throttle sync-conflicts
+        sync-throttle-status sync-clear-history sync-clear-throttle sync-conflicts \
+        sync-test-webhook sync-dashboard
 
 setup:
 	@scripts/setup.sh
@@ -80,6 +81,11 @@ sync-clear-throttle:
 	@$(SUPERSONIC) throttle clear
 sync-conflicts:
 	@$(SUPERSONIC) conflicts list
+sync-test-webhook:
+	@$(SUPERSONIC) webhook test $(or $(EVENT),sync_success)
+# Serves the dashboard and prints the URL to open (with its token).
+sync-dashboard:
+	@$(SUPERSONIC) serve
 
 # Benchmarks print figures; they are not pass/fail and not part of `make test`.
 bench: setup
