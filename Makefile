@@ -33,8 +33,8 @@ run-headless:
 	$(CARGO) build -p supersonic-cli
 	@[ -n "$$($(SUPERSONIC) status --json 2>/dev/null | grep '"path"')" ] || \
 	  $(SUPERSONIC) init "$(DEMO_FOLDER)"
-	@echo "syncing; drop files into $(DEMO_FOLDER) (Ctrl-C stops)"
-	$(SUPERSONIC) run
+	@echo "syncing; drop files into $(DEMO_FOLDER); open the dashboard link below (Ctrl-C stops)"
+	$(SUPERSONIC) serve
 
 test: setup lint test-rust test-ui test-app
 
