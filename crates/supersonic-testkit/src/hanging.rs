@@ -27,7 +27,7 @@ impl HangingServer {
     /// Panics when no port can be bound.
     pub fn start() -> HangingServer {
         let listener =
-            TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind the hanging server");
+            crate::free_listener();
         let port = listener.local_addr().expect("hanging server address").port();
         let shutdown = Arc::new(AtomicBool::new(false));
         let accepted = Arc::new(AtomicUsize::new(0));

@@ -67,7 +67,7 @@ impl SmartHttp {
             }),
         });
         let listener =
-            TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind the smart HTTP server");
+            crate::free_listener();
         let port = listener.local_addr().expect("smart HTTP server address").port();
         let shutdown = Arc::new(AtomicBool::new(false));
         let accept_thread = {

@@ -77,6 +77,17 @@ pub fn wait_until(what: &str, timeout: Duration, mut condition: impl FnMut() -> 
 ///
 /// Panics when no port can be bound on 127.0.0.1.
 pub fn free_port() -> u16 {
+    free_listener().local_addr().expect("listener address").port()
+}
+
+/// Binds a listener on 127.0.0.1 to a port from [`free_port`]'s range, never handed out before
+/// in this process: servers of the testkit use it rather than port 0, so after one stops, no
+/// concurrent test's server can take its port and answer in its place.
+///
+/// # Panics
+///
+/// Panics when no port can be bound on 127.0.0.1.
+pub fn free_listener() -> TcpListener {
     use std::collections::HashSet;
     use std::sync::Mutex;
     static HANDED_OUT: Mutex<Option<HashSet<u16>>> = Mutex::new(None);
@@ -95,9 +106,9 @@ pub fn free_port() -> u16 {
         if handed.contains(&port) {
             continue;
         }
-        if TcpListener::bind((Ipv4Addr::LOCALHOST, port)).is_ok() {
+        if let Ok(listener) = TcpListener::bind((Ipv4Addr::LOCALHOST, port)) {
             handed.insert(port);
-            return port;
+            return listener;
         }
     }
     panic!("no free port in 20000..32000 on 127.0.0.1");

@@ -163,7 +163,7 @@ impl Receiver {
     }
 
     fn with_script(script: Vec<Reply>, fallback: Reply) -> Receiver {
-        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind the receiver");
+        let listener = crate::free_listener();
         let port = listener.local_addr().expect("receiver address").port();
         let shared = Arc::new(Shared {
             state: Mutex::new(State { script: script.into(), fallback, requests: Vec::new() }),
