@@ -287,13 +287,19 @@ fn run(cli: Cli) -> Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
+        Cmd::Run if api.folder_paths(None)?.is_empty() => {
+            Err(supersonic_core::Error::Invalid(format!(
+                "no folders configured in {}; add one with `supersonic init DIR` (or use \
+                 `supersonic serve` and add it in the web UI)",
+                api.dirs().app_config_file().display()
+            ))
+            .into())
+        }
         Cmd::Run => daemon(&api, HttpApi::WhenEnabled),
         Cmd::Serve { print_token: true, .. } => {
             println!("{}", supersonic_http::load_or_create_token(&api.dirs().config_dir)?);
             Ok(ExitCode::SUCCESS)
         }
-        // Nothing to sync yet: serve the UI alone, where the first folder can be added.
-        Cmd::Serve { port, .. } if api.folder_paths(None)?.is_empty() => serve_only(&api, port),
         Cmd::Serve { port, .. } => daemon(&api, HttpApi::Always { port }),
         Cmd::Sync { dir, allow_mass_delete } => {
             let results = api.sync_once(dir.as_deref(), allow_mass_delete)?;
@@ -777,22 +783,6 @@ fn start_http(
     Ok(Some(server))
 }
 
-/// `supersonic serve` with no folder configured: the API and UI alone (folders added there
-/// are synced by the engine from the next start), until SIGINT/SIGTERM.
-fn serve_only(api: &Api, port: Option<u16>) -> Result<ExitCode> {
-    use nix::sys::signal::{SigSet, Signal};
-    let mut signals = SigSet::empty();
-    signals.add(Signal::SIGINT);
-    signals.add(Signal::SIGTERM);
-    signals.thread_block()?;
-    let bus = supersonic_core::events::EventBus::default();
-    let http = start_http(api, HttpApi::Always { port }, None, bus)?;
-    tracing::info!("no folder configured yet: add one in the web UI or with `supersonic init DIR`");
-    signals.wait()?;
-    drop(http);
-    Ok(ExitCode::SUCCESS)
-}
-
 /// Returns the built web UI to serve: `$SUPERSONIC_UI_DIR`, else the `ui/dist` of the source
 /// tree this binary was built from, when it holds a build.
 fn ui_dir() -> Option<PathBuf> {
@@ -848,5 +838,10 @@ fn log_event(event: &Event) {
             tracing::warn!("{folder}: not syncing {path}: {reason}")
         }
         Event::Warning { message, .. } => tracing::warn!("{folder}: {message}"),
+        Event::Progress { operation, phase, done, total, finished, .. } => match total {
+            _ if *finished => tracing::debug!("{folder}: {operation:?} finished"),
+            Some(total) => tracing::debug!("{folder}: {operation:?} {phase} {done}/{total}"),
+            None => tracing::debug!("{folder}: {operation:?} {phase} {done}"),
+        },
     }
 }

@@ -352,18 +352,18 @@ impl Api {
         Ok(out)
     }
 
-    /// Starts the engine on every configured folder that is not paused.
+    /// Starts the engine on every configured folder (paused ones start paused), and keeps it in
+    /// step with the configuration: folders added, removed or changed later (in the UI, with
+    /// `supersonic init`, or by editing the files) are picked up without a restart. With no
+    /// folder configured yet the engine starts empty and waits for one.
     pub fn start(&self, bus: EventBus) -> Result<EngineHandle> {
         let (app, folders) = self.load()?;
-        if folders.is_empty() {
-            return Err(Error::Invalid(format!(
-                "no folders configured in {}; add one with `supersonic init DIR`",
-                self.dirs.app_config_file().display()
-            )));
-        }
         let device = self.device(&app)?;
         let identity = Identity { device, user: None, email: None };
-        engine::start(folders, &self.dirs, identity, bus)
+        let mut engine = engine::start(folders, &self.dirs, identity, bus)?;
+        let api = self.clone();
+        engine.watch_config(&self.dirs.app_config_file(), move || Ok(api.load()?.1))?;
+        Ok(engine)
     }
 
     /// Marks the folder at `path` paused (or not) in the app config, so the state survives a

@@ -103,6 +103,39 @@ pub enum Event {
         /// What happened and what to do.
         message: String,
     },
+    /// Long work under way: staging many files, a fetch or push transferring objects, a
+    /// hydrate or seed. Sent only for work that lasts (from about half a second in), at most a
+    /// few times a second; a last event with `finished: true` ends it, whatever the outcome.
+    Progress {
+        /// The folder path.
+        folder: String,
+        /// Which operation.
+        operation: ProgressOp,
+        /// Its current phase in words ("staging", "Writing objects", ...).
+        phase: String,
+        /// Units done (files or objects).
+        done: u64,
+        /// Units in all, when known.
+        total: Option<u64>,
+        /// Whether this is the operation's last event.
+        finished: bool,
+    },
+}
+
+/// What long operation a [`Event::Progress`] reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProgressOp {
+    /// Staging changed files for a commit.
+    Stage,
+    /// Fetching from the remote.
+    Fetch,
+    /// Pushing to the remote.
+    Push,
+    /// Cloning a folder onto a new device.
+    Hydrate,
+    /// The first push of an existing folder.
+    Seed,
 }
 
 impl Event {
@@ -117,7 +150,8 @@ impl Event {
             | Event::RateLimitHit { folder, .. }
             | Event::ConflictDetected { folder, .. }
             | Event::FileSkipped { folder, .. }
-            | Event::Warning { folder, .. } => folder,
+            | Event::Warning { folder, .. }
+            | Event::Progress { folder, .. } => folder,
         }
     }
 }

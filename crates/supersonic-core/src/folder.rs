@@ -128,6 +128,9 @@ pub struct Folder {
     needs_full: bool,
     allow_mass_delete: bool,
     pending: usize,
+    /// Commits not on the remote yet, as last counted (after a commit, a fetch or a push):
+    /// status reads it instead of walking history on every state change.
+    unpushed: usize,
     rules_version: u64,
     _lock: File,
 }
@@ -168,6 +171,7 @@ impl Folder {
                 None
             }
         };
+        let unpushed = repo.ahead_behind().map_or(0, |(ahead, _)| ahead);
         let throttle = history
             .as_ref()
             .and_then(|h| h.load_throttle(&folder_name).ok().flatten())
@@ -193,6 +197,7 @@ impl Folder {
             needs_full: true,
             allow_mass_delete: false,
             pending: 0,
+            unpushed,
             rules_version: 0,
             _lock: lock,
             config,
@@ -298,7 +303,7 @@ impl Folder {
 
     /// Returns the status as `status` shows it.
     pub fn status(&self) -> FolderStatus {
-        let (ahead, _) = self.repo.ahead_behind().unwrap_or((0, 0));
+        let ahead = self.unpushed;
         FolderStatus {
             path: self.config.path.clone(),
             remote: crate::config::redact_url(&self.config.remote),
@@ -470,6 +475,7 @@ impl Folder {
         }
         self.needs_full = false;
         let (ahead, _) = self.repo.ahead_behind()?;
+        self.unpushed = ahead;
         let wants_remote =
             matches!(trigger, Trigger::Start | Trigger::Poll | Trigger::Manual | Trigger::Retry)
                 || report.commit.is_some()
@@ -499,7 +505,11 @@ impl Folder {
             folder: self.folder_name(),
             trigger: trigger.as_str().into(),
         });
-        self.remote_step(&mut report)?;
+        let stepped = self.remote_step(&mut report);
+        if let Ok((ahead, _)) = self.repo.ahead_behind() {
+            self.unpushed = ahead;
+        }
+        stepped?;
         Ok(report)
     }
 
@@ -535,6 +545,7 @@ impl Folder {
         if let Some(commit) = snap.commit {
             report.commit = Some(commit.to_string());
             report.files_changed += snap.files_changed;
+            self.unpushed += 1;
             self.emit(Event::Committed {
                 folder: self.folder_name(),
                 commit: commit.to_string(),
@@ -738,7 +749,9 @@ pub enum Command {
 }
 
 /// Runs the worker loop of `folder` until a [`Command::Shutdown`] arrives or `commands` closes.
-pub fn run_worker(mut folder: Folder, commands: Receiver<Command>) {
+/// A change of the folder's own config file is signalled on `config_changed` (the engine
+/// reloads, which restarts this worker with the new settings).
+pub fn run_worker(mut folder: Folder, commands: Receiver<Command>, config_changed: Sender<()>) {
     let s = folder.config.settings.sync.clone();
     let root = folder.config.path.clone();
     let name = folder.folder_name();
@@ -857,6 +870,11 @@ pub fn run_worker(mut folder: Folder, commands: Receiver<Command>) {
         let now = Instant::now();
         if let Some(batch) = batcher.take_due(now) {
             folder.pending = 0;
+            if let Batch::Paths(paths) = &batch {
+                if paths.contains(Path::new(crate::config::FOLDER_CONFIG_FILE)) {
+                    let _ = config_changed.send(());
+                }
+            }
             let _ = folder.cycle(Some(batch), Trigger::Changes);
         }
         if now >= next_poll {
@@ -939,7 +957,7 @@ fn history_row(event: &Event) -> Option<HistoryEvent> {
     let now = Utc::now();
     let mut row = HistoryEvent::new(event.folder(), "", now);
     match event {
-        Event::State { .. } => return None,
+        Event::State { .. } | Event::Progress { .. } => return None,
         Event::SyncStart { trigger, .. } => {
             row.event_type = history::SYNC_START.into();
             row.reason = Some(trigger.clone());

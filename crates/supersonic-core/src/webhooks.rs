@@ -241,7 +241,7 @@ fn names(event: &Event) -> &'static [&'static str] {
         Event::RateLimitHit { .. } => &[history::RATE_LIMIT_HIT],
         Event::ConflictDetected { .. } => &[history::CONFLICT_DETECTED],
         Event::FileSkipped { .. } | Event::Warning { .. } => &[history::WARNING],
-        Event::State { .. } | Event::Committed { .. } => &[],
+        Event::State { .. } | Event::Committed { .. } | Event::Progress { .. } => &[],
     }
 }
 
@@ -313,6 +313,13 @@ impl Notification {
             Event::Committed { commit, files_changed, .. } => {
                 json!({ "commit_hash": commit, "files_changed": files_changed })
             }
+            Event::Progress { operation, phase, done, total, finished, .. } => json!({
+                "operation": operation,
+                "phase": phase,
+                "done": done,
+                "total": total,
+                "finished": finished,
+            }),
         };
         Notification {
             event: name.to_string(),

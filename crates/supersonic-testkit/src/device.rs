@@ -102,6 +102,12 @@ impl Device {
 
     /// Starts `supersonic run` in the background (log in the device dir).
     pub fn start(&mut self) {
+        self.start_with(&["run"]);
+    }
+
+    /// Starts `supersonic ARGS` (a daemon command such as `serve`) in the background, logging
+    /// like [`Device::start`]; [`Device::stop`] and [`Device::kill9`] stop it.
+    pub fn start_with(&mut self, args: &[&str]) {
         assert!(self.child.is_none(), "{} is already running", self.name);
         let log = fs::OpenOptions::new()
             .create(true)
@@ -109,12 +115,12 @@ impl Device {
             .open(self.log_path())
             .expect("open the daemon log");
         let child = self
-            .command(&["run"])
+            .command(args)
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("clone log handle"))
             .stderr(log)
             .spawn()
-            .expect("start supersonic run");
+            .expect("start the supersonic daemon");
         self.child = Some(child);
     }
 

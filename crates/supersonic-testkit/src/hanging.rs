@@ -5,7 +5,7 @@
 //! gets it out. Dropping the server closes the connections (clients then see end of file) and
 //! the listening socket.
 
-use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::net::{Ipv4Addr, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
@@ -26,8 +26,7 @@ impl HangingServer {
     ///
     /// Panics when no port can be bound.
     pub fn start() -> HangingServer {
-        let listener =
-            crate::free_listener();
+        let listener = crate::free_listener();
         let port = listener.local_addr().expect("hanging server address").port();
         let shutdown = Arc::new(AtomicBool::new(false));
         let accepted = Arc::new(AtomicUsize::new(0));

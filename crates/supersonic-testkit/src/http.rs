@@ -66,8 +66,7 @@ impl SmartHttp {
                 token: base64(format!("{user}:{pass}").as_bytes()),
             }),
         });
-        let listener =
-            crate::free_listener();
+        let listener = crate::free_listener();
         let port = listener.local_addr().expect("smart HTTP server address").port();
         let shutdown = Arc::new(AtomicBool::new(false));
         let accept_thread = {

@@ -7,6 +7,7 @@ mod errors;
 mod faults;
 mod history;
 mod notifications;
+mod reload;
 mod sync;
 mod volume;
 mod webhooks;
