@@ -21,7 +21,7 @@ use crossbeam_channel::{Receiver, Sender};
 use crate::batcher::{Batch, Batcher};
 use crate::config::{FolderConfig, Mode};
 use crate::conflicts::{Policy, Resolution};
-use crate::events::{Event, EventBus};
+use crate::events::{Event, EventBus, ProgressOp};
 use crate::git::{GitRepo, Identity, Integration, PushOutcome, SnapshotLimits};
 use crate::history::{self, History, HistoryEvent};
 use crate::ignore::IgnoreRules;
@@ -128,6 +128,8 @@ pub struct Folder {
     needs_full: bool,
     allow_mass_delete: bool,
     pending: usize,
+    /// How long work runs before its progress is reported.
+    progress_delay: Duration,
     /// Commits not on the remote yet, as last counted (after a commit, a fetch or a push):
     /// status reads it instead of walking history on every state change.
     unpushed: usize,
@@ -197,6 +199,7 @@ impl Folder {
             needs_full: true,
             allow_mass_delete: false,
             pending: 0,
+            progress_delay: PROGRESS_DELAY,
             unpushed,
             rules_version: 0,
             _lock: lock,
@@ -533,7 +536,16 @@ impl Folder {
             mass_delete_min_files: s.mass_delete_min_files,
             allow_mass_delete: self.allow_mass_delete,
         };
-        let snap = self.repo.snapshot(batch, &self.ignore, &limits, &self.identity)?;
+        let mut progress = self.progress(ProgressOp::Stage);
+        let snap = self.repo.snapshot_with_progress(
+            batch,
+            &self.ignore,
+            &limits,
+            &self.identity,
+            &mut |done, total| progress.update("staging", done, Some(total)),
+        );
+        progress.finish();
+        let snap = snap?;
         for (path, reason) in &snap.skipped {
             tracing::warn!("{}: not syncing {path}: {reason}", self.folder_name());
             self.emit(Event::FileSkipped {
@@ -560,7 +572,10 @@ impl Folder {
         let timeout = self.timeout();
         let mode = self.config.mode;
         for _round in 0..MAX_PUSH_ROUNDS {
-            let remote_has_branch = self.repo.fetch(timeout)?;
+            let progress = self.progress(ProgressOp::Fetch);
+            let fetched = self.repo.fetch_with_progress(timeout, Some(progress.callback()));
+            progress.finish();
+            let remote_has_branch = fetched?;
             if remote_has_branch && mode != Mode::PushOnly {
                 self.integrate(report)?;
             }
@@ -579,7 +594,10 @@ impl Folder {
             if ahead == 0 {
                 return Ok(());
             }
-            match self.repo.push(timeout)? {
+            let progress = self.progress(ProgressOp::Push);
+            let pushed = self.repo.push_with_progress(timeout, Some(progress.callback()));
+            progress.finish();
+            match pushed? {
                 PushOutcome::Pushed => {
                     report.pushed = true;
                     return Ok(());
@@ -644,10 +662,20 @@ impl Folder {
         }
     }
 
+    /// Returns a reporter of `op`'s progress for this folder.
+    fn progress(&self, op: ProgressOp) -> Progress {
+        Progress::new(self.bus.clone(), self.folder_name(), op, self.progress_delay)
+    }
+
     /// Returns the current time as the folder sees it (the clock is an input, see
     /// [`Folder::set_clock`]).
     pub fn now(&self) -> SystemTime {
         (self.clock)()
+    }
+
+    /// Sets how long work runs before its progress is reported (tests report everything).
+    pub fn set_progress_delay(&mut self, delay: Duration) {
+        self.progress_delay = delay;
     }
 
     /// Replaces the clock the throttle and backoff read (tests move time forward with it).
@@ -689,6 +717,93 @@ impl Folder {
         self.stop = None;
         self.needs_full = true;
         self.set_state(FolderState::Idle);
+    }
+}
+
+/// How long an operation runs before its progress is reported (short ones never are).
+const PROGRESS_DELAY: Duration = Duration::from_millis(500);
+
+/// Least time between two progress events of one operation.
+const PROGRESS_EVERY: Duration = Duration::from_millis(200);
+
+/// Turns a long operation's counts into [`Event::Progress`] events: none for work that ends
+/// within [`PROGRESS_DELAY`], then at most one per [`PROGRESS_EVERY`], and a last one marked
+/// finished. Shared with the reader thread of a network command, hence the lock.
+#[derive(Clone)]
+struct Progress {
+    inner: Arc<std::sync::Mutex<ProgressState>>,
+}
+
+struct ProgressState {
+    bus: EventBus,
+    folder: String,
+    op: ProgressOp,
+    started: Instant,
+    delay: Duration,
+    last: Option<Instant>,
+    phase: String,
+    done: u64,
+    total: Option<u64>,
+}
+
+impl Progress {
+    fn new(bus: EventBus, folder: String, op: ProgressOp, delay: Duration) -> Progress {
+        let state = ProgressState {
+            bus,
+            folder,
+            op,
+            started: Instant::now(),
+            delay,
+            last: None,
+            phase: String::new(),
+            done: 0,
+            total: None,
+        };
+        Progress { inner: Arc::new(std::sync::Mutex::new(state)) }
+    }
+
+    fn update(&mut self, phase: &str, done: u64, total: Option<u64>) {
+        let mut s = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        if s.phase != phase {
+            s.phase = phase.to_string();
+        }
+        s.done = done;
+        s.total = total;
+        let now = Instant::now();
+        if now.duration_since(s.started) < s.delay
+            || s.last.is_some_and(|last| now.duration_since(last) < PROGRESS_EVERY)
+        {
+            return;
+        }
+        s.last = Some(now);
+        s.emit(false);
+    }
+
+    /// A callback for [`GitRepo::fetch_with_progress`] and friends.
+    fn callback(&self) -> crate::git::ProgressFn {
+        let mut this = self.clone();
+        Box::new(move |phase, done, total| this.update(phase, done, total))
+    }
+
+    /// Ends the operation: a last event, if any was sent.
+    fn finish(self) {
+        let s = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        if s.last.is_some() {
+            s.emit(true);
+        }
+    }
+}
+
+impl ProgressState {
+    fn emit(&self, finished: bool) {
+        self.bus.emit(Event::Progress {
+            folder: self.folder.clone(),
+            operation: self.op,
+            phase: self.phase.clone(),
+            done: self.done,
+            total: self.total,
+            finished,
+        });
     }
 }
 

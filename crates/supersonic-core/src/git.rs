@@ -327,6 +327,18 @@ impl GitRepo {
         limits: &SnapshotLimits,
         identity: &Identity,
     ) -> Result<Snapshot> {
+        self.snapshot_with_progress(batch, ignore, limits, identity, &mut |_, _| {})
+    }
+
+    /// [`GitRepo::snapshot`], calling `progress(done, total)` as paths are staged.
+    pub fn snapshot_with_progress(
+        &mut self,
+        batch: &Batch,
+        ignore: &IgnoreRules,
+        limits: &SnapshotLimits,
+        identity: &Identity,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<Snapshot> {
         let mut index = self.repo.index().map_err(Error::git("open index"))?;
         index.read(false).map_err(Error::git("read index"))?;
         let mut skipped = Vec::new();
@@ -334,8 +346,10 @@ impl GitRepo {
             Batch::Paths(paths) => paths.iter().cloned().collect(),
             Batch::Full => self.changed_paths()?,
         };
-        for rel in &paths {
+        let total = paths.len() as u64;
+        for (done, rel) in paths.iter().enumerate() {
             self.stage_path(&mut index, rel, ignore, limits, &mut skipped)?;
+            progress(done as u64 + 1, total);
         }
         // write_tree before write: writing the index first drops its tree cache (DESIGN §3.1).
         let tree_oid = index.write_tree().map_err(Error::git("write tree"))?;
@@ -448,11 +462,8 @@ impl GitRepo {
                 };
                 self.stage_file(index, r, &meta, ignore, limits, skipped)?;
             }
-            let prefix = path_to_bytes(rel);
-            let vanished: Vec<PathBuf> = index
-                .iter()
-                .filter(|e| e.path.starts_with(&prefix) && e.path.get(prefix.len()) == Some(&b'/'))
-                .map(|e| bytes_to_path(&e.path))
+            let vanished: Vec<PathBuf> = entries_under(index, rel)
+                .into_iter()
                 .filter(|p| std::fs::symlink_metadata(self.workdir.join(p)).is_err())
                 .collect();
             for p in vanished {
@@ -495,13 +506,7 @@ impl GitRepo {
             return Ok(());
         }
         // A directory that became a file: drop the entries under it.
-        let prefix = path_to_bytes(rel);
-        let under: Vec<PathBuf> = index
-            .iter()
-            .filter(|e| e.path.starts_with(&prefix) && e.path.get(prefix.len()) == Some(&b'/'))
-            .map(|e| bytes_to_path(&e.path))
-            .collect();
-        for p in under {
+        for p in entries_under(index, rel) {
             remove_from_index(index, &p)?;
         }
         match index.add_path(rel) {
@@ -571,13 +576,23 @@ impl GitRepo {
     /// Fetches the synced branch from the remote within `timeout`. Returns false when the remote
     /// does not have the branch yet (an empty remote).
     pub fn fetch(&self, timeout: Duration) -> Result<bool> {
+        self.fetch_with_progress(timeout, None)
+    }
+
+    /// [`GitRepo::fetch`], reporting the transfer to `progress`.
+    pub fn fetch_with_progress(
+        &self,
+        timeout: Duration,
+        progress: Option<ProgressFn>,
+    ) -> Result<bool> {
         let refspec = format!("+{}:{}", self.branch_ref(), self.remote_ref());
-        let out = run_network(
+        let out = run_network_with_progress(
             "fetch",
             &self.remote_url,
             Some(&self.workdir),
             &["fetch", "--no-tags", "--no-write-fetch-head", REMOTE, &refspec],
             timeout,
+            progress,
         )?;
         if out.success {
             return Ok(true);
@@ -594,13 +609,23 @@ impl GitRepo {
 
     /// Pushes the synced branch within `timeout` (never forced).
     pub fn push(&self, timeout: Duration) -> Result<PushOutcome> {
+        self.push_with_progress(timeout, None)
+    }
+
+    /// [`GitRepo::push`], reporting the transfer to `progress`.
+    pub fn push_with_progress(
+        &self,
+        timeout: Duration,
+        progress: Option<ProgressFn>,
+    ) -> Result<PushOutcome> {
         let refspec = format!("{}:{}", self.branch_ref(), self.branch_ref());
-        let out = run_network(
+        let out = run_network_with_progress(
             "push",
             &self.remote_url,
             Some(&self.workdir),
             &["push", "--porcelain", REMOTE, &refspec],
             timeout,
+            progress,
         )?;
         if out.success {
             // Keep the tracking ref in step even if the remote's fetch refspec is unusual.
@@ -1366,6 +1391,20 @@ fn has_symlink_parent(root: &Path, rel: &Path) -> bool {
     false
 }
 
+/// Returns the paths of the index entries under the directory `rel`, found by binary search
+/// (the index is sorted by path), so staging one file costs O(log n), not a scan of the index.
+fn entries_under(index: &git2::Index, rel: &Path) -> Vec<PathBuf> {
+    let mut prefix = path_to_bytes(rel);
+    prefix.push(b'/');
+    // Not found (or a name git cannot hold): nothing is under it.
+    let Ok(start) = index.find_prefix(prefix.clone()) else { return Vec::new() };
+    (start..index.len())
+        .map_while(|i| index.get(i))
+        .take_while(|e| e.path.starts_with(&prefix))
+        .map(|e| bytes_to_path(&e.path))
+        .collect()
+}
+
 fn path_to_bytes(p: &Path) -> Vec<u8> {
     p.as_os_str().as_encoded_bytes().to_vec()
 }
@@ -1435,6 +1474,10 @@ pub struct NetOutput {
     pub stderr: String,
 }
 
+/// Receives a network operation's progress: phase (git's words, e.g. "Writing objects"), units
+/// done and units in all when known. Called from a reader thread.
+pub type ProgressFn = Box<dyn FnMut(&str, u64, Option<u64>) + Send>;
+
 /// Runs a network git command with no prompts, in its own process group, killed with the group
 /// when `timeout` passes.
 pub fn run_network(
@@ -1444,12 +1487,30 @@ pub fn run_network(
     args: &[&str],
     timeout: Duration,
 ) -> Result<NetOutput> {
+    run_network_with_progress(op, remote, cwd, args, timeout, None)
+}
+
+/// [`run_network`], asking git for `--progress` and passing it to `progress` when given (the
+/// progress lines are kept out of the returned stderr).
+pub fn run_network_with_progress(
+    op: &'static str,
+    remote: &str,
+    cwd: Option<&Path>,
+    args: &[&str],
+    timeout: Duration,
+    progress: Option<ProgressFn>,
+) -> Result<NetOutput> {
     use std::os::unix::process::CommandExt;
     let mut cmd = Command::new("git");
     if let Some(cwd) = cwd {
         cmd.current_dir(cwd);
     }
-    cmd.args(args)
+    let mut args = args.to_vec();
+    if progress.is_some() {
+        // After the subcommand: `git push --progress ...`.
+        args.insert(1, "--progress");
+    }
+    cmd.args(&args)
         .env("GIT_TERMINAL_PROMPT", "0")
         .env("GCM_INTERACTIVE", "never")
         .env("GIT_ASKPASS", "")
@@ -1480,8 +1541,14 @@ pub fn run_network(
         let _ = out_tx.send(buf);
     });
     std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = stderr.read_to_end(&mut buf);
+        let buf = match progress {
+            Some(mut progress) => read_progress(&mut stderr, &mut *progress),
+            None => {
+                let mut buf = Vec::new();
+                let _ = stderr.read_to_end(&mut buf);
+                buf
+            }
+        };
         let _ = err_tx.send(buf);
     });
     let deadline = Instant::now() + timeout;
@@ -1513,6 +1580,73 @@ pub fn run_network(
         stdout: scrub(&String::from_utf8_lossy(&stdout)),
         stderr: scrub(&String::from_utf8_lossy(&stderr)),
     })
+}
+
+/// The phases git reports with `--progress` (sent and received, local and `remote:`).
+const PROGRESS_PHASES: &[&str] = &[
+    "Enumerating objects",
+    "Counting objects",
+    "Compressing objects",
+    "Writing objects",
+    "Receiving objects",
+    "Resolving deltas",
+    "Unpacking objects",
+];
+
+/// Reads git's stderr to its end, passing progress lines (ended by `\r` or `\n`) to `progress`
+/// and returning the other lines.
+fn read_progress(
+    stderr: &mut impl Read,
+    progress: &mut dyn FnMut(&str, u64, Option<u64>),
+) -> Vec<u8> {
+    let mut kept = Vec::new();
+    let mut line = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let mut flush = |line: &mut Vec<u8>, end: u8, kept: &mut Vec<u8>| {
+        let text = String::from_utf8_lossy(line);
+        match parse_progress(&text) {
+            Some((phase, done, total)) => progress(phase, done, total),
+            None if !line.is_empty() => {
+                kept.extend_from_slice(line);
+                kept.push(if end == b'\r' { b'\n' } else { end });
+            }
+            None => {}
+        }
+        line.clear();
+    };
+    loop {
+        let n = match stderr.read(&mut chunk) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        for &b in &chunk[..n] {
+            if b == b'\r' || b == b'\n' {
+                flush(&mut line, b, &mut kept);
+            } else {
+                line.push(b);
+            }
+        }
+    }
+    flush(&mut line, b'\n', &mut kept);
+    kept
+}
+
+/// Parses one progress line of git, e.g. `Writing objects:  45% (9/20), 1.2 MiB | 3 MiB/s` or
+/// `remote: Counting objects: 7, done.`, into (phase, done, total).
+fn parse_progress(line: &str) -> Option<(&str, u64, Option<u64>)> {
+    let line = line.trim();
+    let line = line.strip_prefix("remote:").map_or(line, str::trim_start);
+    let (phase, rest) = line.split_once(':')?;
+    if !PROGRESS_PHASES.contains(&phase) {
+        return None;
+    }
+    if let Some(open) = rest.find('(') {
+        let close = open + rest[open..].find(')')?;
+        let (done, total) = rest[open + 1..close].split_once('/')?;
+        return Some((phase, done.trim().parse().ok()?, Some(total.trim().parse().ok()?)));
+    }
+    let count = rest.split(',').next()?.trim();
+    Some((phase, count.parse().ok()?, None))
 }
 
 /// Checks that `url` is a reachable git remote (`git ls-remote`), within `timeout`.
@@ -1599,6 +1733,27 @@ pub fn now() -> SystemTime {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn progress_lines_are_parsed_and_kept_out_of_the_error_text() {
+        assert_eq!(
+            parse_progress("Writing objects:  45% (9/20), 1.20 MiB | 3.00 MiB/s"),
+            Some(("Writing objects", 9, Some(20)))
+        );
+        assert_eq!(
+            parse_progress("remote: Counting objects: 7, done."),
+            Some(("Counting objects", 7, None))
+        );
+        assert_eq!(parse_progress("fatal: unable to access 'x': 403"), None);
+        assert_eq!(parse_progress("error: failed to push some refs to 'x'"), None);
+        let stderr = b"Enumerating objects: 3, done.\rCounting objects:  33% (1/3)\rCounting \
+                       objects: 100% (3/3), done.\nfatal: the remote hung up\n";
+        let mut seen = Vec::new();
+        let kept = read_progress(&mut &stderr[..], &mut |p, d, t| seen.push((p.to_string(), d, t)));
+        assert_eq!(String::from_utf8(kept).unwrap(), "fatal: the remote hung up\n");
+        assert_eq!(seen.len(), 3);
+        assert_eq!(seen[2], ("Counting objects".to_string(), 3, Some(3)));
+    }
 
     #[test]
     fn scrub_hides_passwords_in_urls_inside_messages() {

@@ -6,6 +6,7 @@ use supersonic_core::events::{Event, EventBus};
 use supersonic_core::folder::{Folder, Trigger};
 use supersonic_core::paths::Dirs;
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
@@ -49,6 +50,36 @@ fn a_cycle_commits_pushes_and_reports_events() {
         .filter(|k| *k != "other")
         .collect();
     assert_eq!(kinds, vec!["committed", "start", "success"]);
+}
+
+#[test]
+fn long_work_reports_progress_ending_with_a_finished_event() {
+    let f = Fixture::new();
+    let bus = EventBus::default();
+    let events = bus.subscribe();
+    let mut folder = folder(&f, &bus);
+    folder.set_progress_delay(Duration::ZERO);
+    for i in 0..300 {
+        write(&f.dir.join(format!("d{}/f{i}.txt", i % 7)), &format!("{i}\n"));
+    }
+    let report = folder.cycle(Some(Batch::Full), Trigger::Manual).unwrap();
+    assert!(report.pushed, "{report:?}");
+    let mut by_op: BTreeMap<String, Vec<(u64, Option<u64>, bool)>> = BTreeMap::new();
+    for e in events.try_iter() {
+        if let Event::Progress { operation, done, total, finished, folder, .. } = e {
+            assert_eq!(folder, f.dir.display().to_string());
+            let op = serde_json::to_value(operation).unwrap().as_str().unwrap().to_string();
+            by_op.entry(op).or_default().push((done, total, finished));
+        }
+    }
+    let stage = &by_op["stage"];
+    assert_eq!(stage.last(), Some(&(300, Some(300), true)), "staging ends at 300 of 300");
+    assert!(stage.windows(2).all(|w| w[0].0 <= w[1].0), "staging only moves forward");
+    assert_eq!(stage.iter().filter(|p| p.2).count(), 1, "one finished event");
+    // The push of 300 new files goes through git's own progress ("Writing objects").
+    let push = by_op.get("push").expect("push progress from git --progress");
+    assert!(push.last().is_some_and(|p| p.2), "the push ends with a finished event: {push:?}");
+    assert!(push.iter().any(|p| p.1.is_some_and(|t| t > 0)), "object counts: {push:?}");
 }
 
 #[test]

@@ -41,6 +41,39 @@ fn a_batch_is_one_commit_with_device_trailers_and_paths() {
 }
 
 #[test]
+fn a_directory_that_became_a_file_and_back_is_committed_from_reported_paths_alone() {
+    let mut f = Fixture::new();
+    // Neighbours that sort around "d/" ("d-x", "d.txt", "d0") must be left alone.
+    for p in ["d/a.txt", "d/sub/b.txt", "d-x.txt", "d.txt", "d0/c.txt", "e.txt"] {
+        write(&f.dir.join(p), "x\n");
+    }
+    f.full_snapshot();
+    let tracked = |f: &Fixture| f.sb.git(&f.dir, &["ls-tree", "-r", "--name-only", "HEAD"]);
+    let stage = |f: &mut Fixture, path: &str| {
+        let batch = Batch::Paths([PathBuf::from(path)].into());
+        f.repo.snapshot(&batch, &rules(&f.dir), &limits(), &identity("alpha")).unwrap()
+    };
+
+    std::fs::remove_dir_all(f.dir.join("d")).unwrap();
+    write(&f.dir.join("d"), "now a file\n");
+    assert!(stage(&mut f, "d").commit.is_some());
+    assert_eq!(tracked(&f), "d\nd-x.txt\nd.txt\nd0/c.txt\ne.txt");
+
+    std::fs::remove_file(f.dir.join("d")).unwrap();
+    write(&f.dir.join("d/new.txt"), "a dir again\n");
+    assert!(stage(&mut f, "d").commit.is_some());
+    assert_eq!(tracked(&f), "d-x.txt\nd.txt\nd/new.txt\nd0/c.txt\ne.txt");
+
+    // A file vanished inside a reported directory: dropped, siblings kept.
+    write(&f.dir.join("d/keep.txt"), "k\n");
+    stage(&mut f, "d");
+    std::fs::remove_file(f.dir.join("d/new.txt")).unwrap();
+    assert!(stage(&mut f, "d").commit.is_some());
+    assert_eq!(tracked(&f), "d-x.txt\nd.txt\nd/keep.txt\nd0/c.txt\ne.txt");
+    f.sb.fsck(&f.dir);
+}
+
+#[test]
 fn ignored_files_and_oversized_files_are_not_committed() {
     let mut f = Fixture::new();
     write(&f.dir.join(".syncignore"), "*.log\n");
