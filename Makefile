@@ -49,9 +49,11 @@ test-ui:
 	npm --prefix ui test
 	node ui/tests/e2e.mjs
 
-# The desktop app starts under Xvfb and shows its window; the tauri CLI reads this layout.
+# The desktop app: a smoke test under Xvfb (window, tray state, notifications, single instance;
+# the tauri CLI reads this layout), then the user's journey driven through tauri-driver.
 test-app:
 	tests/app-smoke.sh
+	xvfb-run -a -s "-screen 0 1280x860x24" dbus-run-session -- node tests/app-e2e.mjs
 
 lint:
 	$(CARGO) fmt --all -- --check

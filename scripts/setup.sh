@@ -10,7 +10,7 @@ APT_PACKAGES=(
   libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev libxdo-dev libssl-dev
   libsoup-3.0-dev libjavascriptcoregtk-4.1-dev
   xvfb xauth x11-utils x11-apps imagemagick dbus dbus-x11 dunst libnotify-bin
-  chromium fonts-dejavu-core
+  chromium fonts-dejavu-core webkit2gtk-driver
   nodejs npm
 )
 
@@ -32,6 +32,13 @@ if ((${#missing[@]})); then
 fi
 
 command -v cargo >/dev/null || { echo "setup: cargo not found; install Rust with rustup" >&2; exit 1; }
+
+# tauri-driver: the WebDriver bridge (over Debian's WebKitWebDriver) that tests/app-e2e.mjs
+# drives the desktop app through. Built from crates.io once; pinned.
+if ! command -v tauri-driver >/dev/null; then
+  echo "setup: cargo install tauri-driver"
+  cargo install --locked --quiet --version 2.1.0 tauri-driver
+fi
 
 if [ ! -d ui/node_modules ] || [ ui/package-lock.json -nt ui/node_modules/.package-lock.json ]; then
   echo "setup: npm ci (ui/)"

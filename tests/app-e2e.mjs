@@ -1,0 +1,350 @@
+// Desktop end-to-end: the real app (target/debug/supersonic-sync) under Xvfb, driven through
+// tauri-driver and Debian's WebKitWebDriver (W3C WebDriver over HTTP; the client is the few
+// calls below, no extra package). Run by tests/app-smoke.sh inside xvfb-run + dbus-run-session.
+//
+// The journey a new user makes:
+//   1. the app starts with an empty config: Status says there is nothing to sync yet;
+//   2. Settings → Add folder (path and remote typed, as a browser user would) → the running
+//      engine picks the folder up and syncs it without Sync now or a restart;
+//   3. a second device (the CLI with its own config) edits the same file; so does the app's
+//      user; the conflict shows on the Conflicts page, each side labelled with its device;
+//   4. Take theirs resolves it: the file holds the other device's text, the copy is gone, and
+//      both devices end clean and equal to the remote.
+// Screenshots of each page are saved as test-artifacts/app-e2e-*.png (look at them).
+// Last line: `app-e2e: N passed, M failed`.
+
+import { spawn, execFileSync } from "node:child_process";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+
+const root = resolve(import.meta.dirname, "..");
+const app = join(root, "target/debug/supersonic-sync");
+const cliBin = join(root, "target/debug/supersonic");
+const artifacts = join(root, "test-artifacts");
+const WAIT_MS = 60_000;
+const ELEMENT = "element-6066-11e4-a52e-4f735466cecf";
+
+let passed = 0;
+let failed = 0;
+let stopAll = false;
+
+async function check(name, fn) {
+  if (stopAll) {
+    console.log(`SKIP ${name}`);
+    failed += 1;
+    return;
+  }
+  try {
+    await fn();
+    passed += 1;
+    console.log(`PASS ${name}`);
+  } catch (err) {
+    failed += 1;
+    stopAll = true; // a journey: later steps depend on earlier ones
+    console.log(`FAIL ${name}\n     ${String(err.stack || err).split("\n").join("\n     ")}`);
+  }
+}
+
+function assert(cond, what) {
+  if (!cond) throw new Error(`assertion failed: ${what}`);
+}
+
+function assertEq(got, want, what) {
+  if (JSON.stringify(got) !== JSON.stringify(want))
+    throw new Error(`${what}: got ${JSON.stringify(got)}, want ${JSON.stringify(want)}`);
+}
+
+async function waitUntil(what, fn, ms = WAIT_MS) {
+  const end = Date.now() + ms;
+  let last = "";
+  for (;;) {
+    try {
+      if (await fn()) return;
+    } catch (err) {
+      last = String(err.message || err);
+    }
+    if (Date.now() > end)
+      throw new Error(`timed out after ${ms} ms waiting for ${what}${last ? `: ${last}` : ""}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sandbox: a hermetic user (HOME, git identity, Supersonic dirs), a bare remote, a second device
+
+const tmp = mkdtempSync(join(tmpdir(), "supersonic-app-e2e-"));
+const home = join(tmp, "home");
+mkdirSync(home, { recursive: true });
+writeFileSync(
+  join(home, ".gitconfig"),
+  "[user]\n\tname = App E2E\n\temail = app-e2e@example.invalid\n[init]\n\tdefaultBranch = main\n" +
+    "[commit]\n\tgpgsign = false\n",
+);
+const baseEnv = { ...process.env };
+for (const k of ["GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "XDG_CONFIG_HOME", "XDG_DATA_HOME"])
+  delete baseEnv[k];
+Object.assign(baseEnv, {
+  HOME: home,
+  GIT_CONFIG_GLOBAL: join(home, ".gitconfig"),
+  GIT_CONFIG_NOSYSTEM: "1",
+  GIT_TERMINAL_PROMPT: "0",
+  SUPERSONIC_DEBOUNCE_MS: "200",
+  SUPERSONIC_BACKOFF_INITIAL_SEC: "1",
+  SUPERSONIC_BACKOFF_MAX_SEC: "2",
+  SUPERSONIC_MAX_PER_HOUR: "100000",
+  SUPERSONIC_LOG: "info",
+});
+const desk = {
+  ...baseEnv,
+  SUPERSONIC_CONFIG_DIR: join(tmp, "desk/config"),
+  SUPERSONIC_DATA_DIR: join(tmp, "desk/data"),
+  SUPERSONIC_DEVICE_NAME: "desk",
+};
+const laptop = {
+  ...baseEnv,
+  SUPERSONIC_CONFIG_DIR: join(tmp, "laptop/config"),
+  SUPERSONIC_DATA_DIR: join(tmp, "laptop/data"),
+  SUPERSONIC_DEVICE_NAME: "laptop",
+};
+const remote = join(tmp, "remote.git");
+const dirDesk = join(tmp, "desk-notes");
+const dirLaptop = join(tmp, "laptop-notes");
+
+function git(cwd, args) {
+  return execFileSync("git", args, { cwd, env: baseEnv, encoding: "utf8" }).trim();
+}
+
+function cli(env, args) {
+  try {
+    return execFileSync(cliBin, args, { env, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+  } catch (err) {
+    throw new Error(`supersonic ${args.join(" ")} failed: ${err.stderr}\n${err.stdout}`);
+  }
+}
+
+function remoteFile(path) {
+  try {
+    return execFileSync("git", ["--git-dir", remote, "show", `main:${path}`], {
+      env: baseEnv,
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "ignore"],
+    });
+  } catch {
+    return null;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// WebDriver: tauri-driver on a free port, one session whose browser is the app
+
+const port = 4444 + (process.pid % 1000);
+const WD = `http://127.0.0.1:${port}`;
+let driver = null;
+let driverLog = "";
+let session = "";
+
+async function wd(method, path, body) {
+  const res = await fetch(`${WD}${path}`, {
+    method,
+    headers: { "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const json = await res.json().catch(() => ({}));
+  if (!res.ok || json?.value?.error)
+    throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json.value ?? json)}`);
+  return json.value;
+}
+
+const s = (path) => `/session/${session}${path}`;
+
+async function find(css) {
+  const el = await wd("POST", s("/element"), { using: "css selector", value: css });
+  return el[ELEMENT];
+}
+
+async function findAll(css) {
+  const els = await wd("POST", s("/elements"), { using: "css selector", value: css });
+  return els.map((e) => e[ELEMENT]);
+}
+
+async function waitFor(css, ms = WAIT_MS) {
+  let el = null;
+  await waitUntil(`${css} to show`, async () => (el = await find(css)) !== undefined, ms);
+  return el;
+}
+
+async function click(css) {
+  await wd("POST", s(`/element/${await waitFor(css)}/click`), {});
+}
+
+async function fill(css, text) {
+  const el = await waitFor(css);
+  await wd("POST", s(`/element/${el}/clear`), {});
+  await wd("POST", s(`/element/${el}/value`), { text });
+}
+
+async function text(css) {
+  return wd("GET", s(`/element/${await find(css)}/text`));
+}
+
+async function run(script, ...args) {
+  return wd("POST", s("/execute/sync"), { script, args });
+}
+
+async function go(pageName) {
+  await click(`nav a[data-page="${pageName}"]`);
+  await waitFor(`nav a[data-page="${pageName}"][aria-current="page"]`);
+}
+
+async function shoot(name) {
+  const png = await wd("GET", s("/screenshot"));
+  writeFileSync(join(artifacts, `app-e2e-${name}.png`), Buffer.from(png, "base64"));
+}
+
+async function startDriver() {
+  const bin = process.env.TAURI_DRIVER || "tauri-driver";
+  driver = spawn(bin, ["--port", String(port), "--native-driver", "/usr/bin/WebKitWebDriver"], {
+    env: desk,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  driver.stdout.on("data", (d) => (driverLog += d));
+  driver.stderr.on("data", (d) => (driverLog += d));
+  await waitUntil(
+    "tauri-driver to listen",
+    async () => (await fetch(`${WD}/status`).catch(() => null))?.ok === true,
+    30_000,
+  );
+  const created = await wd("POST", "/session", {
+    capabilities: { alwaysMatch: { "tauri:options": { application: app } } },
+  });
+  session = created.sessionId;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The journey
+
+console.log(`app-e2e: ${app}\n         sandbox ${tmp}`);
+mkdirSync(artifacts, { recursive: true });
+
+try {
+  await check("prerequisites: the app, the CLI, WebKitWebDriver", async () => {
+    assert(existsSync(app), `${app} is missing: cargo build -p supersonic-sync`);
+    assert(existsSync(cliBin), `${cliBin} is missing: cargo build -p supersonic-cli`);
+    assert(existsSync("/usr/bin/WebKitWebDriver"), "apt-get install webkit2gtk-driver");
+  });
+
+  await check("the app starts under tauri-driver with nothing configured yet", async () => {
+    await startDriver();
+    await waitFor("nav a[data-page='status']");
+    await waitUntil("the app to say there is nothing to sync yet", async () =>
+      /no folder|add a folder|nothing/i.test(await text("main")),
+    );
+    await shoot("empty");
+  });
+
+  await check("Settings → Add folder: the running engine syncs it without a restart", async () => {
+    git(tmp, ["init", "-q", "--bare", "-b", "main", remote]);
+    mkdirSync(dirDesk);
+    writeFileSync(join(dirDesk, "todo.md"), "# Todo\n- water the plants\n");
+    await go("settings");
+    await click('[data-action="add-folder"]');
+    await fill("#af-path", dirDesk);
+    await fill("#af-remote", remote);
+    await shoot("add-folder");
+    await click('[data-testid="add-folder"] button[type="submit"]');
+    await waitFor(`.folders button[title="${dirDesk}"]`);
+    // No Sync now: the engine follows the config it was started with.
+    await waitUntil("the folder's file to reach the remote", () => remoteFile("todo.md") !== null);
+    await go("status");
+    await waitUntil(
+      "its card to show the sync",
+      async () =>
+        (await text(`article.folder[data-folder="${dirDesk}"] [data-fact="last-sync"]`)) ===
+        "just now",
+    );
+    await shoot("status");
+  });
+
+  const DESK = "# Todo\n- water the plants\n- call the plumber (desk)\n";
+  const LAPTOP = "# Todo\n- water the plants\n- buy stamps (laptop)\n";
+  await check("both devices edit todo.md: the Conflicts page shows each side's device", async () => {
+    cli(laptop, ["init", dirLaptop, "--remote", remote]);
+    cli(laptop, ["sync", dirLaptop]);
+    writeFileSync(join(dirLaptop, "todo.md"), LAPTOP);
+    cli(laptop, ["sync", dirLaptop]);
+    assertEq(remoteFile("todo.md"), LAPTOP, "the laptop pushed first");
+    writeFileSync(join(dirDesk, "todo.md"), DESK);
+    await waitUntil(
+      "the desk to keep both versions",
+      () => readdirSync(dirDesk).filter((f) => f.startsWith("todo")).length === 2,
+    );
+    await waitUntil("the sidebar to count the conflict", async () =>
+      (await text('nav a[data-page="conflicts"]')).includes("1"),
+    );
+    await go("conflicts");
+    const card = 'article.conflict[data-path="todo.md"]';
+    await waitFor(`${card} [data-testid="local-device"]`);
+    assertEq(await text(`${card} [data-testid="local-device"]`), "desk", "mine is this device");
+    assertEq(await text(`${card} [data-testid="remote-device"]`), "laptop", "theirs is the laptop");
+    await shoot("conflicts");
+  });
+
+  await check("Take theirs: one file with the laptop's text, equal on both devices", async () => {
+    const card = 'article.conflict[data-path="todo.md"]';
+    await click(`${card} [data-action="take-remote"]`);
+    await waitUntil("the card to go", async () => (await findAll(card)).length === 0);
+    assertEq(readFileSync(join(dirDesk, "todo.md"), "utf8"), LAPTOP, "desk holds theirs");
+    assertEq(
+      readdirSync(dirDesk).filter((f) => f.startsWith("todo")),
+      ["todo.md"],
+      "the conflict copy is gone",
+    );
+    await waitUntil(
+      "the resolution to reach the remote",
+      () => git(dirDesk, ["rev-parse", "HEAD"]) === git(tmp, ["--git-dir", remote, "rev-parse", "main"]),
+    );
+    cli(laptop, ["sync", dirLaptop]);
+    assertEq(readFileSync(join(dirLaptop, "todo.md"), "utf8"), LAPTOP, "laptop unchanged");
+    assertEq(
+      readdirSync(dirLaptop).filter((f) => f.startsWith("todo")),
+      ["todo.md"],
+      "no copy on the laptop",
+    );
+    for (const dir of [dirDesk, dirLaptop]) {
+      assertEq(git(dir, ["status", "--porcelain"]), "", `${dir} is clean`);
+    }
+    assertEq(
+      git(dirLaptop, ["rev-parse", "HEAD"]),
+      git(tmp, ["--git-dir", remote, "rev-parse", "main"]),
+      "the laptop is at the remote's head",
+    );
+    // The desk's own copy of its version stays recoverable in history.
+    const log = git(dirDesk, ["log", "--all", "--format=%H"]).split("\n");
+    const kept = log.some((c) => {
+      try {
+        return git(dirDesk, ["grep", "-l", "call the plumber", c]).length > 0;
+      } catch {
+        return false;
+      }
+    });
+    assert(kept, "the desk's losing version is still in history");
+    await shoot("resolved");
+  });
+} finally {
+  if (session) await wd("DELETE", `/session/${session}`).catch(() => {});
+  if (driver) {
+    driver.kill("SIGTERM");
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  if (failed) console.log(`--- tauri-driver log ---\n${driverLog.slice(-4000)}`);
+  console.log(`app-e2e: ${passed} passed, ${failed} failed`);
+  process.exitCode = failed ? 1 : 0;
+}
