@@ -12,6 +12,7 @@ mod bridge;
 mod commands;
 mod notify;
 mod tray;
+mod window_state;
 
 use std::sync::Mutex;
 
@@ -72,21 +73,27 @@ fn main() {
                         .collect()
                 })
                 .unwrap_or_default();
-            notify::start(notifications, bus.subscribe());
+            notify::start(app.handle().clone(), notifications, bus.subscribe());
             app.manage(desk.clone());
             app.manage(Engine(Mutex::new(engine)));
             tray::build(app.handle())?;
+            window_state::restore(app.handle(), &desk.api.dirs().data_dir);
             bridge::start(app.handle().clone(), desk, bus.subscribe());
+            quit_on_signals(app.handle().clone());
             Ok(())
         })
-        .on_window_event(|window, event| {
+        .on_window_event(|window, event| match event {
             // Closing the window hides it: the app lives in the tray until Quit.
-            if let tauri::WindowEvent::CloseRequested { api, .. } = event {
-                if window.label() == MAIN_WINDOW {
-                    api.prevent_close();
-                    let _ = window.hide();
-                }
+            tauri::WindowEvent::CloseRequested { api, .. } if window.label() == MAIN_WINDOW => {
+                api.prevent_close();
+                let _ = window.hide();
             }
+            tauri::WindowEvent::Resized(_) | tauri::WindowEvent::Moved(_)
+                if window.label() == MAIN_WINDOW =>
+            {
+                window_state::save(window);
+            }
+            _ => {}
         })
         .build(tauri::generate_context!())
         .expect("the Tauri runtime failed to start");
@@ -100,6 +107,26 @@ fn main() {
             }
         }
         _ => {}
+    });
+}
+
+/// Quits like the tray's Quit (pending changes committed by the engine's stop) on SIGTERM — a
+/// logout or `kill` — and SIGINT.
+fn quit_on_signals(app: tauri::AppHandle) {
+    tauri::async_runtime::spawn(async move {
+        use tokio::signal::unix::{signal, SignalKind};
+        let (Ok(mut term), Ok(mut int)) =
+            (signal(SignalKind::terminate()), signal(SignalKind::interrupt()))
+        else {
+            tracing::warn!("cannot listen for SIGTERM; a logout may interrupt a sync");
+            return;
+        };
+        let name = tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = int.recv() => "SIGINT",
+        };
+        tracing::info!("received {name}; committing pending changes and quitting");
+        app.exit(0);
     });
 }
 

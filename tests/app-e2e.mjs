@@ -9,7 +9,8 @@
 //   3. a second device (the CLI with its own config) edits the same file; so does the app's
 //      user; the conflict shows on the Conflicts page, each side labelled with its device;
 //   4. Take theirs resolves it: the file holds the other device's text, the copy is gone, and
-//      both devices end clean and equal to the remote.
+//      both devices end clean and equal to the remote;
+//   5. the window's size survives a restart.
 // Screenshots of each page are saved as test-artifacts/app-e2e-*.png (look at them).
 // Last line: `app-e2e: N passed, M failed`.
 
@@ -309,7 +310,10 @@ try {
     );
     await waitUntil(
       "the resolution to reach the remote",
-      () => git(dirDesk, ["rev-parse", "HEAD"]) === git(tmp, ["--git-dir", remote, "rev-parse", "main"]),
+      () =>
+        remoteFile("todo.md") === LAPTOP &&
+        !git(tmp, ["--git-dir", remote, "ls-tree", "--name-only", "main"]).includes("sync-conflict") &&
+        git(dirDesk, ["rev-parse", "HEAD"]) === git(tmp, ["--git-dir", remote, "rev-parse", "main"]),
     );
     cli(laptop, ["sync", dirLaptop]);
     assertEq(readFileSync(join(dirLaptop, "todo.md"), "utf8"), LAPTOP, "laptop unchanged");
@@ -337,6 +341,24 @@ try {
     });
     assert(kept, "the desk's losing version is still in history");
     await shoot("resolved");
+  });
+  await check("the window's size is kept across a restart", async () => {
+    await wd("POST", s("/window/rect"), { width: 1040, height: 720 });
+    const stateFile = join(desk.SUPERSONIC_DATA_DIR, "window-state.json");
+    await waitUntil("the window state to be saved", () => {
+      const st = JSON.parse(readFileSync(stateFile, "utf8"));
+      return st.width === 1040 && st.height === 720;
+    });
+    await wd("DELETE", `/session/${session}`);
+    session = "";
+    const created = await wd("POST", "/session", {
+      capabilities: { alwaysMatch: { "tauri:options": { application: app } } },
+    });
+    session = created.sessionId;
+    await waitFor("nav a[data-page='status']");
+    const rect = await wd("GET", s("/window/rect"));
+    assertEq([rect.width, rect.height], [1040, 720], "the restarted window's size");
+    await shoot("restarted");
   });
 } finally {
   if (session) await wd("DELETE", `/session/${session}`).catch(() => {});

@@ -7,7 +7,9 @@
 #   4. the tray state follows the engine: a pending conflict turns it to `conflict` (the app logs
 #      each state it shows; screenshot test-artifacts/app-conflict.png), and a native
 #      notification announces it (dbus-monitor on the test's session bus);
-#   5. a second launch hands over to the first and exits without starting a second engine.
+#   5. a second launch hands over to the first and exits without starting a second engine;
+#   6. clicking the conflict notification (dunstctl action) opens the Conflicts page;
+#   7. SIGTERM (a logout) commits a pending edit and quits cleanly.
 # Every wait is bounded; cleanup never fails the run. Last line: `app-smoke: N passed, M failed`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -66,7 +68,9 @@ gone() { ! kill -0 "$1" 2>/dev/null; }
 # Every desktop notification sent on this session bus, to assert on (TESTING.md, Notifications).
 dbus-monitor --session "interface='org.freedesktop.Notifications',member='Notify'" \
   > "$out/app-notify.log" 2>&1 & monitor=$!
-command -v dunst > /dev/null && { dunst -config /dev/null > /dev/null 2>&1 & }
+printf '[global]\n[urgency_low]\ntimeout = 0\n[urgency_normal]\ntimeout = 0\n[urgency_critical]\ntimeout = 0\n' \
+  > "$tmp/dunstrc"
+command -v dunst > /dev/null && { dunst -config "$tmp/dunstrc" > /dev/null 2>&1 & }
 target/debug/supersonic-sync > "$out/app.log" 2>&1 & app=$!
 
 # 2. The main window shows the real UI.
@@ -112,6 +116,25 @@ else
   fail "no conflict notification on the session bus"
 fi
 
+# 6. Clicking the notification opens the page it is about. dunst keeps notifications on screen
+#    here (timeout 0), and performs the default action of the top one: try each in turn.
+clicked=no
+for _ in 1 2 3 4 5; do
+  [ "$(dunstctl count displayed 2>/dev/null || echo 0)" -ge 1 ] || break
+  dunstctl action 0 2>/dev/null || true
+  if wait_for 5 logged "a notification was clicked: opening conflicts" "$out/app.log"; then
+    clicked=yes; break
+  fi
+  dunstctl close 2>/dev/null || true
+done
+if [ "$clicked" = yes ]; then
+  sleep 2
+  xwd -root -silent | /usr/bin/convert xwd:- "$out/app-notification-click.png"
+  pass "clicking the conflict notification opens the Conflicts page (app-notification-click.png)"
+else
+  fail "a click on a notification did not open the Conflicts page (dunstctl: $(command -v dunstctl))"
+fi
+
 # 5. A second launch focuses the first and exits without starting an engine.
 target/debug/supersonic-sync > "$out/app-second.log" 2>&1 & second=$!
 if wait_for 20 gone "$second"; then
@@ -129,7 +152,23 @@ else
   fail "the second launch was still running after 20 s"
 fi
 
-kill "$app" "$monitor" 2>/dev/null; wait "$app" 2>/dev/null
+# 7. SIGTERM (what a logout sends): the pending edit is committed and the app exits with 0.
+echo "written just before the logout" > "$tmp/notes/last-words.txt"
+sleep 0.3   # the watcher has seen it; the batch is still waiting for its quiet period
+kill -TERM "$app"
+if wait_for 30 gone "$app"; then
+  wait "$app"; code=$?
+  if [ "$code" = 0 ] && logged "received SIGTERM" "$out/app.log" \
+     && git -C "$tmp/notes" cat-file -e HEAD:last-words.txt 2>/dev/null; then
+    pass "SIGTERM commits the pending edit and quits cleanly"
+  else
+    fail "SIGTERM: exit $code; last-words.txt committed: $(git -C "$tmp/notes" cat-file -e HEAD:last-words.txt 2>&1 && echo yes)"
+  fi
+else
+  fail "the app was still running 30 s after SIGTERM"
+  kill -9 "$app" 2>/dev/null
+fi
+kill "$monitor" 2>/dev/null
 true
 EOF
 xvfb-run -a -s "-screen 0 1280x800x24" dbus-run-session -- bash "$tmp/session.sh" || true
@@ -139,4 +178,4 @@ failed=$(grep -c '^FAIL' "$out/app-smoke.results" || true)
 sed 's/^/app-smoke: /' "$out/app-smoke.results"
 if [ "$failed" != 0 ]; then echo "app-smoke: app log:"; tail -40 "$out/app.log"; fi
 echo "app-smoke: $passed passed, $failed failed"
-[ "$failed" = 0 ] && [ "$passed" = 6 ]
+[ "$failed" = 0 ] && [ "$passed" = 8 ]
