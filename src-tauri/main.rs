@@ -14,11 +14,12 @@ mod notify;
 mod tray;
 mod window_state;
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use supersonic_core::api::Api;
 use supersonic_core::engine::{EngineControl, EngineHandle};
 use supersonic_core::events::EventBus;
+use supersonic_core::outlets::{self, SharedWebhooks};
 use tauri::Manager;
 
 /// The label of the main window (tauri.conf.json and the capability name it too).
@@ -35,6 +36,21 @@ pub struct Desk {
 
 /// The running engine, stopped (pending changes committed) when the app exits.
 struct Engine(Mutex<Option<EngineHandle>>);
+
+/// Webhook delivery, as `supersonic run` does it; flushed after the engine stops.
+struct Webhooks(SharedWebhooks);
+
+/// Starts webhook delivery for the configured folders; a bad setting is logged (it names the
+/// key) and the app runs without webhooks rather than not at all.
+fn start_webhooks(api: &Api, bus: &EventBus) -> Option<supersonic_core::webhooks::WebhookHandle> {
+    let started = api.load().and_then(|(app, folders)| {
+        let device = api.device(&app)?;
+        let history = api.dirs().data_dir.join(supersonic_core::history::HISTORY_FILE);
+        let settings = supersonic_core::webhooks::folder_settings(&folders);
+        supersonic_core::webhooks::start(settings, device.name, bus, history)
+    });
+    started.map_err(|e| tracing::warn!("webhooks are off: {e}")).ok()
+}
 
 fn main() {
     tracing_subscriber::fmt()
@@ -55,6 +71,9 @@ fn main() {
             tracing::info!("Supersonic Sync {} started", env!("CARGO_PKG_VERSION"));
             let api = Api::from_env(std::env::vars().collect())?;
             let bus = EventBus::default();
+            let folders = api.load().map(|(_, folders)| folders).unwrap_or_default();
+            // Subscribed before the engine starts, so its first events are sent too.
+            let webhooks: SharedWebhooks = Arc::new(Mutex::new(start_webhooks(&api, &bus)));
             let engine = match api.start(bus.clone()) {
                 Ok(handle) => Some(handle),
                 Err(e) => {
@@ -63,17 +82,13 @@ fn main() {
                 }
             };
             let desk = Desk { api, control: engine.as_ref().map(EngineHandle::control) };
-            let notifications = desk
-                .api
-                .load()
-                .map(|(_, folders)| {
-                    folders
-                        .iter()
-                        .map(|f| (f.path.display().to_string(), f.settings.notifications.clone()))
-                        .collect()
-                })
-                .unwrap_or_default();
-            notify::start(app.handle().clone(), notifications, bus.subscribe());
+            let (notify_updates, updates) = crossbeam_channel::unbounded();
+            let settings = supersonic_core::notifications::folder_settings(&folders);
+            notify::start(app.handle().clone(), settings, bus.subscribe(), updates);
+            if let Some(control) = &desk.control {
+                outlets::follow(control.subscribe_config(), notify_updates, webhooks.clone());
+            }
+            app.manage(Webhooks(webhooks));
             app.manage(desk.clone());
             app.manage(Engine(Mutex::new(engine)));
             tray::build(app.handle())?;
@@ -105,6 +120,9 @@ fn main() {
             {
                 engine.stop();
             }
+            // After the engine: its last events are still delivered (briefly bounded).
+            let webhooks = handle.state::<Webhooks>();
+            drop(webhooks.0.lock().unwrap_or_else(|e| e.into_inner()).take());
         }
         _ => {}
     });

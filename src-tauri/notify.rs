@@ -14,11 +14,24 @@ pub fn start(
     app: tauri::AppHandle,
     settings: Vec<(String, NotificationSettings)>,
     events: Receiver<Event>,
+    updates: Receiver<Vec<(String, NotificationSettings)>>,
 ) {
     let spawned = std::thread::Builder::new().name("supersonic-notify".into()).spawn(move || {
         let mut notifier = Notifier::new(settings);
         let mut warned = false;
-        for event in events {
+        loop {
+            let event = crossbeam_channel::select! {
+                recv(events) -> event => match event {
+                    Ok(event) => event,
+                    Err(_) => return,
+                },
+                recv(updates) -> settings => {
+                    if let Ok(settings) = settings {
+                        notifier.set_settings(settings);
+                    }
+                    continue;
+                }
+            };
             let Some(n) = notifier.on_event(&event, Instant::now()) else { continue };
             let urgency = if n.urgent {
                 notify_rust::Urgency::Critical

@@ -722,18 +722,26 @@ fn daemon(api: &Api, http: HttpApi) -> Result<ExitCode> {
     let bus = supersonic_core::events::EventBus::default();
     let events = bus.subscribe();
     let (_, folders) = api.load()?;
-    let notify_settings =
-        folders.iter().map(|f| (f.path.display().to_string(), f.settings.notifications.clone()));
-    let _notifications = notify::start(notify_settings.collect(), bus.subscribe());
+    let (notify_updates, updates) = crossbeam_channel::unbounded();
+    let _notifications = notify::start(
+        supersonic_core::notifications::folder_settings(&folders),
+        bus.subscribe(),
+        updates,
+    );
     std::thread::spawn(move || {
         for event in events {
             log_event(&event);
         }
     });
-    let webhook_events = bus.subscribe();
+    // Subscribed before the engine starts, so no event is missed; dropped after it stops, so
+    // the last events are still sent (briefly bounded).
+    let webhooks = std::sync::Arc::new(std::sync::Mutex::new(Some(start_webhooks(api, &bus)?)));
     let engine = api.start(bus.clone())?;
-    // Dropped after the engine stops, so the last events are still sent (briefly bounded).
-    let _webhooks = start_webhooks(api, webhook_events)?;
+    supersonic_core::outlets::follow(
+        engine.control().subscribe_config(),
+        notify_updates,
+        webhooks.clone(),
+    );
     control::serve(&api.dirs().data_dir.join(control::SOCKET), engine.control())?;
     let http = start_http(api, http, Some(engine.control()), bus)?;
     tracing::info!("supersonic running (pid {}); stop with Ctrl-C", std::process::id());
@@ -741,6 +749,7 @@ fn daemon(api: &Api, http: HttpApi) -> Result<ExitCode> {
     tracing::info!("received {signal:?}; committing pending changes and stopping");
     drop(http);
     engine.stop();
+    drop(webhooks.lock().unwrap_or_else(|e| e.into_inner()).take());
     Ok(ExitCode::SUCCESS)
 }
 
@@ -797,14 +806,13 @@ fn ui_dir() -> Option<PathBuf> {
 /// engine started, so none is missed.
 fn start_webhooks(
     api: &Api,
-    events: crossbeam_channel::Receiver<Event>,
+    bus: &supersonic_core::events::EventBus,
 ) -> Result<supersonic_core::webhooks::WebhookHandle> {
     let (app, folders) = api.load()?;
     let device = api.device(&app)?;
-    let settings =
-        folders.iter().map(|f| (f.path.display().to_string(), f.settings.webhooks.clone()));
+    let settings = supersonic_core::webhooks::folder_settings(&folders);
     let history = api.dirs().data_dir.join(supersonic_core::history::HISTORY_FILE);
-    Ok(supersonic_core::webhooks::start(settings.collect(), device.name, events, history)?)
+    Ok(supersonic_core::webhooks::start(settings, device.name, bus, history)?)
 }
 
 fn log_event(event: &Event) {

@@ -10,15 +10,29 @@ use crossbeam_channel::Receiver;
 use supersonic_core::events::Event;
 use supersonic_core::notifications::{NotificationSettings, Notifier};
 
-/// Starts the notification thread over `events`.
+/// Starts the notification thread over `events`; `updates` replaces the folders' settings when
+/// the configuration changes.
 pub fn start(
     settings: Vec<(String, NotificationSettings)>,
     events: Receiver<Event>,
+    updates: Receiver<Vec<(String, NotificationSettings)>>,
 ) -> JoinHandle<()> {
     std::thread::spawn(move || {
         let mut notifier = Notifier::new(settings);
         let mut warned = false;
-        for event in events {
+        loop {
+            let event = crossbeam_channel::select! {
+                recv(events) -> event => match event {
+                    Ok(event) => event,
+                    Err(_) => return,
+                },
+                recv(updates) -> settings => {
+                    if let Ok(settings) = settings {
+                        notifier.set_settings(settings);
+                    }
+                    continue;
+                }
+            };
             let Some(n) = notifier.on_event(&event, Instant::now()) else { continue };
             if std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_none() {
                 if !warned {

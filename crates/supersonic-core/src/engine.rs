@@ -55,6 +55,8 @@ struct Shared {
     bus: EventBus,
     /// Tells the config watcher (if any) that a folder's own config file changed.
     config_changed: Sender<()>,
+    /// Told every folder config after each reload (webhooks, notifications follow them).
+    config_subscribers: Mutex<Vec<Sender<Vec<FolderConfig>>>>,
 }
 
 impl Shared {
@@ -165,6 +167,7 @@ pub fn start(
         identity,
         bus,
         config_changed,
+        config_subscribers: Mutex::new(Vec::new()),
     });
     let handle = EngineHandle { shared, config_changes: Some(config_changes), watcher: None };
     let report = handle.control().reload(folders);
@@ -203,6 +206,11 @@ impl EngineControl {
     /// ones (after they committed their pending changes), restarts those whose config changed
     /// and passes a pause or resume on without a restart.
     pub fn reload(&self, folders: Vec<FolderConfig>) -> ReloadReport {
+        self.shared
+            .config_subscribers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|tx| tx.send(folders.clone()).is_ok());
         let mut report = ReloadReport::default();
         let wanted: BTreeMap<PathBuf, FolderConfig> =
             folders.into_iter().map(|f| (f.path.clone(), f)).collect();
@@ -270,6 +278,14 @@ impl EngineControl {
             );
         }
         report
+    }
+
+    /// Returns a channel that receives the folder configs of every later reload, so what is
+    /// configured per folder outside the engine (webhooks, notifications) follows the config.
+    pub fn subscribe_config(&self) -> crossbeam_channel::Receiver<Vec<FolderConfig>> {
+        let (tx, rx) = crossbeam_channel::unbounded();
+        self.shared.config_subscribers.lock().unwrap_or_else(|e| e.into_inner()).push(tx);
+        rx
     }
 
     /// Tries again every configured folder that could not be started.

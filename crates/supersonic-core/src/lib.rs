@@ -22,6 +22,7 @@ pub mod git;
 pub mod history;
 pub mod ignore;
 pub mod notifications;
+pub mod outlets;
 pub mod paths;
 pub mod status;
 pub mod throttle;

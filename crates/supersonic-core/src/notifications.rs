@@ -102,10 +102,29 @@ pub struct Notifier {
     last_sent: HashMap<(String, Kind), Instant>,
 }
 
+/// Returns each folder's notification settings, keyed as events name folders.
+pub fn folder_settings(
+    folders: &[crate::config::FolderConfig],
+) -> Vec<(String, NotificationSettings)> {
+    folders
+        .iter()
+        .map(|f| (f.path.display().to_string(), f.settings.notifications.clone()))
+        .collect()
+}
+
 impl Notifier {
     /// Creates a notifier with each folder's settings (folders not listed use the defaults).
     pub fn new(settings: impl IntoIterator<Item = (String, NotificationSettings)>) -> Self {
         Notifier { settings: settings.into_iter().collect(), ..Default::default() }
+    }
+
+    /// Replaces every folder's settings (the configuration changed); what was already sent
+    /// still counts for the coalescing.
+    pub fn set_settings(
+        &mut self,
+        settings: impl IntoIterator<Item = (String, NotificationSettings)>,
+    ) {
+        self.settings = settings.into_iter().collect();
     }
 
     /// Returns the notification `event` deserves at `now`, if any.

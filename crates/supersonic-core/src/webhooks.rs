@@ -54,7 +54,7 @@ use serde_json::{json, Value};
 use sha2::Sha256;
 
 use crate::config::{redact_webhook_url, ConfigError, WebhookSettings};
-use crate::events::Event;
+use crate::events::{Event, EventBus};
 use crate::history::{self, History, HistoryEvent};
 use crate::{Error, FailureClass, Result};
 
@@ -939,6 +939,21 @@ pub struct WebhookHandle {
     /// Disconnected when the delivery thread has finished.
     finished: Receiver<()>,
     shared: Arc<Shared>,
+    /// Each folder's route; replaced as a whole by [`WebhookHandle::set_folders`].
+    routes: Routes,
+    /// What starting the threads later needs, while no folder has webhooks.
+    idle: Option<Idle>,
+}
+
+type Routes = Arc<std::sync::RwLock<HashMap<String, Route>>>;
+
+/// A handle with no webhook enabled runs no thread and holds no subscription; it keeps what
+/// it needs to start when a folder enables webhooks.
+#[derive(Debug)]
+struct Idle {
+    bus: EventBus,
+    device_name: String,
+    history_path: PathBuf,
 }
 
 impl WebhookHandle {
@@ -956,6 +971,25 @@ impl WebhookHandle {
     /// Returns whether any folder has webhooks enabled (else no thread runs).
     pub fn is_active(&self) -> bool {
         self.intake.is_some()
+    }
+
+    /// Replaces every folder's webhook settings (the configuration changed while running):
+    /// later events go by the new routes; deliveries already queued go on. Invalid settings
+    /// are refused as a whole, naming the key, and the previous routes stay.
+    pub fn set_folders(&mut self, folders: Vec<(String, WebhookSettings)>) -> Result<()> {
+        let routes = build_routes(&folders)?;
+        let any = !routes.is_empty();
+        *self.routes.write().unwrap_or_else(|e| e.into_inner()) = routes;
+        if any && self.intake.is_none() {
+            if let Some(idle) = self.idle.take() {
+                let started = spawn(idle, Arc::clone(&self.routes), Arc::clone(&self.shared))?;
+                self.stop = Some(started.stop);
+                self.intake = Some(started.intake);
+                self.delivery = Some(started.delivery);
+                self.finished = started.finished;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -994,41 +1028,84 @@ struct Route {
     endpoints: Vec<Arc<Endpoint>>,
 }
 
-/// Starts the dispatcher: events from `events` (a bus subscriber) about the `folders` (path and
-/// settings) are delivered to their URLs; every delivery is recorded in the history database at
-/// `history_path`.
+/// Starts the dispatcher: events on `bus` about the `folders` (path and settings) are delivered
+/// to their URLs; every delivery is recorded in the history database at `history_path`.
+/// [`WebhookHandle::set_folders`] replaces the settings while it runs.
 ///
 /// Fails before starting anything when a folder's settings are invalid ([`check_settings`]; the
 /// error names the key, such as `webhooks.urls[1]`), or when the history or the HTTP client
-/// cannot be opened. With no folder enabled, returns an idle handle.
+/// cannot be opened. With no folder enabled, returns an idle handle (no thread, no
+/// subscription) that starts when a folder enables webhooks.
 pub fn start(
     folders: Vec<(String, WebhookSettings)>,
     device_name: String,
-    events: Receiver<Event>,
+    bus: &EventBus,
     history_path: PathBuf,
 ) -> Result<WebhookHandle> {
+    let routes: Routes = Arc::new(std::sync::RwLock::new(build_routes(&folders)?));
+    let shared = Arc::new(Shared::default());
+    let idle = Idle { bus: bus.clone(), device_name, history_path };
+    if routes.read().unwrap_or_else(|e| e.into_inner()).is_empty() {
+        // No thread: a stop with no listener, a "finished" that is already disconnected.
+        let (stop, _) = crossbeam_channel::bounded::<()>(0);
+        let (_, finished) = crossbeam_channel::bounded::<()>(0);
+        return Ok(WebhookHandle {
+            stop: Some(stop),
+            intake: None,
+            delivery: None,
+            finished,
+            shared,
+            routes,
+            idle: Some(idle),
+        });
+    }
+    let started = spawn(idle, Arc::clone(&routes), Arc::clone(&shared))?;
+    Ok(WebhookHandle {
+        stop: Some(started.stop),
+        intake: Some(started.intake),
+        delivery: Some(started.delivery),
+        finished: started.finished,
+        shared,
+        routes,
+        idle: None,
+    })
+}
+
+/// Returns each folder's webhook settings, keyed as events name folders (for [`start`] and
+/// [`WebhookHandle::set_folders`]).
+pub fn folder_settings(folders: &[crate::config::FolderConfig]) -> Vec<(String, WebhookSettings)> {
+    folders.iter().map(|f| (f.path.display().to_string(), f.settings.webhooks.clone())).collect()
+}
+
+/// Checks every folder's settings and builds the routes of those with webhooks enabled.
+fn build_routes(folders: &[(String, WebhookSettings)]) -> Result<HashMap<String, Route>> {
     let mut routes = HashMap::new();
-    for (folder, settings) in &folders {
+    for (folder, settings) in folders {
         let endpoints = Endpoint::all(settings, Path::new(folder))?;
         if settings.enabled && !endpoints.is_empty() {
             let endpoints = endpoints.into_iter().map(Arc::new).collect();
             routes.insert(folder.clone(), Route { filter: settings.events.clone(), endpoints });
         }
     }
-    let shared = Arc::new(Shared::default());
-    let (stop_tx, stop_rx) = crossbeam_channel::bounded::<()>(0);
-    let (finished_tx, finished) = crossbeam_channel::bounded::<()>(0);
-    if routes.is_empty() {
-        return Ok(WebhookHandle {
-            stop: Some(stop_tx),
-            intake: None,
-            delivery: None,
-            finished,
-            shared,
-        });
-    }
+    Ok(routes)
+}
+
+/// The threads of a started dispatcher.
+struct Started {
+    stop: Sender<()>,
+    intake: JoinHandle<()>,
+    delivery: JoinHandle<()>,
+    finished: Receiver<()>,
+}
+
+/// Subscribes to the bus and starts the intake and delivery threads.
+fn spawn(idle: Idle, routes: Routes, shared: Arc<Shared>) -> Result<Started> {
+    let Idle { bus, device_name, history_path } = idle;
     let history = History::open(&history_path)?;
     let client = Client::new()?;
+    let events = bus.subscribe();
+    let (stop_tx, stop_rx) = crossbeam_channel::bounded::<()>(0);
+    let (finished_tx, finished) = crossbeam_channel::bounded::<()>(0);
     let (jobs_tx, jobs_rx) = crossbeam_channel::bounded::<Job>(QUEUE_CAPACITY);
     let intake = {
         let (stop, shared, jobs_rx) = (stop_rx.clone(), Arc::clone(&shared), jobs_rx.clone());
@@ -1049,13 +1126,7 @@ pub fn start(
             })
             .map_err(|e| Error::Invalid(format!("cannot start the webhook thread: {e}")))?
     };
-    Ok(WebhookHandle {
-        stop: Some(stop_tx),
-        intake: Some(intake),
-        delivery: Some(delivery),
-        finished,
-        shared,
-    })
+    Ok(Started { stop: stop_tx, intake, delivery, finished })
 }
 
 /// Turns events into jobs until the handle stops (taking what is already on the bus) or the bus
@@ -1063,17 +1134,21 @@ pub fn start(
 fn intake_loop(
     events: &Receiver<Event>,
     stop: &Receiver<()>,
-    routes: &HashMap<String, Route>,
+    routes: &Routes,
     device: &str,
     jobs: &Sender<Job>,
     oldest: &Receiver<Job>,
     shared: &Shared,
 ) {
     let enqueue = |event: Event| {
-        let Some(route) = routes.get(event.folder()) else { return };
-        let Some(name) = event_name(&event, &route.filter) else { return };
+        let (name, endpoints) = {
+            let routes = routes.read().unwrap_or_else(|e| e.into_inner());
+            let Some(route) = routes.get(event.folder()) else { return };
+            let Some(name) = event_name(&event, &route.filter) else { return };
+            (name, route.endpoints.clone())
+        };
         let notification = Arc::new(Notification::from_event(&event, name, device, Utc::now()));
-        for endpoint in &route.endpoints {
+        for endpoint in &endpoints {
             let mut job =
                 Job { endpoint: Arc::clone(endpoint), notification: notification.clone() };
             loop {

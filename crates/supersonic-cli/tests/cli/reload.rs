@@ -89,3 +89,34 @@ fn remote_has(sb: &Sandbox, remote: &std::path::Path, file: &str) -> bool {
     let out = sb.git_output(remote, &["ls-tree", "-r", "--name-only", "main"]);
     String::from_utf8_lossy(&out.stdout).lines().any(|l| l == file)
 }
+
+#[test]
+fn webhooks_set_up_while_the_daemon_runs_are_sent_without_a_restart() {
+    let sb = Sandbox::new();
+    let remote = sb.bare_remote("notes");
+    let dir = sb.path().join("notes");
+    let mut a = Device::new(&sb, &bin(), "alpha");
+    a.cli(&["init", dir.to_str().unwrap(), "--remote", remote.to_str().unwrap()]);
+    a.start();
+    write(&dir.join("before.txt"), "no webhook yet\n");
+    wait_until("the first sync", CONVERGE, || remote_has(&sb, &remote, "before.txt"));
+
+    // The user turns webhooks on in the folder's config file while the daemon runs.
+    let receiver = supersonic_testkit::Receiver::start(vec![]);
+    write(
+        &dir.join(".supersonic-sync.conf"),
+        &format!(
+            "webhooks:\n  enabled: true\n  urls: [\"{}\"]\n  events: [sync_success]\n",
+            receiver.url("/hook")
+        ),
+    );
+    wait_until("the folder to restart on its new settings", CONVERGE, || {
+        a.log().contains("1 restarted")
+    });
+    write(&dir.join("after.txt"), "with a webhook\n");
+    let requests = receiver.wait_for(1, CONVERGE);
+    let body: serde_json::Value = serde_json::from_slice(&requests[0].body).unwrap();
+    assert_eq!(body["event"], "sync_success", "{body}");
+    assert_eq!(body["folder"], dir.display().to_string());
+    assert!(a.stop(), "the daemon stops cleanly: {}", a.log());
+}

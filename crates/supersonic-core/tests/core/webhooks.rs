@@ -205,7 +205,7 @@ fn plain_http_to_a_non_loopback_host_is_rejected_naming_the_key() {
     let err = webhooks::start(
         vec![("/srv/notes".into(), settings)],
         "pc".into(),
-        EventBus::default().subscribe(),
+        &EventBus::default(),
         std::env::temp_dir().join("never-opened.sqlite3"),
     )
     .expect_err("plain http off this machine would expose the payload and the URL's key");
@@ -235,7 +235,7 @@ fn the_dispatcher_sends_wanted_events_and_records_each_delivery_in_history() {
     let handle = webhooks::start(
         vec![("/srv/notes".into(), hooks(&[receiver.url("/h")]))],
         "laptop".into(),
-        bus.subscribe(),
+        &bus,
         history.clone(),
     )
     .unwrap();
@@ -291,7 +291,7 @@ fn a_full_queue_drops_the_oldest_jobs_and_counts_them() {
     let handle = webhooks::start(
         vec![("/f".into(), settings)],
         "pc".into(),
-        bus.subscribe(),
+        &bus,
         sb.path().join(HISTORY_FILE),
     )
     .unwrap();
@@ -338,7 +338,7 @@ fn timed_cycles(endpoint: Option<&Receiver>) -> Vec<Duration> {
     let handle = webhooks::start(
         vec![(f.dir.display().to_string(), settings.webhooks.clone())],
         "alpha".into(),
-        bus.subscribe(),
+        &bus,
         dirs.data_dir.join(HISTORY_FILE),
     )
     .unwrap();
