@@ -11,6 +11,7 @@ const COMMANDS: &[&str] = &[
     "resume_folder",
     "list_conflicts",
     "get_conflict",
+    "get_conflict_blob",
     "resolve_conflict",
     "undo_conflict",
     "get_config",

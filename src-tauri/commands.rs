@@ -39,6 +39,7 @@ pub fn handler() -> impl Fn(tauri::ipc::Invoke) -> bool + Send + Sync + 'static 
         resume_folder,
         list_conflicts,
         get_conflict,
+        get_conflict_blob,
         resolve_conflict,
         undo_conflict,
         get_config,
@@ -124,6 +125,18 @@ async fn list_conflicts(
 async fn get_conflict(desk: State<'_, Desk>, id: String) -> Answer<InFolder<ConflictView>> {
     let (folder, conflict) = run(&desk, move |api, _| Ok(api.conflict(&id)?)).await?;
     Ok(InFolder { folder, conflict })
+}
+
+/// One version's bytes for the picker's image preview: the HTTP route answers raw bytes with
+/// a `Content-Type`; IPC carries JSON, so the same bytes come as base64 with the media type.
+#[tauri::command]
+async fn get_conflict_blob(
+    desk: State<'_, Desk>,
+    id: String,
+    side: String,
+) -> Answer<control::BlobPayload> {
+    let side = control::side(&side)?;
+    run(&desk, move |api, _| Ok(api.conflict_blob(&id, side)?.into())).await
 }
 
 #[tauri::command]

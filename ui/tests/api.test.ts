@@ -118,6 +118,64 @@ describe("HTTP calls", () => {
   });
 });
 
+describe("conflict versions (image previews)", () => {
+  const PNG = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 1, 2, 3]);
+
+  it("are fetched with the token and come back as a Blob of the served type", async () => {
+    sessionStorage.setItem(TOKEN_KEY, "tok");
+    const fetch = vi
+      .fn()
+      .mockResolvedValue(new Response(PNG, { headers: { "Content-Type": "image/png" } }));
+    vi.stubGlobal("fetch", fetch);
+    const blob = await api.getConflictBlob("ab/c", "remote");
+    const [url, init] = fetch.mock.calls[0];
+    expect(url).toBe("/api/conflicts/ab%2Fc/blob/remote");
+    expect(init.method).toBe("GET");
+    expect(init.headers.Authorization).toBe("Bearer tok");
+    expect(blob.type).toBe("image/png");
+    expect(new Uint8Array(await blob.arrayBuffer())).toEqual(PNG);
+  });
+
+  it("fail with the backend's code, not as a broken picture", async () => {
+    sessionStorage.setItem(TOKEN_KEY, "tok");
+    vi.stubGlobal(
+      "fetch",
+      vi
+        .fn()
+        .mockResolvedValue(
+          jsonResponse(409, { code: "worktree_changed", message: "pics/cat.png changed" }),
+        ),
+    );
+    const err: ApiError = await api.getConflictBlob("abc", "local").catch((e) => e);
+    expect(err).toBeInstanceOf(ApiError);
+    expect(err.code).toBe("worktree_changed");
+    expect(err.status).toBe(409);
+  });
+
+  it("need a token like every call", async () => {
+    const fetch = vi.fn();
+    vi.stubGlobal("fetch", fetch);
+    const err: ApiError = await api.getConflictBlob("abc", "local").catch((e) => e);
+    expect(err.code).toBe("token_missing");
+    expect(fetch).not.toHaveBeenCalled();
+  });
+
+  it("arrive in base64 over IPC inside the desktop app, as the same Blob", async () => {
+    const invoke = vi.fn().mockResolvedValue({
+      name: "pics/cat.png",
+      media_type: "image/png",
+      size: PNG.length,
+      base64: btoa(String.fromCharCode(...PNG)),
+    });
+    (window as unknown as Record<string, unknown>).__TAURI_INTERNALS__ = { invoke };
+    const blob = await api.getConflictBlob("abc", "local");
+    expect(invoke.mock.calls[0][0]).toBe("get_conflict_blob");
+    expect(invoke.mock.calls[0][1]).toEqual({ id: "abc", side: "local" });
+    expect(blob.type).toBe("image/png");
+    expect(new Uint8Array(await blob.arrayBuffer())).toEqual(PNG);
+  });
+});
+
 describe("error mapping", () => {
   beforeEach(() => sessionStorage.setItem(TOKEN_KEY, "tok"));
 

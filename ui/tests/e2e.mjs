@@ -9,8 +9,14 @@
 //   - a real conflict (both devices edited todo.md) appears on the Conflicts page with the right
 //     device on each side, and a merged text saved there reaches the file, the remote and the
 //     other device, with clean git state on both;
-//   - a folder added in Settings syncs; the ignore check answers; a bad setting is shown at its
+//   - a conflict on an image shows both pictures side by side (decoded: naturalWidth > 0, with
+//     their sizes in pixels), and Take theirs brings the other device's image;
+//   - a folder added in Settings syncs; its remote, branch and mode are then changed there (a bad
+//     branch and an unreachable remote are shown at their fields first), and the next sync goes
+//     to the new remote's new branch; the ignore check answers; a bad setting is shown at its
 //     field;
+//   - a sync of many large files shows a progress bar on the folder's card (engine progress
+//     events over SSE) that is gone once the sync is done;
 //   - History filters by event type.
 // Every page is photographed in light and dark (test-artifacts/ui-*.png).
 //
@@ -29,7 +35,9 @@ import {
   rmSync,
   writeFileSync,
 } from "node:fs";
+import { randomBytes } from "node:crypto";
 import { tmpdir } from "node:os";
+import { deflateSync } from "node:zlib";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
@@ -105,6 +113,45 @@ async function waitUntil(what, fn, ms = WAIT_MS) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Pictures
+
+function crc32(bytes) {
+  let c = ~0;
+  for (const b of bytes) {
+    c ^= b;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+  }
+  return ~c >>> 0;
+}
+
+/** Returns a PNG of `width` x `height` RGB pixels, each `pixel(x, y)` = [r, g, b]. */
+function png(width, height, pixel) {
+  const chunk = (type, data) => {
+    const body = Buffer.concat([Buffer.from(type, "ascii"), data]);
+    const out = Buffer.alloc(body.length + 8);
+    out.writeUInt32BE(data.length, 0);
+    body.copy(out, 4);
+    out.writeUInt32BE(crc32(body), body.length + 4);
+    return out;
+  };
+  const raw = Buffer.alloc(height * (1 + width * 3));
+  for (let y = 0; y < height; y++) {
+    const row = y * (1 + width * 3);
+    for (let x = 0; x < width; x++) raw.set(pixel(x, y), row + 1 + x * 3);
+  }
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr.set([8, 2, 0, 0, 0], 8); // 8-bit RGB
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk("IHDR", ihdr),
+    chunk("IDAT", deflateSync(raw)),
+    chunk("IEND", Buffer.alloc(0)),
+  ]);
+}
+
+// ---------------------------------------------------------------------------------------------
 // Sandbox: hermetic git, two devices, one bare remote
 
 const tmp = mkdtempSync(join(tmpdir(), "supersonic-ui-e2e-"));
@@ -175,6 +222,7 @@ const alpha = device("alpha");
 const beta = device("beta");
 const remote = join(tmp, "remote.git");
 const remote2 = join(tmp, "added-remote.git");
+const remote3 = join(tmp, "moved-remote.git");
 const dirA = join(tmp, "alpha-notes");
 const dirB = join(tmp, "beta-notes");
 const dirAdded = join(tmp, "alpha-added");
@@ -585,6 +633,87 @@ try {
   );
 
   await check(
+    "a conflict on an image shows both pictures side by side, and Take theirs decides",
+    async () => {
+      const rel = "pics/cat.png";
+      const base = png(32, 32, () => [200, 200, 200]);
+      // Alpha: a 96 x 64 blue-green gradient; beta: a 48 x 72 orange checkerboard.
+      const mine = png(96, 64, (x, y) => [20, 80 + x, 120 + y * 2]);
+      const theirs = png(48, 72, (x, y) =>
+        ((x >> 3) + (y >> 3)) % 2 ? [240, 140, 20] : [250, 230, 200],
+      );
+      const lsRemote = () => git(tmp, ["--git-dir", remote, "ls-tree", "main", rel]);
+      mkdirSync(join(dirA, "pics"));
+      writeFileSync(join(dirA, rel), base);
+      await waitUntil("the remote to get the image", () => lsRemote() !== "");
+      cli(beta, ["sync", dirB]);
+      const before = lsRemote();
+      writeFileSync(join(dirA, rel), mine);
+      await waitUntil("alpha's image to reach the remote", () => lsRemote() !== before);
+      writeFileSync(join(dirB, rel), theirs);
+      cli(beta, ["sync", dirB]);
+      await go("status");
+      await page.click(`article.folder[data-folder="${dirA}"] [data-action="sync"]`);
+      await waitUntil(
+        "alpha to get the conflict copy",
+        () => readdirSync(join(dirA, "pics")).length === 2,
+      );
+      await go("conflicts");
+      const card = `article.conflict[data-path="${rel}"]`;
+      await page.waitForSelector(card, { timeout: WAIT_MS });
+      for (const [side, device, w, h] of [
+        ["local", "alpha", 96, 64],
+        ["remote", "beta", 48, 72],
+      ]) {
+        const img = `${card} [data-preview="${side}"] img`;
+        await page.waitForFunction((sel) => document.querySelector(sel)?.naturalWidth > 0, img, {
+          timeout: WAIT_MS,
+        });
+        const size = await page.$eval(img, (i) => [i.naturalWidth, i.naturalHeight]);
+        assertEq(size, [w, h], `the ${side} picture is ${device}'s image, decoded`);
+        assert(
+          (await page.getAttribute(img, "src")).startsWith("blob:"),
+          "shown from the fetched bytes",
+        );
+        const facts = `${card} [data-testid="picture-${side}-facts"]`;
+        await waitUntil(`${side}'s size in pixels`, async () =>
+          (await page.textContent(facts)).includes(`${w} × ${h} px`),
+        );
+      }
+      assertEq(
+        await page.textContent(`${card} [data-testid="local-device"]`),
+        "alpha",
+        "mine is labelled with this device",
+      );
+      assertEq(
+        await page.textContent(`${card} [data-testid="remote-device"]`),
+        "beta",
+        "theirs is labelled with the other device",
+      );
+      await page.locator(card).scrollIntoViewIfNeeded();
+      for (const scheme of ["light", "dark"]) {
+        await page.emulateMedia({ colorScheme: scheme });
+        await page.waitForTimeout(150);
+        await page.locator(card).screenshot({
+          path: join(artifacts, `ui-conflicts-image-${scheme}.png`),
+          style: ".toasts { display: none !important; }",
+        });
+      }
+      await page.emulateMedia({ colorScheme: "light" });
+      await page.click(`${card} [data-action="take-remote"]`);
+      await page.waitForSelector(card, { state: "detached", timeout: WAIT_MS });
+      assert(readFileSync(join(dirA, rel)).equals(theirs), "alpha's file is beta's image now");
+      assertEq(readdirSync(join(dirA, "pics")), ["cat.png"], "the conflict copy is gone");
+      await waitUntil(
+        "the decision to reach the remote",
+        () =>
+          git(tmp, ["--git-dir", remote, "rev-parse", `main:${rel}`]) ===
+          git(dirA, ["hash-object", rel]),
+      );
+    },
+  );
+
+  await check(
     "a remote that vanished shows as an error with the fix in words, and Sync now recovers",
     async () => {
       const card = `article.folder[data-folder="${dirA}"]`;
@@ -625,6 +754,124 @@ try {
       async () => (await page.textContent(`${card} [data-fact="last-sync"]`)) === "just now",
     );
   });
+
+  await check(
+    "Settings: a folder's remote, branch and mode change, with errors shown at their fields",
+    async () => {
+      git(tmp, ["init", "-q", "--bare", "-b", "main", remote3]);
+      await go("settings");
+      await page.click(`.folders button[title="${dirAdded}"]`);
+      await page.waitForSelector("#f-remote");
+      assertEq(await page.inputValue("#f-remote"), remote2, "the form shows the saved remote");
+      assertEq(await page.inputValue("#f-branch"), "main", "and branch");
+
+      await page.fill("#f-branch", "bad..name");
+      await page.click('[data-action="save-settings"]');
+      await page.waitForSelector('#f-branch[aria-invalid="true"]', { timeout: WAIT_MS });
+      const branchErr = await page.textContent("#f-branch >> xpath=.. >> .field-error");
+      assert(branchErr.includes("bad..name"), `the branch field says why: ${branchErr}`);
+
+      await page.fill("#f-branch", "photos");
+      await page.fill("#f-remote", join(tmp, "no-such-remote.git"));
+      await page.click('[data-action="save-settings"]');
+      await page.waitForSelector('#f-remote[aria-invalid="true"]', { timeout: WAIT_MS });
+      assert(
+        !(await page.getAttribute("#f-branch", "aria-invalid")),
+        "only the remote is at fault now",
+      );
+      assertEq(
+        git(dirAdded, ["remote", "get-url", "origin"]),
+        remote2,
+        "nothing changed on an error",
+      );
+      await page.locator("#f-remote").scrollIntoViewIfNeeded();
+      await page.screenshot({
+        path: join(artifacts, "ui-settings-folder-error.png"),
+        style: ".toasts { display: none !important; }",
+      });
+
+      await page.fill("#f-remote", remote3);
+      await page.selectOption("#f-mode", "push-only");
+      await page.click('[data-action="save-settings"]');
+      await page.waitForSelector('[data-action="save-settings"]', {
+        state: "detached",
+        timeout: WAIT_MS,
+      });
+      assertEq(await page.inputValue("#f-remote"), remote3, "the form shows the new remote");
+      const cfg = JSON.parse(cli(alpha, ["config", "--json"]));
+      const added = cfg.folders.find((f) => f.path === dirAdded);
+      assertEq(
+        [added.remote, added.branch, added.mode],
+        [remote3, "photos", "push-only"],
+        "the config holds the new remote, branch and mode",
+      );
+      assertEq(
+        git(dirAdded, ["remote", "get-url", "origin"]),
+        remote3,
+        "the repository's origin follows",
+      );
+      assertEq(git(dirAdded, ["symbolic-ref", "HEAD"]), "refs/heads/photos", "HEAD follows");
+      await shoot("settings-folder");
+
+      writeFileSync(join(dirAdded, "moved.txt"), "after the move\n");
+      await go("status");
+      const card = `article.folder[data-folder="${dirAdded}"]`;
+      await waitUntil("the card to show the new branch and mode", async () =>
+        (await page.textContent(card)).includes("photos · push-only"),
+      );
+      await page.click(`${card} [data-action="sync"]`);
+      await waitUntil("the next sync to reach the new remote's new branch", () => {
+        const files = git(tmp, ["--git-dir", remote3, "ls-tree", "--name-only", "photos"]);
+        return files.includes("hello.txt") && files.includes("moved.txt");
+      });
+      assert(
+        !git(tmp, ["--git-dir", remote2, "ls-tree", "--name-only", "main"]).includes("moved.txt"),
+        "the old remote got nothing more",
+      );
+    },
+  );
+
+  await check(
+    "a long sync shows a progress bar on the folder's card until it is done",
+    async () => {
+      const card = `article.folder[data-folder="${dirAdded}"]`;
+      await go("status");
+      // Every change of the card's progress bar is recorded, however briefly it shows.
+      await page.evaluate((sel) => {
+        window.progressSeen = [];
+        new MutationObserver(() => {
+          const bar = document.querySelector(
+            `${sel} [data-testid="progress"] [role="progressbar"]`,
+          );
+          if (bar) window.progressSeen.push(bar.getAttribute("aria-valuenow"));
+        }).observe(document.body, { subtree: true, childList: true, attributes: true });
+      }, card);
+      // Incompressible data: staging and pushing it lasts well beyond the engine's half second
+      // of quiet before it reports progress.
+      mkdirSync(join(dirAdded, "big"));
+      for (let i = 0; i < 300; i++)
+        writeFileSync(join(dirAdded, "big", `${i}.bin`), randomBytes(200_000));
+      await page.waitForSelector(`${card} [data-testid="progress"]`, { timeout: WAIT_MS });
+      await page.locator(card).screenshot({
+        path: join(artifacts, "ui-status-progress.png"),
+        style: ".toasts { display: none !important; }",
+      });
+      await waitUntil("the files to reach the remote", () =>
+        git(tmp, ["--git-dir", remote3, "ls-tree", "--name-only", "photos:big"]).includes(
+          "299.bin",
+        ),
+      );
+      await page.waitForSelector(`${card} [data-testid="progress"]`, {
+        state: "detached",
+        timeout: WAIT_MS,
+      });
+      const seen = await page.evaluate(() => window.progressSeen);
+      assert(
+        seen.some((v) => v !== null && Number(v) > 0 && Number(v) < 100),
+        `a determinate bar was shown part way: ${seen.slice(0, 20)}`,
+      );
+    },
+  );
 
   await check(
     "Settings: the ignore check answers live and a bad value is shown at its field",

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { EventHandlers } from "../src/lib/api";
-import { COALESCE_MS, Live, REFRESH_MS } from "../src/lib/live.svelte";
-import type { Metrics } from "../src/lib/types";
+import { COALESCE_MS, Live, REFRESH_MS, fraction } from "../src/lib/live.svelte";
+import type { Metrics, ProgressEvent } from "../src/lib/types";
 
 function metrics(n = 0): Metrics {
   return {
@@ -145,5 +145,92 @@ describe("the live store", () => {
     expect(live.error?.code).toBe("network");
     expect(live.metrics?.stats.total_syncs).toBe(1);
     live.stop();
+  });
+});
+
+function progress(over: Partial<ProgressEvent> = {}): ProgressEvent {
+  return {
+    kind: "progress",
+    folder: "/n",
+    operation: "push",
+    phase: "Writing objects",
+    done: 3,
+    total: 12,
+    finished: false,
+    ...over,
+  };
+}
+
+describe("progress in the live store", () => {
+  it("keeps each folder's latest progress until its last event", async () => {
+    const live = makeLive();
+    live.start();
+    await vi.waitFor(() => expect(live.metrics).not.toBeNull());
+    handlers.onEvent(progress({ done: 3 }));
+    handlers.onEvent(progress({ folder: "/m", operation: "stage", phase: "staging", total: null }));
+    handlers.onEvent(progress({ done: 9 }));
+    expect(live.progress["/n"]).toEqual({
+      operation: "push",
+      phase: "Writing objects",
+      done: 9,
+      total: 12,
+    });
+    expect(live.progress["/m"]).toEqual({
+      operation: "stage",
+      phase: "staging",
+      done: 3,
+      total: null,
+    });
+    handlers.onEvent(progress({ done: 12, finished: true }));
+    expect(live.progress).not.toHaveProperty("/n");
+    expect(live.progress).toHaveProperty("/m");
+    live.stop();
+  });
+
+  it("stays until `finished`, even with every unit done", async () => {
+    const live = makeLive();
+    live.start();
+    handlers.onEvent(progress({ done: 12, total: 12 }));
+    expect(live.progress["/n"]?.done).toBe(12);
+    live.stop();
+  });
+
+  it("ends when the cycle ends, even if the last progress event was lost", async () => {
+    const live = makeLive();
+    live.start();
+    handlers.onEvent(progress());
+    handlers.onEvent({
+      kind: "sync_failure",
+      folder: "/n",
+      error: "push failed",
+      code: "remote_unreachable",
+      class: "transient",
+      retry_in_sec: 5,
+    });
+    expect(live.progress).toEqual({});
+    live.stop();
+  });
+
+  it("neither refetches nor fills the activity feed", async () => {
+    const live = makeLive();
+    live.start();
+    handlers.onConnection?.("live");
+    await vi.advanceTimersByTimeAsync(COALESCE_MS);
+    getMetrics.mockClear();
+    const revision = live.revision;
+    for (let i = 0; i < 50; i++) handlers.onEvent(progress({ done: i }));
+    await vi.advanceTimersByTimeAsync(COALESCE_MS * 2);
+    expect(getMetrics).not.toHaveBeenCalled();
+    expect(live.revision).toBe(revision);
+    expect(live.events).toEqual([]);
+    live.stop();
+  });
+
+  it("is a fraction with a total and indeterminate without one", () => {
+    const p = { operation: "fetch" as const, phase: "", done: 3, total: 12 };
+    expect(fraction(p)).toBe(0.25);
+    expect(fraction({ ...p, total: null })).toBeNull();
+    expect(fraction({ ...p, done: 20 })).toBe(1);
+    expect(fraction({ ...p, done: 0, total: 0 })).toBe(1);
   });
 });

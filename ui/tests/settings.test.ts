@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { draftOf, keyMatches, patchFor } from "../src/lib/settings";
+import { draftOf, errorKey, keyMatches, patchFor } from "../src/lib/settings";
 import type { FolderConfig } from "../src/lib/types";
 
 const folder: FolderConfig = {
@@ -80,6 +80,30 @@ describe("settings patch", () => {
     });
   });
 
+  it("changes where and how the folder syncs, trimmed, next to its settings", () => {
+    const d = draftOf(folder);
+    d.remote = "  https://git.example.com/me/notes.git ";
+    d.branch = " notes";
+    d.mode = "push-only";
+    d.sync.interval_sec = 60;
+    expect(patchFor(folder, d)).toEqual({
+      remote: "https://git.example.com/me/notes.git",
+      branch: "notes",
+      mode: "push-only",
+      sync: { interval_sec: 60 },
+    });
+  });
+
+  it("never sends back a redacted remote the user did not edit", () => {
+    const secret: FolderConfig = { ...folder, remote: "https://me:***@git.example.com/n.git" };
+    const d = draftOf(secret);
+    expect(d.remote).toBe("https://me:***@git.example.com/n.git");
+    d.mode = "pull-only";
+    expect(patchFor(secret, d)).toEqual({ mode: "pull-only" });
+    d.remote = "https://me:***@git.example.com/n.git ";
+    expect(patchFor(secret, d)).not.toHaveProperty("remote");
+  });
+
   it("never edits the loaded config", () => {
     const d = draftOf(folder);
     d.sync.max_per_hour = 1;
@@ -96,5 +120,25 @@ describe("error keys", () => {
     expect(keyMatches("conflicts.rules[0].strategy", "conflicts.rules[0]")).toBe(true);
     expect(keyMatches("sync.interval_sec", "sync.debounce_ms")).toBe(false);
     expect(keyMatches(undefined, "sync")).toBe(false);
+  });
+});
+
+describe("the field of a failed save", () => {
+  it("is the key of a configuration error", () => {
+    expect(errorKey({ code: "config_invalid", key: "branch" })).toBe("branch");
+    expect(errorKey({ code: "config_invalid", key: "sync.interval_sec" })).toBe(
+      "sync.interval_sec",
+    );
+  });
+
+  it("is the remote when the new remote does not answer", () => {
+    for (const code of ["remote_unreachable", "remote_needs_attention", "remote_timeout"]) {
+      expect(errorKey({ code, key: undefined })).toBe("remote");
+    }
+  });
+
+  it("is none for other errors", () => {
+    expect(errorKey({ code: "invalid_request", key: undefined })).toBeNull();
+    expect(errorKey(null)).toBeNull();
   });
 });

@@ -135,6 +135,23 @@ enum Cmd {
         #[command(subcommand)]
         command: ConflictCmd,
     },
+    /// Every device that synced the folders (from their history), with its last sync.
+    Devices {
+        /// Only this folder.
+        dir: Option<PathBuf>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check what keeps folders from syncing (git, remote access, SSH, inotify, disk, nesting),
+    /// each finding with its fix; exit 1 when any check fails.
+    Doctor {
+        /// Only this folder.
+        dir: Option<PathBuf>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print which paths are ignored (exit 0 if any is, 1 if none is).
     CheckIgnore {
         /// The synced folder the paths are relative to.
@@ -349,6 +366,52 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Cmd::Pause { dir } => pause_resume(&api, dir, true),
         Cmd::Resume { dir } => pause_resume(&api, dir, false),
+        Cmd::Devices { dir, json } => {
+            let folders = api.devices(dir.as_deref())?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&folders)?);
+            }
+            for f in folders.iter().filter(|_| !json) {
+                println!("{}", f.folder.display());
+                if f.devices.is_empty() {
+                    println!("  no commits yet");
+                }
+                for d in &f.devices {
+                    println!(
+                        "  {:<20} {:>6} commit(s)  last {}{}{}",
+                        d.seen.name,
+                        d.seen.commits,
+                        d.seen.last_commit.format("%Y-%m-%d %H:%M"),
+                        if d.this_device { "  (this device)" } else { "" },
+                        if d.seen.via_supersonic { "" } else { "  (git, not Supersonic)" }
+                    );
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Doctor { dir, json } => {
+            use supersonic_core::doctor::Level;
+            let reports = api.doctor(dir.as_deref())?;
+            let worst = reports.iter().map(|r| r.level()).max().unwrap_or(Level::Ok);
+            if json {
+                println!("{}", serde_json::to_string_pretty(&reports)?);
+            }
+            for r in reports.iter().filter(|_| !json) {
+                println!("{} ({})", r.folder.display(), r.remote);
+                for f in &r.findings {
+                    let mark = match f.level {
+                        Level::Ok => "ok  ",
+                        Level::Warning => "warn",
+                        Level::Error => "FAIL",
+                    };
+                    println!("  {mark} {:<10} {}", f.check, f.message);
+                    if !f.fix.is_empty() {
+                        println!("       {:<10} fix: {}", "", f.fix);
+                    }
+                }
+            }
+            Ok(if worst == Level::Error { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+        }
         Cmd::Status { json } => {
             let statuses = api.status()?;
             if json {

@@ -21,8 +21,38 @@ use crate::status::{FolderState, FolderStatus};
 use crate::throttle;
 use crate::{Error, Result};
 
-/// Deadline for checking that a remote is reachable when a folder is added.
+/// Deadline for checking that a remote is reachable when a folder is added or its remote changes.
 pub const REMOTE_CHECK_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How many commits the devices view walks per folder.
+pub const DEVICE_DEPTH: usize = 100_000;
+
+/// The devices one folder's history shows.
+#[derive(Debug, Clone, Serialize)]
+pub struct FolderDevices {
+    /// The folder.
+    pub folder: PathBuf,
+    /// Its devices, most recently active first.
+    pub devices: Vec<DeviceView>,
+}
+
+/// A device, and whether it is this one.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeviceView {
+    /// What the history shows of it.
+    #[serde(flatten)]
+    pub seen: git::DeviceSeen,
+    /// Whether it is the device this runs on.
+    pub this_device: bool,
+}
+
+/// Largest conflict version [`Api::conflict_blob`] returns. A camera photo or a screenshot fits;
+/// the whole version is held in memory (and sent as base64 over IPC), so a video does not.
+pub const MAX_BLOB_BYTES: u64 = 32 * 1024 * 1024;
+
+/// The keys of a settings patch that change a folder's entry in the app config (where it syncs
+/// to, and how) rather than its settings layer.
+const ENTRY_KEYS: [&str; 3] = ["remote", "branch", "mode"];
 
 /// The engine's façade, bound to a set of dirs and an environment.
 #[derive(Debug, Clone)]
@@ -71,6 +101,46 @@ pub struct EffectiveConfig {
     pub device: Device,
     /// Every folder, fully resolved.
     pub folders: Vec<FolderConfig>,
+}
+
+/// Which version of a conflicting file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    /// This device's version.
+    Local,
+    /// The other device's version.
+    Remote,
+}
+
+impl std::str::FromStr for Side {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "local" => Ok(Side::Local),
+            "remote" => Ok(Side::Remote),
+            other => Err(format!("unknown side `{other}` (expected local or remote)")),
+        }
+    }
+}
+
+impl std::fmt::Display for Side {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Side::Local => "local",
+            Side::Remote => "remote",
+        })
+    }
+}
+
+/// The content of one version of a conflicting file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConflictBlob {
+    /// The folder.
+    pub folder: PathBuf,
+    /// The repo-relative file this version is (the path, or its conflict copy).
+    pub name: String,
+    /// The bytes.
+    pub bytes: Vec<u8>,
 }
 
 /// Outcome of `check-ignore` for one path.
@@ -343,11 +413,12 @@ impl Api {
                 cache.insert(cfg.path.clone(), rules);
             }
             let rules = &cache[&cfg.path];
-            let rel = abs.strip_prefix(&cfg.path).map_err(|_| {
-                Error::Invalid(format!("{} is outside {}", abs.display(), cfg.path.display()))
-            })?;
-            let is_dir = abs.is_dir() || p.as_os_str().to_string_lossy().ends_with('/');
-            out.push(IgnoreCheck { path: p.clone(), rule: rules.explain(rel, is_dir) });
+            // A plain relative path inside the folder (no `..`, nothing through a link).
+            let rel = paths::folder_relative(&cfg.path, &abs)?;
+            let on_disk = std::fs::symlink_metadata(paths::resolve_inside(&cfg.path, &rel)?);
+            let is_dir =
+                on_disk.is_ok_and(|m| m.is_dir()) || p.as_os_str().to_string_lossy().ends_with('/');
+            out.push(IgnoreCheck { path: p.clone(), rule: rules.explain(&rel, is_dir) });
         }
         Ok(out)
     }
@@ -379,6 +450,39 @@ impl Api {
         entry.paused = paused;
         config::save_app_config(&file, &app)?;
         Ok(abs)
+    }
+
+    /// Returns the configured folders, or the one at `path`.
+    fn folders(&self, path: Option<&Path>) -> Result<Vec<FolderConfig>> {
+        let (_, folders) = self.load()?;
+        match path {
+            Some(p) => Ok(vec![self.find_folder(&folders, p)?.clone()]),
+            None => Ok(folders),
+        }
+    }
+
+    /// Returns, per folder, every device its history shows (the last [`DEVICE_DEPTH`] commits
+    /// of this branch and the remote's), with this device marked.
+    pub fn devices(&self, path: Option<&Path>) -> Result<Vec<FolderDevices>> {
+        let (app, _) = self.load()?;
+        let me = self.device(&app)?;
+        self.folders(path)?
+            .into_iter()
+            .map(|f| {
+                let repo = GitRepo::open(&f.path, &f.branch, &f.remote)?;
+                let devices = repo
+                    .devices(DEVICE_DEPTH)?
+                    .into_iter()
+                    .map(|d| DeviceView { this_device: d.id.as_deref() == Some(&me.id), seen: d })
+                    .collect();
+                Ok(FolderDevices { folder: f.path, devices })
+            })
+            .collect()
+    }
+
+    /// Runs the doctor on every folder, or the one at `path`.
+    pub fn doctor(&self, path: Option<&Path>) -> Result<Vec<crate::doctor::Report>> {
+        Ok(self.folders(path)?.iter().map(crate::doctor::examine).collect())
     }
 
     /// Returns the configured folders' paths (all, or the one at `path`).
@@ -427,6 +531,69 @@ impl Api {
             ))),
             _ => Err(Error::Invalid(format!("id {id} is ambiguous; give more characters"))),
         }
+    }
+
+    /// Returns the content of one side of a conflict (id or unique prefix), for a preview.
+    ///
+    /// A version on disk (the path, or the conflict copy) is read from there: without following
+    /// a symbolic link, nor a linked directory that leads out of the folder, and only if it
+    /// still holds the content the conflict lists (else `worktree_changed`: look again). A
+    /// version only history holds (automatic and marker resolutions) is read from the
+    /// repository. A deleted side, or one over [`MAX_BLOB_BYTES`], is an `invalid_request`.
+    pub fn conflict_blob(&self, id: &str, side: Side) -> Result<ConflictBlob> {
+        let (folder, c) = self.conflict(id)?;
+        let version = match side {
+            Side::Local => &c.local,
+            Side::Remote => &c.remote,
+        };
+        if version.deleted {
+            return Err(Error::Invalid(format!(
+                "{} was deleted on the {side} side; there is no content to show",
+                c.path
+            )));
+        }
+        let too_large = |size: u64| {
+            Error::Invalid(format!(
+                "the {side} version of {} has {size} bytes; previews stop at {MAX_BLOB_BYTES}",
+                c.path
+            ))
+        };
+        if version.size > MAX_BLOB_BYTES {
+            return Err(too_large(version.size));
+        }
+        let bytes = match (&version.file, &version.blob) {
+            (Some(file), _) => read_in_folder(&folder, file, MAX_BLOB_BYTES)?,
+            (None, Some(blob)) => {
+                let repo = git2::Repository::open(&folder)
+                    .map_err(Error::git(format!("cannot open repository {}", folder.display())))?;
+                let oid = git2::Oid::from_str(blob).map_err(Error::git("parse blob id"))?;
+                let (size, _) = repo
+                    .odb()
+                    .and_then(|odb| odb.read_header(oid))
+                    .map_err(Error::git(format!("read blob {blob}")))?;
+                if size as u64 > MAX_BLOB_BYTES {
+                    return Err(too_large(size as u64));
+                }
+                let found = repo.find_blob(oid).map_err(Error::git(format!("read blob {blob}")))?;
+                found.content().to_vec()
+            }
+            (None, None) => {
+                return Err(Error::Invalid(format!(
+                    "no content is recorded for the {side} version of {}",
+                    c.path
+                )))
+            }
+        };
+        let blob = git2::Oid::hash_object(git2::ObjectType::Blob, &bytes)
+            .map_err(Error::git("hash content"))?;
+        if version.blob.as_deref().is_some_and(|listed| listed != blob.to_string()) {
+            return Err(Error::WorktreeChanged(format!(
+                "{} changed since the conflict was listed; look again",
+                version.file.as_deref().unwrap_or(&c.path)
+            )));
+        }
+        let name = version.file.clone().unwrap_or_else(|| c.path.clone());
+        Ok(ConflictBlob { folder, name, bytes })
     }
 
     /// Applies the user's decision on a pending conflict, then syncs the folder (unless a
@@ -653,9 +820,15 @@ impl Api {
     /// to the device-local settings of the folder at `folder`, or to `defaults:` without one,
     /// and saves the app config.
     ///
+    /// With a folder, the patch may also change where and how it syncs: `remote` (a URL or
+    /// path, checked to be reachable; the redacted form shown in output means "unchanged"),
+    /// `branch` (a valid branch name) and `mode` (`two-way`, `push-only` or `pull-only`). A new
+    /// remote becomes the repository's `origin`; a new branch is created at the current commit
+    /// (or taken as it is when it already points there) and checked out, so no file changes.
+    ///
     /// Every folder is resolved again and its ignore rules compiled before anything is written,
-    /// so an invalid value is an error naming its key and the file stays as it was. A running
-    /// engine keeps the settings it started with until it restarts.
+    /// so an invalid value is an error naming its key and the files stay as they were. A running
+    /// engine started by [`Api::start`] picks the change up through its config watcher.
     pub fn update_settings(
         &self,
         folder: Option<&Path>,
@@ -664,19 +837,31 @@ impl Api {
         use serde_yaml::Value;
         let file = self.dirs.app_config_file();
         let mut app = config::load_app_config(&file)?;
-        let patch: Value = serde_yaml::to_value(patch)
+        let mut patch: Value = serde_yaml::to_value(patch)
             .map_err(|e| Error::Invalid(format!("settings patch: {e}")))?;
-        if !patch.is_mapping() {
+        let Value::Mapping(fields) = &mut patch else {
             return Err(Error::Invalid(
                 "a settings patch is a mapping of keys such as `sync` or `exclude_patterns`".into(),
             ));
-        }
+        };
+        let entry_fields: Vec<(String, Value)> = ENTRY_KEYS
+            .iter()
+            .filter_map(|k| fields.remove(*k).map(|v| (k.to_string(), v)))
+            .collect();
+        let mut retarget = None;
         match folder {
             Some(p) => {
                 let abs = paths::absolute(p);
                 let entry = app.folders.iter_mut().find(|f| f.path == abs).ok_or_else(|| {
                     Error::Invalid(format!("{} is not a synced folder", abs.display()))
                 })?;
+                let before = entry.clone();
+                for (key, value) in &entry_fields {
+                    apply_entry_field(&file, entry, key, value)?;
+                }
+                if entry.remote != before.remote || entry.branch != before.branch {
+                    retarget = Some((before, entry.clone()));
+                }
                 let mut current = Value::Mapping(
                     entry
                         .overrides
@@ -688,7 +873,17 @@ impl Api {
                 entry.overrides = serde_yaml::from_value(current)
                     .map_err(|e| Error::Invalid(format!("settings patch: {e}")))?;
             }
-            None => merge_patch(&mut app.defaults, &patch),
+            None => {
+                if let Some((key, _)) = entry_fields.first() {
+                    return Err(entry_error(
+                        &file,
+                        key,
+                        format!("`{key}` belongs to one folder; say which folder to change"),
+                    )
+                    .into());
+                }
+                merge_patch(&mut app.defaults, &patch);
+            }
         }
         let defaults = if app.defaults.is_null() {
             Value::Mapping(Default::default())
@@ -714,9 +909,142 @@ impl Api {
                 )?;
             }
         }
+        if let Some((before, after)) = &retarget {
+            if after.remote != before.remote {
+                git::check_remote(&after.remote, REMOTE_CHECK_TIMEOUT)?;
+            }
+            retarget_repo(&file, before, after)?;
+        }
         config::save_app_config(&file, &app)?;
         self.effective_config()
     }
+}
+
+/// Returns a configuration error about the folder entry's `key`.
+fn entry_error(file: &Path, key: &str, message: String) -> config::ConfigError {
+    config::ConfigError {
+        file: file.to_path_buf(),
+        line: None,
+        column: None,
+        key: Some(key.to_string()),
+        message,
+    }
+}
+
+/// Validates one of [`ENTRY_KEYS`] from a settings patch and sets it on `entry`. Messages never
+/// repeat a URL as given (it may hold a password).
+fn apply_entry_field(
+    file: &Path,
+    entry: &mut FolderEntry,
+    key: &str,
+    value: &serde_yaml::Value,
+) -> Result<()> {
+    let bad = |message: String| -> Error { entry_error(file, key, message).into() };
+    let Some(text) = value.as_str().map(str::trim) else {
+        return Err(bad(format!("`{key}` must be a string")));
+    };
+    match key {
+        "remote" => {
+            if text.is_empty() {
+                return Err(bad("the remote cannot be empty".into()));
+            }
+            // The UI shows (and may send back) the redacted URL: that means "unchanged".
+            if text == config::redact_url(&entry.remote) {
+                return Ok(());
+            }
+            if text.contains("***@") {
+                return Err(bad("the URL holds `***` where a password was hidden; type the \
+                     whole URL with its credentials, or use a credential helper"
+                    .into()));
+            }
+            entry.remote = normalise_remote(text);
+        }
+        "branch" => {
+            let valid = !text.starts_with('-')
+                && git2::Reference::is_valid_name(&format!("refs/heads/{text}"));
+            if !valid {
+                return Err(bad(format!("`{text}` is not a valid branch name")));
+            }
+            entry.branch = text.to_string();
+        }
+        "mode" => entry.mode = text.parse().map_err(bad)?,
+        _ => unreachable!("only ENTRY_KEYS are applied"),
+    }
+    Ok(())
+}
+
+/// Points the folder's repository at a changed remote and branch: `origin` gets the new URL, and
+/// HEAD moves to the new branch, which is created at the current commit when missing. A branch
+/// that exists at another commit is refused, since checking it out would rewrite files. A folder
+/// without a repository yet gets both when it is opened.
+fn retarget_repo(file: &Path, before: &FolderEntry, after: &FolderEntry) -> Result<()> {
+    if !after.path.join(".git").exists() {
+        return Ok(());
+    }
+    if after.branch != before.branch {
+        let repo = git2::Repository::open(&after.path)
+            .map_err(Error::git(format!("cannot open repository {}", after.path.display())))?;
+        let target = format!("refs/heads/{}", after.branch);
+        let current = repo.head().ok().and_then(|h| h.target());
+        match repo.refname_to_id(&target) {
+            Ok(existing) if Some(existing) != current => {
+                return Err(entry_error(
+                    file,
+                    "branch",
+                    format!(
+                        "branch `{}` already exists in {} at another commit; switch to it with \
+                         `git switch {}` first, so that no file is overwritten",
+                        after.branch,
+                        after.path.display(),
+                        after.branch
+                    ),
+                )
+                .into());
+            }
+            Ok(_) => {}
+            Err(_) => {
+                if let Some(commit) = current {
+                    repo.reference(&target, commit, false, "supersonic: sync another branch")
+                        .map_err(Error::git(format!("create branch {}", after.branch)))?;
+                }
+            }
+        }
+        repo.set_head(&target).map_err(Error::git(format!("switch to {}", after.branch)))?;
+    }
+    // Opening sets `origin` to the folder's remote, as every sync does.
+    GitRepo::open(&after.path, &after.branch, &after.remote)?;
+    Ok(())
+}
+
+/// Reads the file `rel` of the folder at `root`, at most `limit` bytes.
+///
+/// `rel` must be a plain relative path with no link on the way ([`paths::resolve_inside`]);
+/// the file itself is opened without following a link (`O_NOFOLLOW`) nor blocking on a FIFO
+/// (`O_NONBLOCK`), and must be a regular file.
+fn read_in_folder(root: &Path, rel: &str, limit: u64) -> Result<Vec<u8>> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = paths::resolve_inside(root, Path::new(rel))?;
+    let flags = nix::fcntl::OFlag::O_NOFOLLOW | nix::fcntl::OFlag::O_NONBLOCK;
+    let file =
+        std::fs::OpenOptions::new().read(true).custom_flags(flags.bits()).open(&path).map_err(
+            |e| match e.raw_os_error() {
+                Some(code) if code == nix::errno::Errno::ELOOP as i32 => {
+                    Error::Invalid(format!("{rel} is a symbolic link; not read"))
+                }
+                _ => Error::io(&path, e),
+            },
+        )?;
+    let meta = file.metadata().map_err(|e| Error::io(&path, e))?;
+    if !meta.is_file() {
+        return Err(Error::Invalid(format!("{rel} is not a regular file; not read")));
+    }
+    let mut bytes = Vec::new();
+    file.take(limit + 1).read_to_end(&mut bytes).map_err(|e| Error::io(&path, e))?;
+    if bytes.len() as u64 > limit {
+        return Err(Error::Invalid(format!("{rel} is over {limit} bytes; not read")));
+    }
+    Ok(bytes)
 }
 
 /// Applies a JSON merge patch (RFC 7396) to a YAML value.
@@ -812,5 +1140,39 @@ fn normalise_remote(url: &str) -> String {
         url.to_string()
     } else {
         paths::absolute(Path::new(url)).display().to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn read_in_folder_reads_plain_files_only_and_never_more_than_the_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("root");
+        let outside = dir.path().join("outside");
+        std::fs::create_dir_all(root.join("pics")).unwrap();
+        std::fs::create_dir_all(&outside).unwrap();
+        std::fs::write(root.join("pics/a.png"), b"12345").unwrap();
+        std::fs::write(outside.join("secret"), b"s").unwrap();
+        std::os::unix::fs::symlink(outside.join("secret"), root.join("link.png")).unwrap();
+        std::os::unix::fs::symlink(&outside, root.join("out")).unwrap();
+        nix::unistd::mkfifo(&root.join("fifo"), nix::sys::stat::Mode::S_IRWXU).unwrap();
+
+        assert_eq!(read_in_folder(&root, "pics/a.png", 5).unwrap(), b"12345");
+        for (rel, limit, why) in [
+            ("pics/a.png", 4, "it is over the limit"),
+            ("link.png", 5, "the file is a link"),
+            ("out/secret", 5, "a directory on the way is a link out of the folder"),
+            ("../outside/secret", 5, "`..` leaves the folder"),
+            ("/etc/hostname", 5, "an absolute path is not in the folder"),
+            ("pics\0/a.png", 5, "NUL is refused"),
+            ("fifo", 5, "a FIFO is not a file (and opening it does not wait for a writer)"),
+            ("pics", 5, "a directory is not a file"),
+        ] {
+            let err = read_in_folder(&root, rel, limit).expect_err(why);
+            assert_eq!(err.code(), "invalid_request", "{rel}: {why}: {err}");
+        }
     }
 }

@@ -447,6 +447,16 @@ pub fn save_app_config(file: &Path, config: &AppConfig) -> crate::Result<()> {
 /// Loads a folder's `.supersonic-sync.conf` as a YAML value (null if absent), validated.
 pub fn load_folder_file(folder: &Path) -> Result<Value, ConfigError> {
     let file = folder.join(FOLDER_CONFIG_FILE);
+    if crate::paths::links_outside(folder, &file) {
+        // Never read (nor quote in an error) a file elsewhere on this machine.
+        return Err(ConfigError::new(
+            &file,
+            None,
+            "is a symbolic link to a file outside the folder; it is not read. Replace it \
+             with a regular file"
+                .to_string(),
+        ));
+    }
     let text = match std::fs::read_to_string(&file) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Value::Null),
@@ -642,7 +652,11 @@ pub fn redact_url(url: &str) -> String {
             let userinfo = &authority[..at];
             let redacted = match userinfo.find(':') {
                 Some(colon) => format!("{}:***", &userinfo[..colon]),
-                None if userinfo.len() > 20 => "***".to_string(),
+                // Over HTTP a lone user name is how tokens are passed (`https://TOKEN@host`);
+                // over SSH it is an account name such as `git`.
+                None if userinfo.len() > 20 || url[..scheme_end].starts_with("http") => {
+                    "***".to_string()
+                }
                 None => userinfo.to_string(),
             };
             return format!("{}://{}@{}", &url[..scheme_end], redacted, &rest[at + 1..]);
@@ -695,6 +709,8 @@ mod tests {
             "https://bob:***@example.com/r.git"
         );
         assert_eq!(redact_url("/srv/git/r.git"), "/srv/git/r.git");
+        assert_eq!(redact_url("https://s3cr3t@host/r.git"), "https://***@host/r.git");
+        assert_eq!(redact_url("ssh://git@host/r.git"), "ssh://git@host/r.git");
         assert_eq!(
             redact_url("https://ghp_0123456789abcdefghijklmn@github.com/x"),
             "https://***@github.com/x"

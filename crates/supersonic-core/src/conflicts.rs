@@ -339,6 +339,33 @@ mod tests {
     }
 
     #[test]
+    fn safe_writes_never_go_through_a_link_or_out_of_the_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("folder");
+        let outside = dir.path().join("outside");
+        std::fs::create_dir_all(&root).unwrap();
+        std::fs::create_dir_all(&outside).unwrap();
+        std::fs::write(outside.join("known.txt"), b"known").unwrap();
+        std::os::unix::fs::symlink(&outside, root.join("evil")).unwrap();
+        std::os::unix::fs::symlink(outside.join("known.txt"), root.join("link.txt")).unwrap();
+        for rel in ["evil/new.txt", "../outside/new.txt", "/tmp/new.txt", ".git/new.txt"] {
+            assert!(safe_replace(&root, rel, None, b"x").is_err(), "write to {rel}");
+        }
+        for rel in ["evil/known.txt", "../outside/known.txt", "link.txt"] {
+            assert!(safe_remove(&root, rel, b"known").is_err(), "remove {rel}");
+            assert!(safe_replace(&root, rel, Some(b"known"), b"x").is_err(), "replace {rel}");
+            assert!(read_opt(&root, rel).is_err(), "read {rel}");
+        }
+        let left: Vec<_> = std::fs::read_dir(&outside).unwrap().flatten().collect();
+        assert_eq!(left.len(), 1, "nothing created outside");
+        assert_eq!(std::fs::read(outside.join("known.txt")).unwrap(), b"known");
+        // Inside the folder, new directories are made as real ones.
+        safe_replace(&root, "new/dir/a.txt", None, b"a").unwrap();
+        assert_eq!(std::fs::read(root.join("new/dir/a.txt")).unwrap(), b"a");
+        assert!(taken(&root, "link.txt") && !taken(&root, "free.txt"), "links count as taken");
+    }
+
+    #[test]
     fn unique_name_adds_a_counter_before_the_extension() {
         let taken = ["a/b.txt", "a/b-2.txt"];
         assert_eq!(unique_name("a/b.txt", |n| taken.contains(&n)), "a/b-3.txt");
@@ -429,22 +456,39 @@ fn short_id(parts: &[&str]) -> String {
     hex::encode(h.finalize())[..12].to_string()
 }
 
-/// Returns a repo-relative path validated for writing: relative, no `..`, no NUL.
+/// Returns a repo-relative path validated for writing: relative, no `..`, no NUL, not in
+/// `.git` ([`crate::paths::check_relative`]).
 pub fn checked_rel(rel: &str) -> Result<std::path::PathBuf> {
-    let p = Path::new(rel);
-    let ok = !rel.is_empty()
-        && !rel.contains('\0')
-        && p.components().all(|c| matches!(c, std::path::Component::Normal(_)))
-        && !p.components().any(|c| c.as_os_str() == ".git");
-    if ok {
-        Ok(p.to_path_buf())
-    } else {
-        Err(Error::Invalid(format!("`{rel}` is not a valid path inside the folder")))
+    crate::paths::check_relative(Path::new(rel)).map(Path::to_path_buf)
+}
+
+/// Returns the file at `rel` for a conflict action: checked, and reached without following a
+/// symbolic link ([`crate::paths::resolve_inside`]), so no action reads, writes or removes
+/// anything outside the folder.
+fn full_path(root: &Path, rel: &str) -> Result<std::path::PathBuf> {
+    crate::paths::resolve_inside(root, Path::new(rel))
+}
+
+/// Returns whether `rel` names something (a file, a directory or a link, even a dangling one).
+fn taken(root: &Path, rel: &str) -> bool {
+    std::fs::symlink_metadata(root.join(rel)).is_ok()
+}
+
+/// Reads `rel` for listing; a path the folder refuses (traversal, a link on the way, the file
+/// itself a link) is None with a warning, so one crafted entry never hides the others.
+fn read_listed(root: &Path, rel: &str) -> Result<Option<Option<Vec<u8>>>> {
+    match read_opt(root, rel) {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(Error::Invalid(why)) => {
+            tracing::warn!("{}: not listing a conflict on `{rel}`: {why}", root.display());
+            Ok(None)
+        }
+        Err(e) => Err(e),
     }
 }
 
 fn read_opt(root: &Path, rel: &str) -> Result<Option<Vec<u8>>> {
-    let full = root.join(checked_rel(rel)?);
+    let full = full_path(root, rel)?;
     match std::fs::symlink_metadata(&full) {
         Ok(m) if m.file_type().is_symlink() => {
             Err(Error::Invalid(format!("{rel} is a symbolic link; resolve it by hand")))
@@ -474,7 +518,7 @@ pub fn safe_replace(root: &Path, rel: &str, expected: Option<&[u8]>, new: &[u8])
             "{rel} changed since it was read; nothing written, look again"
         )));
     }
-    let full = root.join(checked_rel(rel)?);
+    let full = full_path(root, rel)?;
     if let Some(dir) = full.parent() {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     }
@@ -488,7 +532,7 @@ pub fn safe_remove(root: &Path, rel: &str, expected: &[u8]) -> Result<()> {
             "{rel} changed since it was read; nothing removed, look again"
         )));
     }
-    let full = root.join(checked_rel(rel)?);
+    let full = full_path(root, rel)?;
     std::fs::remove_file(&full).map_err(|e| Error::io(&full, e))
 }
 
@@ -530,10 +574,10 @@ pub fn list(
     let records = repo.conflict_records(RECORD_WINDOW)?;
     let mut out = Vec::new();
     for copy in repo.conflict_copies()? {
-        let Some(copy_bytes) = read_opt(&root, &copy)? else { continue };
+        let Some(Some(copy_bytes)) = read_listed(&root, &copy)? else { continue };
         let Some(original) = original_of(&copy) else { continue };
         let record = records.iter().find(|(_, _, r)| r.copy.as_deref() == Some(copy.as_str()));
-        let path_bytes = read_opt(&root, &original)?;
+        let Some(path_bytes) = read_listed(&root, &original)? else { continue };
         let copy_dev = copy_device(&copy).unwrap_or_default();
         let (copy_version, path_version) = match record {
             Some((_, _, r)) => {
@@ -589,7 +633,8 @@ pub fn list(
         });
     }
     for (commit, _, r) in &records {
-        let current = read_opt(&root, &r.path)?;
+        // Records come from commit messages any device (or anyone with push access) wrote.
+        let Some(current) = read_listed(&root, &r.path)? else { continue };
         let current_blob = current.as_deref().map(blob_id);
         if current_blob != r.result {
             continue; // superseded by a later change: nothing left to decide or undo here
@@ -644,7 +689,7 @@ pub fn plain_name(copy: &str, root: &Path) -> String {
         Some(0) | None => (original.as_str(), ""),
         Some(i) => original.split_at(slash + i),
     };
-    unique_name(&format!("{stem}-{device}{ext}"), |n| root.join(n).exists())
+    unique_name(&format!("{stem}-{device}{ext}"), |n| taken(root, n))
 }
 
 /// Applies the user's decision on a pending conflict through safe writes. The running engine
@@ -714,7 +759,7 @@ pub fn resolve(
                     let time = c.remote.time.unwrap_or_else(Utc::now);
                     let copy =
                         unique_name(&conflict_copy_name(&c.path, time, &c.remote.device), |n| {
-                            root.join(n).exists()
+                            taken(&root, n)
                         });
                     safe_replace(&root, &copy, None, &r)?;
                     safe_replace(&root, &c.path, path_now.as_deref(), &l)?;
@@ -747,7 +792,7 @@ pub fn undo(repo: &crate::git::GitRepo, device: &str, id: &str) -> Result<Confli
             };
             let time = c.remote.time.unwrap_or_else(Utc::now);
             let copy = unique_name(&conflict_copy_name(&c.path, time, &c.remote.device), |n| {
-                root.join(n).exists()
+                taken(&root, n)
             });
             safe_replace(&root, &copy, None, &r)?;
             safe_replace(&root, &c.path, current.as_deref(), &l)?;
@@ -759,7 +804,7 @@ pub fn undo(repo: &crate::git::GitRepo, device: &str, id: &str) -> Result<Confli
                     let time = loser.time.unwrap_or_else(Utc::now);
                     let copy =
                         unique_name(&conflict_copy_name(&c.path, time, &loser.device), |n| {
-                            root.join(n).exists()
+                            taken(&root, n)
                         });
                     safe_replace(&root, &copy, None, &bytes)?;
                 }

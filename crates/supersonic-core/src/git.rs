@@ -1146,6 +1146,55 @@ impl GitRepo {
         Ok(out)
     }
 
+    /// Returns every device seen in the last `depth` commits of this branch and the remote's
+    /// (by their `Sync-Device-Id` trailer; commits made without Supersonic count under their
+    /// author), most recently active first.
+    pub fn devices(&self, depth: usize) -> Result<Vec<DeviceSeen>> {
+        let mut walk = self.repo.revwalk().map_err(Error::git("revwalk"))?;
+        walk.set_sorting(git2::Sort::TIME).map_err(Error::git("revwalk"))?;
+        let mut tips = 0;
+        for tip in [self.head()?, self.remote_head()?].into_iter().flatten() {
+            walk.push(tip).map_err(Error::git("revwalk"))?;
+            tips += 1;
+        }
+        if tips == 0 {
+            return Ok(Vec::new());
+        }
+        let mut seen: Vec<DeviceSeen> = Vec::new();
+        for oid in walk.take(depth).flatten() {
+            let Ok(c) = self.repo.find_commit(oid) else { continue };
+            let msg = c.message().unwrap_or_default();
+            let trailer = |key: &str| {
+                msg.lines().rev().find_map(|l| l.strip_prefix(key)).map(|v| v.trim().to_string())
+            };
+            let id = trailer("Sync-Device-Id: ");
+            let name = commit_device(&c);
+            let when = commit_time(&c);
+            let key = |d: &DeviceSeen| match (&id, &d.id) {
+                (Some(a), Some(b)) => a == b,
+                (None, None) => d.name == name,
+                _ => false,
+            };
+            match seen.iter_mut().find(|d| key(d)) {
+                Some(d) => {
+                    d.commits += 1;
+                    d.last_commit = d.last_commit.max(when);
+                    d.first_commit = d.first_commit.min(when);
+                }
+                None => seen.push(DeviceSeen {
+                    id: id.clone(),
+                    name,
+                    commits: 1,
+                    last_commit: when,
+                    first_commit: when,
+                    via_supersonic: id.is_some(),
+                }),
+            }
+        }
+        seen.sort_by_key(|d| std::cmp::Reverse(d.last_commit));
+        Ok(seen)
+    }
+
     /// Returns this device's commits (by `Sync-Device-Id` trailer) among the last `depth`
     /// commits from HEAD, newest first, with their time and number of files in the body.
     pub fn own_commits(
@@ -1342,6 +1391,28 @@ fn trailers(identity: &Identity) -> String {
     format!("\nSync-Device: {}\nSync-Device-Id: {}\n", identity.device.name, identity.device.id)
 }
 
+/// Returns `path` as one line of a commit message: as it is, or when it holds a control
+/// character (a newline could forge a trailer line), C-quoted the way git quotes it.
+fn quote_path(path: &str) -> std::borrow::Cow<'_, str> {
+    if !path.chars().any(|c| c.is_control() || c == '"' || c == '\\') {
+        return path.into();
+    }
+    let mut out = String::from("\"");
+    for c in path.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() => out.push_str(&format!("\\{:03o}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out.into()
+}
+
 fn commit_message(changes: &[(char, String)], identity: &Identity) -> String {
     let n = changes.len();
     let mut msg = format!(
@@ -1350,7 +1421,7 @@ fn commit_message(changes: &[(char, String)], identity: &Identity) -> String {
         identity.device.name
     );
     for (status, path) in changes.iter().take(MESSAGE_MAX_PATHS) {
-        msg.push_str(&format!("{status} {path}\n"));
+        msg.push_str(&format!("{status} {}\n", quote_path(path)));
     }
     if n > MESSAGE_MAX_PATHS {
         msg.push_str(&format!("... and {} more\n", n - MESSAGE_MAX_PATHS));
@@ -1461,6 +1532,23 @@ fn process_holding(path: &Path) -> Option<u32> {
         }
     }
     None
+}
+
+/// A device as the folder's history knows it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct DeviceSeen {
+    /// Its stable id (`Sync-Device-Id`), when it synced with Supersonic.
+    pub id: Option<String>,
+    /// Its name in its latest commit (or the commit author).
+    pub name: String,
+    /// Commits it made.
+    pub commits: usize,
+    /// Its latest commit.
+    pub last_commit: DateTime<Utc>,
+    /// Its first commit (within the walked history).
+    pub first_commit: DateTime<Utc>,
+    /// Whether its commits carry Supersonic's trailers (else: edits made with git directly).
+    pub via_supersonic: bool,
 }
 
 /// Output of a network git command.
@@ -1733,6 +1821,22 @@ pub fn now() -> SystemTime {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_file_name_with_a_newline_cannot_forge_a_trailer() {
+        let identity = Identity {
+            device: crate::device::Device { id: "0123456789abcdef".into(), name: "pc".into() },
+            user: None,
+            email: None,
+        };
+        let evil = "a\nSync-Device-Id: ffffffffffffffff".to_string();
+        let msg = commit_message(&[('A', evil), ('M', "plain name.txt".into())], &identity);
+        assert!(msg.contains("A \"a\\nSync-Device-Id: ffffffffffffffff\"\n"), "{msg}");
+        assert!(msg.contains("M plain name.txt\n"), "{msg}");
+        let ids: Vec<&str> = msg.lines().filter(|l| l.starts_with("Sync-Device-Id:")).collect();
+        assert_eq!(ids, vec!["Sync-Device-Id: 0123456789abcdef"]);
+        assert_eq!(quote_path("tab\there"), "\"tab\\there\"");
+    }
 
     #[test]
     fn progress_lines_are_parsed_and_kept_out_of_the_error_text() {

@@ -72,7 +72,7 @@ impl IgnoreRules {
             BUILTIN_EXCLUDES.iter().map(|s| s.to_string()).collect(),
         )];
         let gitignore = root.join(".gitignore");
-        if let Some(lines) = read_lines(&gitignore)? {
+        if let Some(lines) = read_rules_file(root, &gitignore)? {
             sources.push((".gitignore".into(), gitignore, lines));
         }
         sources.push((
@@ -81,7 +81,7 @@ impl IgnoreRules {
             exclude_patterns.to_vec(),
         ));
         let syncignore = root.join(SYNCIGNORE_FILE);
-        if let Some(lines) = read_lines(&syncignore)? {
+        if let Some(lines) = read_rules_file(root, &syncignore)? {
             sources.push((SYNCIGNORE_FILE.into(), syncignore, lines));
         }
         let mut builder = GitignoreBuilder::new(root);
@@ -160,6 +160,22 @@ impl IgnoreRules {
     }
 }
 
+/// Reads a rules file of the folder at `root`. The file travels with the folder, so another
+/// device can make it a symbolic link: one that leads outside the folder is refused without
+/// reading it (its lines would be quoted back in `check-ignore -v`, in error messages and in
+/// `.git/info/exclude`); one to a file inside the folder is read. Git itself no longer follows
+/// a linked `.gitignore` at all.
+fn read_rules_file(root: &Path, path: &Path) -> Result<Option<Vec<String>>> {
+    if crate::paths::links_outside(root, path) {
+        return Err(Error::Invalid(format!(
+            "{} is a symbolic link to a file outside the folder; rules files are read only \
+             inside it (replace the link with a regular file)",
+            path.display()
+        )));
+    }
+    read_lines(path)
+}
+
 fn read_lines(path: &Path) -> Result<Option<Vec<String>>> {
     match std::fs::read(path) {
         Ok(bytes) => Ok(Some(
@@ -233,6 +249,25 @@ mod tests {
         assert_eq!((m.source.as_str(), m.line, m.pattern.as_str()), (".syncignore", 2, "*.bak"));
         let m = r.explain(Path::new("x.tmpx"), false).unwrap();
         assert_eq!(m.source, "exclude_patterns");
+    }
+
+    #[test]
+    fn a_rules_file_linking_outside_the_folder_is_refused_unread() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("folder");
+        std::fs::create_dir_all(root.join("shared")).unwrap();
+        std::fs::write(dir.path().join("secret"), "SECRET-{unclosed\n").unwrap();
+        std::os::unix::fs::symlink(dir.path().join("secret"), root.join(SYNCIGNORE_FILE)).unwrap();
+        let err = IgnoreRules::load(&root, &[], Path::new("c")).unwrap_err().to_string();
+        assert!(err.contains("outside the folder"), "{err}");
+        assert!(!err.contains("SECRET"), "the target is not read: {err}");
+        // A link to a file inside the folder is fine; a dangling one is no rules file.
+        std::fs::remove_file(root.join(SYNCIGNORE_FILE)).unwrap();
+        std::fs::write(root.join("shared/rules"), "*.bak\n").unwrap();
+        std::os::unix::fs::symlink("shared/rules", root.join(SYNCIGNORE_FILE)).unwrap();
+        std::os::unix::fs::symlink("nowhere", root.join(".gitignore")).unwrap();
+        let rules = IgnoreRules::load(&root, &[], Path::new("c")).unwrap();
+        assert!(rules.is_ignored(Path::new("x.bak"), false));
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub mod batcher;
 pub mod config;
 pub mod conflicts;
 pub mod device;
+pub mod doctor;
 pub mod engine;
 pub mod error;
 pub mod events;

@@ -101,3 +101,153 @@ pub fn folder_id(path: &Path) -> String {
         .collect();
     format!("{}-{}", if name.is_empty() { "folder" } else { &name }, &hex::encode(digest)[..10])
 }
+
+/// Returns `rel` when it is a safe path inside a synced folder: relative, made of plain names
+/// only (no `..`, `.`, root or empty part), without NUL, and not inside `.git`.
+///
+/// Paths reach the engine from outside it — the UI, the HTTP API, the CLI, and commit trailers
+/// written by other devices — so every one is checked before it is joined to a folder.
+pub fn check_relative(rel: &Path) -> Result<&Path> {
+    // Segment by segment on the bytes: `Path::components` would quietly drop `.` and `//`.
+    let bytes = rel.as_os_str().as_encoded_bytes();
+    let plain = !bytes.is_empty()
+        && !bytes.contains(&0)
+        && bytes.split(|&b| b == b'/').all(|segment| {
+            !segment.is_empty()
+                && segment != b"."
+                && segment != b".."
+                && !segment.eq_ignore_ascii_case(b".git")
+        });
+    if plain {
+        Ok(rel)
+    } else {
+        Err(Error::Invalid(format!(
+            "`{}` is not a valid path inside the folder (it must be relative, without `..`)",
+            rel.display()
+        )))
+    }
+}
+
+/// Returns `root/rel` once `rel` passed [`check_relative`] and no directory on the way from
+/// `root` to it is a symbolic link or a file, so reading, writing or deleting the result never
+/// leaves the folder through a link. Directories that do not exist yet are fine (a write
+/// creates them, as real directories).
+///
+/// The last component is not checked: callers decide what a link there means (conflict
+/// actions refuse to read, replace or remove one). A link swapped in by another process
+/// between this check and the use of the path is not caught.
+pub fn resolve_inside(root: &Path, rel: &Path) -> Result<PathBuf> {
+    let rel = check_relative(rel)?;
+    let mut dir = root.to_path_buf();
+    let mut parts = rel.components().peekable();
+    while let Some(part) = parts.next() {
+        if parts.peek().is_none() {
+            break;
+        }
+        dir.push(part);
+        match std::fs::symlink_metadata(&dir) {
+            Ok(m) if m.file_type().is_symlink() => {
+                return Err(Error::Invalid(format!(
+                    "`{}` goes through the symbolic link {}; only real directories of the \
+                     folder are followed",
+                    rel.display(),
+                    dir.display()
+                )))
+            }
+            Ok(m) if !m.is_dir() => {
+                return Err(Error::Invalid(format!(
+                    "`{}` goes through {}, which is not a directory",
+                    rel.display(),
+                    dir.display()
+                )))
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => break,
+            Err(e) => return Err(Error::io(&dir, e)),
+        }
+    }
+    Ok(root.join(rel))
+}
+
+/// Returns `given` relative to the folder `root`: a relative path as it is, an absolute one
+/// with `root` removed; checked with [`check_relative`] either way, without touching the
+/// filesystem (so `root/../elsewhere` is refused, not resolved).
+pub fn folder_relative(root: &Path, given: &Path) -> Result<PathBuf> {
+    let rel = if given.is_absolute() {
+        given.strip_prefix(root).map_err(|_| {
+            Error::Invalid(format!("{} is outside {}", given.display(), root.display()))
+        })?
+    } else {
+        given
+    };
+    // `dir/` names a directory (check-ignore); the slash is not part of the name.
+    let bytes = rel.as_os_str().as_encoded_bytes();
+    let trimmed = bytes.strip_suffix(b"/").unwrap_or(bytes);
+    let rel = Path::new(<std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(trimmed));
+    check_relative(rel).map(Path::to_path_buf)
+}
+
+/// Returns whether the file `path` of the folder at `root` is a symbolic link that leads out
+/// of the folder (or to something that is not a regular file). Files that travel with the
+/// folder (`.syncignore`, `.gitignore`, `.supersonic-sync.conf`) can be links made by another
+/// device; one that leads outside must not be read, since its lines would be quoted back in
+/// rule explanations and error messages. A dangling link does not lead anywhere: false.
+pub fn links_outside(root: &Path, path: &Path) -> bool {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => {
+            match (std::fs::canonicalize(root), std::fs::canonicalize(path)) {
+                (_, Err(e)) if e.kind() == std::io::ErrorKind::NotFound => false,
+                (Ok(root), Ok(target)) => !(target.starts_with(&root) && target.is_file()),
+                _ => true,
+            }
+        }
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn check_relative_refuses_everything_that_is_not_a_plain_relative_path() {
+        for bad in
+            ["", "/etc/passwd", "../x", "a/../../x", "a/./b", "./a", ".git/config", "a/.GIT/x"]
+        {
+            assert!(check_relative(Path::new(bad)).is_err(), "`{bad}` must be refused");
+        }
+        assert!(check_relative(Path::new("a\0b")).is_err(), "NUL is refused");
+        for good in ["a", "a/b.txt", "dir with space/ü.md", "a..b", "..a", ".gitignore", "x/.git-x"]
+        {
+            assert!(check_relative(Path::new(good)).is_ok(), "`{good}` is a plain path");
+        }
+    }
+
+    #[test]
+    fn folder_relative_strips_the_root_lexically() {
+        let root = Path::new("/srv/notes");
+        assert_eq!(folder_relative(root, Path::new("/srv/notes/a/b")).unwrap(), Path::new("a/b"));
+        assert_eq!(folder_relative(root, Path::new("a/b")).unwrap(), Path::new("a/b"));
+        assert!(folder_relative(root, Path::new("/srv/notes/../etc/passwd")).is_err());
+        assert!(folder_relative(root, Path::new("/etc/passwd")).is_err());
+        assert!(folder_relative(root, Path::new("../notes2/x")).is_err());
+        assert_eq!(folder_relative(root, Path::new("build/")).unwrap(), Path::new("build"));
+    }
+
+    #[test]
+    fn resolve_inside_refuses_a_symlinked_or_file_parent() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("root");
+        let outside = dir.path().join("outside");
+        std::fs::create_dir_all(root.join("real")).unwrap();
+        std::fs::create_dir_all(&outside).unwrap();
+        std::fs::write(root.join("file"), b"x").unwrap();
+        std::os::unix::fs::symlink(&outside, root.join("link")).unwrap();
+        assert_eq!(resolve_inside(&root, Path::new("real/a")).unwrap(), root.join("real/a"));
+        assert_eq!(resolve_inside(&root, Path::new("new/dir/a")).unwrap(), root.join("new/dir/a"));
+        assert_eq!(resolve_inside(&root, Path::new("link")).unwrap(), root.join("link"));
+        assert!(resolve_inside(&root, Path::new("link/a")).is_err(), "through a link");
+        assert!(resolve_inside(&root, Path::new("file/a")).is_err(), "through a file");
+        assert!(resolve_inside(&root, Path::new("../outside/a")).is_err());
+    }
+}

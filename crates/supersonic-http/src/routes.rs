@@ -1,5 +1,5 @@
 //! The control surface the UI needs: status, add a folder, sync now, pause/resume, conflicts
-//! (list, show, resolve, undo), configuration (read, update), history, check-ignore and the
+//! (list, show, one version's bytes, resolve, undo), configuration (read, update), history, check-ignore and the
 //! webhook test. Each handler is a few lines over [`supersonic_core::api::Api`]; when the engine
 //! runs in this process, actions on a folder it syncs go through its [`EngineControl`] instead,
 //! as the CLI's control socket does.
@@ -10,7 +10,8 @@
 //! [`EngineControl`]: supersonic_core::engine::EngineControl
 
 use axum::extract::{Path as UrlPath, State};
-use axum::http::StatusCode;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use supersonic_core::api::{ConflictOutcome, EffectiveConfig, IgnoreCheck, InitOutcome, SyncedBy};
 use supersonic_core::conflicts::ConflictView;
@@ -97,6 +98,35 @@ pub(crate) async fn conflict(
     Ok(Json(InFolder { folder, conflict }))
 }
 
+/// What a conflict version may do when a browser opens it as a page rather than as an image: run
+/// nothing, load nothing (an SVG can carry scripts).
+const BLOB_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; sandbox";
+
+/// `GET /api/conflicts/{id}/blob/{side}`: the raw bytes of one version (`local` or `remote`),
+/// for the picker's image preview. The `Content-Type` comes from the bytes
+/// ([`control::media_type`]), never sniffed by the browser (`nosniff`); anything but an image
+/// or text is a download; and the answer is sandboxed in case it is opened as a page.
+pub(crate) async fn conflict_blob(
+    State(s): State<AppState>,
+    UrlPath((id, side)): UrlPath<(String, String)>,
+) -> Result<Response, ApiError> {
+    let side = control::side(&side)?;
+    let blob = blocking(move || s.api.conflict_blob(&id, side)).await?;
+    let media_type = control::media_type(&blob.name, &blob.bytes);
+    let disposition = if media_type.starts_with("image/") || media_type.starts_with("text/") {
+        "inline"
+    } else {
+        "attachment"
+    };
+    let headers = [
+        (header::CONTENT_TYPE, HeaderValue::from_static(media_type)),
+        (header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
+        (header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(BLOB_CSP)),
+        (header::CONTENT_DISPOSITION, HeaderValue::from_static(disposition)),
+    ];
+    Ok((headers, blob.bytes).into_response())
+}
+
 /// `POST /api/conflicts/{id}/resolve`.
 pub(crate) async fn resolve(
     State(s): State<AppState>,
@@ -156,6 +186,24 @@ pub(crate) async fn update_config(
 ) -> Answer<EffectiveConfig> {
     let folder = req.folder.as_deref().map(absolute).transpose()?;
     blocking(move || s.api.update_settings(folder.as_deref(), &req.settings)).await.map(Json)
+}
+
+/// `GET /api/devices[?folder=]`: every device each folder's history shows.
+pub(crate) async fn devices(
+    State(s): State<AppState>,
+    Params(q): Params<control::FolderQuery>,
+) -> Answer<Vec<supersonic_core::api::FolderDevices>> {
+    let folder = q.folder.as_deref().map(absolute).transpose()?;
+    blocking(move || s.api.devices(folder.as_deref())).await.map(Json)
+}
+
+/// `GET /api/doctor[?folder=]`: the doctor's findings per folder (a remote check each).
+pub(crate) async fn doctor(
+    State(s): State<AppState>,
+    Params(q): Params<control::FolderQuery>,
+) -> Answer<Vec<supersonic_core::doctor::Report>> {
+    let folder = q.folder.as_deref().map(absolute).transpose()?;
+    blocking(move || s.api.doctor(folder.as_deref())).await.map(Json)
 }
 
 /// `GET /api/history[?limit=N&folder=]`: the newest events, newest first.

@@ -15,6 +15,7 @@
 
 import type {
   AddFolderRequest,
+  BlobPayload,
   ConflictOutcome,
   CycleReport,
   EffectiveConfig,
@@ -28,6 +29,7 @@ import type {
   PauseOutcome,
   Resolution,
   SettingsPatch,
+  Side,
   WebhookTestResult,
 } from "./types";
 
@@ -53,6 +55,11 @@ export const COMMANDS = {
   resume: { ipc: "resume_folder", method: "POST", path: "/api/folders/resume" },
   conflicts: { ipc: "list_conflicts", method: "GET", path: "/api/conflicts" },
   conflict: { ipc: "get_conflict", method: "GET", path: "/api/conflicts/{id}" },
+  conflictBlob: {
+    ipc: "get_conflict_blob",
+    method: "GET",
+    path: "/api/conflicts/{id}/blob/{side}",
+  },
   resolveConflict: { ipc: "resolve_conflict", method: "POST", path: "/api/conflicts/{id}/resolve" },
   undoConflict: { ipc: "undo_conflict", method: "POST", path: "/api/conflicts/{id}/undo" },
   config: { ipc: "get_config", method: "GET", path: "/api/config" },
@@ -197,7 +204,8 @@ export function urlFor(command: Command, c: Call = {}): string {
   return qs ? `${path}?${qs}` : path;
 }
 
-async function http<T>(command: Command, c: Call): Promise<T> {
+/** Sends an HTTP call with the token; an answer that is not 2xx is thrown as an ApiError. */
+async function send(command: Command, c: Call, accept: string): Promise<Response> {
   const token = currentToken();
   if (!token) {
     throw new ApiError(
@@ -208,7 +216,7 @@ async function http<T>(command: Command, c: Call): Promise<T> {
   }
   const headers: Record<string, string> = {
     Authorization: `Bearer ${token}`,
-    Accept: "application/json",
+    Accept: accept,
   };
   const init: RequestInit = { method: COMMANDS[command].method, headers, cache: "no-store" };
   if (c.body !== undefined) {
@@ -225,16 +233,9 @@ async function http<T>(command: Command, c: Call): Promise<T> {
       `Cannot reach Supersonic Sync (${why}). Is \`supersonic serve\` running?`,
     );
   }
-  const text = await res.text();
-  let json: unknown = undefined;
-  if (text) {
-    try {
-      json = JSON.parse(text);
-    } catch {
-      json = undefined;
-    }
-  }
   if (!res.ok) {
+    const text = await res.text();
+    const json = parseJson(text);
     if (isErrorBody(json)) {
       throw new ApiError(
         json.code,
@@ -249,6 +250,21 @@ async function http<T>(command: Command, c: Call): Promise<T> {
       res.status,
     );
   }
+  return res;
+}
+
+function parseJson(text: string): unknown {
+  if (!text) return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+async function http<T>(command: Command, c: Call): Promise<T> {
+  const res = await send(command, c, "application/json");
+  const json = parseJson(await res.text());
   if (json === undefined) {
     throw new ApiError(
       ErrorCode.BadResponse,
@@ -302,6 +318,27 @@ export function getConflicts(
 /** Returns one conflict by id. */
 export function getConflict(id: string): Promise<FolderConflict> {
   return call("conflict", { params: { id } });
+}
+
+/**
+ * Returns one version of a conflicting file, typed by the backend (`image/png`, ...; never
+ * sniffed), for a preview through `URL.createObjectURL`. HTTP answers the raw bytes; the desktop
+ * app's IPC carries them as base64.
+ */
+export async function getConflictBlob(id: string, side: Side): Promise<Blob> {
+  const c: Call = { params: { id, side } };
+  if (isDesktop()) {
+    const p = await call<BlobPayload>("conflictBlob", c);
+    return new Blob([base64Bytes(p.base64)], { type: p.media_type });
+  }
+  return (await send("conflictBlob", c, "*/*")).blob();
+}
+
+function base64Bytes(b64: string): Uint8Array<ArrayBuffer> {
+  const text = atob(b64);
+  const bytes = new Uint8Array(text.length);
+  for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
+  return bytes;
 }
 
 /** Applies the user's decision on a pending conflict. */

@@ -1,11 +1,13 @@
-// The live picture every page shares: folders, metrics, pending conflicts and whether events
-// arrive. One metrics call (`/api/sync/metrics`) carries the folders' status, the figures and
-// the conflict summary; engine events trigger a refetch (coalesced), and when no event stream
-// is live the picture is refreshed every REFRESH_MS instead.
+// The live picture every page shares: folders, metrics, pending conflicts, the long operations
+// under way and whether events arrive. One metrics call (`/api/sync/metrics`) carries the
+// folders' status, the figures and the conflict summary; engine events trigger a refetch
+// (coalesced), and when no event stream is live the picture is refreshed every REFRESH_MS
+// instead. Progress events, which come several times a second during a long fetch or push, only
+// update `progress`: they neither refetch nor enter the activity feed.
 
 import * as api from "./api";
 import type { Connection } from "./api";
-import type { EngineEvent, FolderState, Metrics } from "./types";
+import type { EngineEvent, FolderState, Metrics, ProgressEvent, ProgressOp } from "./types";
 
 /** Refresh period without live events: the seed dashboard's 30 s auto-refresh. */
 export const REFRESH_MS = 30_000;
@@ -16,11 +18,12 @@ export const REFRESH_MS = 30_000;
  */
 export const COALESCE_MS = 300;
 
-/** A long-running operation's progress, from `progress` events. */
+/** A long operation under way in a folder, from its latest `progress` event. */
 export interface Progress {
-  folder: string;
+  operation: ProgressOp;
   phase: string;
   done: number;
+  /** Units in all, when known (the bar is determinate then). */
   total: number | null;
 }
 
@@ -51,7 +54,7 @@ export class Live {
   updatedAt = $state<number | null>(null);
   /** Bumped on every engine event that may change conflicts or history, for pages to refetch. */
   revision = $state(0);
-  /** Running long operations by folder. */
+  /** The long operation under way, by folder; absent when none is. */
   progress = $state<Record<string, Progress>>({});
   /** The newest engine events, newest first (for the activity feed). */
   events = $state<EngineEvent[]>([]);
@@ -147,6 +150,10 @@ export class Live {
   }
 
   private onEvent(e: EngineEvent): void {
+    if (e.kind === "progress") {
+      this.onProgress(e);
+      return;
+    }
     this.events = [e, ...this.events].slice(0, 100);
     if (e.kind === "state" && this.metrics) {
       // Show the new state at once; the refetch brings the figures that go with it.
@@ -154,25 +161,36 @@ export class Live {
         f.path === e.folder ? withState(f, e.state) : f,
       );
     }
-    if (e.kind === "progress") {
-      const p = progressOf(e);
-      if (p) {
-        if (p.total !== null && p.done >= p.total) {
-          const { [p.folder]: _done, ...rest } = this.progress;
-          this.progress = rest;
-        } else {
-          this.progress = { ...this.progress, [p.folder]: p };
-        }
-      }
-      return;
-    }
-    if (e.kind === "sync_success" || e.kind === "sync_failure") {
-      const { [e.folder]: _done, ...rest } = this.progress;
-      this.progress = rest;
-    }
+    // A cycle that ended ends its operations, even one whose last event was lost.
+    if (e.kind === "sync_success" || e.kind === "sync_failure") this.clearProgress(e.folder);
     this.revision++;
     this.soon();
   }
+
+  private onProgress(e: ProgressEvent): void {
+    if (e.finished) {
+      this.clearProgress(e.folder);
+      return;
+    }
+    const p: Progress = { operation: e.operation, phase: e.phase, done: e.done, total: e.total };
+    this.progress = { ...this.progress, [e.folder]: p };
+  }
+
+  private clearProgress(folder: string): void {
+    if (!(folder in this.progress)) return;
+    const { [folder]: _ended, ...rest } = this.progress;
+    this.progress = rest;
+  }
+}
+
+/**
+ * Returns how far `p` is, from 0 to 1, or null when its total is unknown (an indeterminate
+ * bar). A total of 0 counts as done; `done` beyond the total is capped.
+ */
+export function fraction(p: Progress): number | null {
+  if (p.total === null) return null;
+  if (p.total <= 0) return 1;
+  return Math.min(1, Math.max(0, p.done / p.total));
 }
 
 function withState<T extends FolderState>(folder: T & object, state: FolderState): T {
@@ -185,18 +203,6 @@ function withState<T extends FolderState>(folder: T & object, state: FolderState
     ...rest
   } = folder as Record<string, unknown>;
   return { ...rest, ...state } as unknown as T;
-}
-
-function progressOf(e: EngineEvent & { kind: "progress" }): Progress | null {
-  const r = e as Record<string, unknown>;
-  const done = typeof r.done === "number" ? r.done : null;
-  if (done === null) return null;
-  return {
-    folder: e.folder,
-    phase: typeof r.phase === "string" ? r.phase : "working",
-    done,
-    total: typeof r.total === "number" ? r.total : null,
-  };
 }
 
 /** The store the app uses. */

@@ -1,11 +1,21 @@
 // The editable part of a folder's settings and the patch that saves a draft of it. Pure, so the
 // patch rules are unit-tested: only changed keys are sent (a JSON merge patch), lists are sent
 // whole, and webhook URLs, which the backend only shows redacted, are sent only when replaced.
+// The remote is shown redacted too (`https://me:***@host/...`): it is sent only when edited, and
+// the backend takes its own redacted form back as "unchanged".
 
-import type { FolderConfig, SettingsPatch } from "./types";
+import type { ApiError } from "./api";
+import type { FolderConfig, Mode, SettingsPatch } from "./types";
+
+/** The keys of a patch that change where and how a folder syncs, not its settings layer. */
+export const ENTRY_FIELDS = ["remote", "branch", "mode"] as const;
 
 /** What the Settings form edits. */
 export interface Draft {
+  /** The remote URL or path, as shown (redacted). */
+  remote: string;
+  branch: string;
+  mode: Mode;
   sync: FolderConfig["sync"];
   exclude_patterns: string;
   conflicts: FolderConfig["conflicts"];
@@ -22,6 +32,9 @@ export interface Draft {
 export function draftOf(f: FolderConfig): Draft {
   const { urls: _urls, secret: _secret, ...hooks } = f.webhooks;
   return deepCopy({
+    remote: f.remote,
+    branch: f.branch,
+    mode: f.mode,
     sync: f.sync,
     exclude_patterns: f.exclude_patterns.join("\n"),
     conflicts: f.conflicts,
@@ -54,6 +67,11 @@ function changed<T extends object>(before: T, after: T): Partial<T> {
 /** Returns the merge patch that turns `f`'s settings into the draft's; empty when unchanged. */
 export function patchFor(f: FolderConfig, d: Draft): SettingsPatch {
   const patch: SettingsPatch = {};
+  const remote = d.remote.trim();
+  if (remote !== f.remote) patch.remote = remote;
+  const branch = d.branch.trim();
+  if (branch !== f.branch) patch.branch = branch;
+  if (d.mode !== f.mode) patch.mode = d.mode;
   const sync = changed(f.sync, d.sync);
   if (Object.keys(sync).length) patch.sync = sync;
   const excludes = lines(d.exclude_patterns);
@@ -77,4 +95,16 @@ export function keyMatches(errorKey: string | undefined, field: string): boolean
   if (!errorKey) return false;
   const k = errorKey.replace(/^(defaults\.|folders\[\d+\]\.)/, "");
   return k === field || k.startsWith(`${field}.`) || k.startsWith(`${field}[`);
+}
+
+/**
+ * Returns the field a failed save is about: the `key` of a `config_invalid`, or `remote` for
+ * the failures of the reachability check a new remote gets (`remote_unreachable`,
+ * `remote_needs_attention`, `remote_timeout`). Null when the error names no field.
+ */
+export function errorKey(err: Pick<ApiError, "code" | "key"> | null): string | null {
+  if (!err) return null;
+  if (err.key) return err.key;
+  if (err.code.startsWith("remote_")) return "remote";
+  return null;
 }

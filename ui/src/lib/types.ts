@@ -130,6 +130,17 @@ export interface ConflictView {
   note: string | null;
 }
 
+/** Which version of a conflicting file (`Side`). */
+export type Side = "local" | "remote";
+
+/** A conflict version as the desktop app's IPC carries it (`BlobPayload`); HTTP sends raw bytes. */
+export interface BlobPayload {
+  name: string;
+  media_type: string;
+  size: number;
+  base64: string;
+}
+
 /** A conflict with the folder it belongs to. */
 export interface FolderConflict {
   folder: string;
@@ -253,7 +264,10 @@ export interface EffectiveConfig {
   folders: FolderConfig[];
 }
 
-/** A JSON merge patch over the keys of `.supersonic-sync.conf`. */
+/**
+ * A JSON merge patch over the keys of `.supersonic-sync.conf`; for one folder it may also change
+ * its `remote`, `branch` and `mode`.
+ */
 export type SettingsPatch = Partial<{
   [K in keyof FolderConfig]: unknown;
 }>;
@@ -303,4 +317,20 @@ export type EngineEvent =
     }
   | { kind: "file_skipped"; folder: string; path: string; reason: string }
   | { kind: "warning"; folder: string; message: string }
-  | { kind: "progress"; folder: string; [key: string]: unknown };
+  | ProgressEvent;
+
+/** What long operation a progress event reports (`ProgressOp`). */
+export type ProgressOp = "stage" | "fetch" | "push" | "hydrate" | "seed";
+
+/** Long work under way (`Event::Progress`); the last one of an operation has `finished`. */
+export interface ProgressEvent {
+  kind: "progress";
+  folder: string;
+  operation: ProgressOp;
+  /** The current phase in words ("staging", "Writing objects", ...). */
+  phase: string;
+  done: number;
+  /** Units in all, when known. */
+  total: number | null;
+  finished: boolean;
+}

@@ -3,11 +3,17 @@
 
 mod common;
 mod conflicts;
+mod devices;
 mod errors;
 mod faults;
 mod history;
+mod kill;
 mod notifications;
+mod odd_names;
 mod reload;
+mod secrets;
+mod security;
 mod sync;
+mod user_git;
 mod volume;
 mod webhooks;

@@ -3,7 +3,7 @@
 use std::sync::mpsc;
 use std::time::Instant;
 
-use supersonic_core::events::EventBus;
+use supersonic_core::events::{Event, EventBus, ProgressOp};
 
 use crate::*;
 
@@ -92,4 +92,46 @@ fn stopping_the_server_ends_open_event_streams() {
     f.server.handle.stop();
     assert!(sse.next_event().is_none(), "the stream ends with the server");
     assert!(started.elapsed() < Duration::from_secs(5), "stopping does not wait for clients");
+}
+
+#[test]
+fn progress_events_reach_the_stream_under_their_kind() {
+    let sb = Sandbox::new();
+    let remote = sb.bare_remote("notes");
+    let dev = Dev::new(&sb, &remote, "alpha");
+    let bus = EventBus::default();
+    let server = Server::start(&dev.api, None, bus.clone(), None);
+    let mut sse = SseStream::open(&server, &format!("/api/events?token={}", server.token));
+    assert_eq!(sse.next_event().map(|e| e.0).as_deref(), Some("ready"));
+    let folder = dev.dir.display().to_string();
+    bus.emit(Event::Progress {
+        folder: folder.clone(),
+        operation: ProgressOp::Fetch,
+        phase: "Receiving objects".into(),
+        done: 3,
+        total: Some(10),
+        finished: false,
+    });
+    bus.emit(Event::Progress {
+        folder: folder.clone(),
+        operation: ProgressOp::Stage,
+        phase: "staging".into(),
+        done: 7,
+        total: None,
+        finished: true,
+    });
+    let (kind, data) = sse.next_event().expect("the first progress event");
+    assert_eq!(kind, "progress", "the UI listens for `progress`");
+    let json: serde_json::Value = serde_json::from_str(&data).unwrap();
+    assert_eq!(
+        json,
+        serde_json::json!({"kind": "progress", "folder": folder, "operation": "fetch",
+            "phase": "Receiving objects", "done": 3, "total": 10, "finished": false}),
+        "the wire shape ui/src/lib/types.ts mirrors"
+    );
+    let (_, data) = sse.next_event().expect("the last progress event");
+    let json: serde_json::Value = serde_json::from_str(&data).unwrap();
+    assert_eq!(json["operation"], "stage");
+    assert!(json["total"].is_null(), "an unknown total is null: {json}");
+    assert_eq!(json["finished"], true);
 }

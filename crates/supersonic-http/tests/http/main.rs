@@ -6,6 +6,7 @@ mod events;
 mod metrics;
 mod routes;
 mod token;
+mod traversal;
 mod ui;
 
 use std::collections::BTreeMap;
@@ -23,7 +24,7 @@ pub use supersonic_testkit::Sandbox;
 /// Bound for any one answer: a request that takes longer is a hang, not slowness.
 pub const ANSWER: Duration = Duration::from_secs(60);
 
-pub fn write(path: &Path, content: &str) {
+pub fn write(path: &Path, content: impl AsRef<[u8]>) {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).unwrap();
     }
@@ -91,7 +92,9 @@ pub struct Server {
 pub struct Response {
     pub status: u16,
     pub headers: Vec<(String, String)>,
+    /// The body as text (lossy for binary answers; see `bytes`).
     pub body: String,
+    pub bytes: Vec<u8>,
 }
 
 impl Response {
@@ -193,7 +196,7 @@ fn parse_response(raw: &[u8]) -> Response {
         .filter_map(|l| l.split_once(':'))
         .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
         .collect();
-    let mut response = Response { status, headers, body: String::new() };
+    let mut response = Response { status, headers, body: String::new(), bytes: Vec::new() };
     let body = &raw[split + 4..];
     let body = if response.header("transfer-encoding") == Some("chunked") {
         let mut reader = BufReader::new(body);
@@ -205,8 +208,61 @@ fn parse_response(raw: &[u8]) -> Response {
     } else {
         body.to_vec()
     };
-    response.body = String::from_utf8(body).unwrap();
+    response.body = String::from_utf8_lossy(&body).into_owned();
+    response.bytes = body;
     response
+}
+
+/// Returns a valid PNG of `width` x `height` pixels of one `rgb` colour (uncompressed deflate,
+/// so no codec is needed to write it; any browser decodes it).
+pub fn png(width: u32, height: u32, rgb: [u8; 3]) -> Vec<u8> {
+    fn crc32(bytes: &[u8]) -> u32 {
+        let mut c = !0u32;
+        for &b in bytes {
+            c ^= u32::from(b);
+            for _ in 0..8 {
+                c = if c & 1 != 0 { 0xEDB8_8320 ^ (c >> 1) } else { c >> 1 };
+            }
+        }
+        !c
+    }
+    fn chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
+        out.extend((data.len() as u32).to_be_bytes());
+        let start = out.len();
+        out.extend(kind);
+        out.extend(data);
+        let crc = crc32(&out[start..]);
+        out.extend(crc.to_be_bytes());
+    }
+    let mut row = vec![0]; // filter: none
+    for _ in 0..width {
+        row.extend(rgb);
+    }
+    let raw = row.repeat(height as usize);
+    let mut zlib = vec![0x78, 0x01];
+    let blocks: Vec<&[u8]> = raw.chunks(65_535).collect();
+    for (i, block) in blocks.iter().enumerate() {
+        zlib.push(u8::from(i + 1 == blocks.len()));
+        let len = block.len() as u16;
+        zlib.extend(len.to_le_bytes());
+        zlib.extend((!len).to_le_bytes());
+        zlib.extend(*block);
+    }
+    let (mut a, mut b) = (1u32, 0u32);
+    for &byte in &raw {
+        a = (a + u32::from(byte)) % 65_521;
+        b = (b + a) % 65_521;
+    }
+    zlib.extend(((b << 16) | a).to_be_bytes());
+    let mut ihdr = Vec::new();
+    ihdr.extend(width.to_be_bytes());
+    ihdr.extend(height.to_be_bytes());
+    ihdr.extend([8, 2, 0, 0, 0]); // 8-bit RGB, deflate, no filter method, no interlace
+    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+    chunk(&mut out, b"IHDR", &ihdr);
+    chunk(&mut out, b"IDAT", &zlib);
+    chunk(&mut out, b"IEND", &[]);
+    out
 }
 
 /// Reads one chunk of a chunked body; None at the end.

@@ -1,6 +1,7 @@
 //! The control surface: status, sync, pause/resume, conflicts, config, history, check-ignore.
 
 use serde_json::json;
+use supersonic_testkit::SmartHttp;
 
 use crate::*;
 
@@ -230,4 +231,241 @@ fn the_webhook_test_posts_a_sample_to_a_real_receiver() {
     let (head, body) = received.join().unwrap();
     assert!(head.starts_with("POST /hook"), "{head}");
     assert!(body.contains("sync_success"), "the sample names its event: {body}");
+}
+
+/// Two devices change `pics/cat.png` before they sync; beta resolves it with `beta_policy` (its
+/// device-local `conflicts:` settings; `ask` keeps both versions). Returns both devices and
+/// beta's (mine) and alpha's (theirs) images.
+fn image_conflict_with(
+    sb: &Sandbox,
+    beta_policy: serde_json::Value,
+) -> (Dev, Dev, Vec<u8>, Vec<u8>) {
+    let remote = sb.bare_remote("notes");
+    let alpha = Dev::new(sb, &remote, "alpha");
+    let beta = Dev::new(sb, &remote, "beta");
+    beta.api.update_settings(Some(&beta.dir), &json!({ "conflicts": beta_policy })).unwrap();
+    let cat = |dev: &Dev| dev.dir.join("pics/cat.png");
+    write(&cat(&alpha), png(3, 2, [200, 30, 30]));
+    alpha.sync();
+    beta.sync();
+    let theirs = png(4, 4, [30, 30, 200]);
+    let mine = png(5, 3, [30, 160, 30]);
+    write(&cat(&alpha), &theirs);
+    write(&cat(&beta), &mine);
+    alpha.sync();
+    let report = beta.sync();
+    assert_eq!(report.conflicts.len(), 1, "both changed the image: {report:?}");
+    (alpha, beta, mine, theirs)
+}
+
+fn image_conflict(sb: &Sandbox) -> (Dev, Dev, Vec<u8>, Vec<u8>) {
+    image_conflict_with(sb, json!({"default": "ask"}))
+}
+
+#[test]
+fn both_versions_of_a_conflicting_image_are_served_as_png_bytes() {
+    let sb = Sandbox::new();
+    let (_alpha, beta, mine, theirs) = image_conflict(&sb);
+    let server = Server::start(&beta.api, None, Default::default(), None);
+    let list = server.get("/api/conflicts").json();
+    let c = &list[0]["conflict"];
+    assert_eq!(c["path"], "pics/cat.png", "{list}");
+    assert_eq!(c["binary"], true, "an image is binary: {c}");
+    assert!(c["local"]["text"].is_null() && c["remote"]["text"].is_null(), "no text for images");
+    let id = c["id"].as_str().unwrap();
+
+    for (side, want, device) in [("local", &mine, "beta"), ("remote", &theirs, "alpha")] {
+        assert_eq!(c[side]["device"], device, "the {side} side is {device}'s version");
+        assert_eq!(c[side]["size"], want.len(), "the listed size is the image's");
+        let r = server.get(&format!("/api/conflicts/{id}/blob/{side}"));
+        assert_eq!(r.status, 200, "{side}: {} {}", r.status, r.body);
+        assert!(r.bytes == *want, "the {side} side is {device}'s image, byte for byte");
+        assert_eq!(r.header("content-type"), Some("image/png"), "typed from its signature");
+        assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
+        let csp = r.header("content-security-policy").unwrap_or_default();
+        assert!(csp.contains("sandbox") && csp.contains("default-src 'none'"), "csp: {csp}");
+        assert_eq!(r.header("cache-control"), Some("no-store"), "like every API answer");
+    }
+
+    let r = server.get(&format!("/api/conflicts/{id}/blob/base"));
+    assert_eq!(r.status, 400, "a side is local or remote: {r:?}");
+    assert_eq!(r.json()["code"], "bad_request");
+    let r = server.get("/api/conflicts/ffffffffffff/blob/local");
+    assert_eq!(r.status, 400, "{r:?}");
+    assert_eq!(r.json()["code"], "invalid_request", "an unknown id is the engine's answer");
+    let r = server.request("GET", &format!("/api/conflicts/{id}/blob/local"), &[], None);
+    assert_eq!(r.status, 401, "the bytes need the token like every API call: {r:?}");
+    assert!(r.bytes.len() < 400 && !r.bytes.starts_with(b"\x89PNG"), "and reveal nothing");
+}
+
+#[test]
+fn both_versions_of_an_automatically_resolved_image_are_served_from_history() {
+    let sb = Sandbox::new();
+    let (_alpha, beta, mine, theirs) = image_conflict_with(&sb, json!({"default": "remote"}));
+    let server = Server::start(&beta.api, None, Default::default(), None);
+    let list = server.get("/api/conflicts?auto=true").json();
+    let c = &list[0]["conflict"];
+    assert_eq!(c["status"], "auto", "the rule decided: {list}");
+    assert!(c["local"]["file"].is_null(), "the losing version is only in history: {c}");
+    let id = c["id"].as_str().unwrap();
+    for (side, want) in [("local", &mine), ("remote", &theirs)] {
+        let r = server.get(&format!("/api/conflicts/{id}/blob/{side}"));
+        assert_eq!(r.status, 200, "{side}: {} {}", r.status, r.body);
+        assert!(r.bytes == *want, "the {side} version, read from the repository");
+        assert_eq!(r.header("content-type"), Some("image/png"));
+    }
+}
+
+#[test]
+fn a_conflict_version_is_not_served_once_its_directory_is_a_link_out_of_the_folder() {
+    let sb = Sandbox::new();
+    let (_alpha, beta, _mine, _theirs) = image_conflict(&sb);
+    let server = Server::start(&beta.api, None, Default::default(), None);
+    let id = server.get("/api/conflicts").json()[0]["conflict"]["id"].as_str().unwrap().to_string();
+    let outside = sb.path().join("outside");
+    std::fs::create_dir(&outside).unwrap();
+    std::fs::rename(beta.dir.join("pics"), outside.join("pics")).unwrap();
+    std::os::unix::fs::symlink(outside.join("pics"), beta.dir.join("pics")).unwrap();
+    for side in ["local", "remote"] {
+        let r = server.get(&format!("/api/conflicts/{id}/blob/{side}"));
+        assert_eq!(r.status, 400, "{side}: the images now lie outside the folder: {r:?}");
+        assert_eq!(r.json()["code"], "invalid_request");
+        assert!(!r.bytes.starts_with(b"\x89PNG"), "nothing from outside is served");
+    }
+}
+
+#[test]
+fn a_folders_remote_branch_and_mode_change_and_its_origin_follows() {
+    let f = Fixture::start();
+    write(&f.dev.dir.join("todo.md"), "- milk\n");
+    f.dev.sync();
+    let elsewhere = f.sb.bare_remote("elsewhere");
+    let body = json!({"folder": f.dev.dir, "settings": {
+        "remote": elsewhere, "branch": "notes", "mode": "push-only",
+        "sync": {"max_latency_ms": 4242},
+    }});
+    let r = f.server.send("PATCH", "/api/config", &body);
+    assert_eq!(r.status, 200, "{r:?}");
+    let folder = &r.json()["folders"][0];
+    assert_eq!(folder["remote"], elsewhere.display().to_string(), "{folder}");
+    assert_eq!(folder["branch"], "notes");
+    assert_eq!(folder["mode"], "push-only");
+    assert_eq!(folder["sync"]["max_latency_ms"], 4242, "settings change in the same patch");
+    assert_eq!(
+        f.sb.git(&f.dev.dir, &["remote", "get-url", "origin"]),
+        elsewhere.display().to_string(),
+        "the repository's origin follows, not only the config"
+    );
+    assert_eq!(f.sb.git(&f.dev.dir, &["symbolic-ref", "HEAD"]), "refs/heads/notes");
+    assert_eq!(f.sb.git(&f.dev.dir, &["status", "--porcelain"]), "", "no file was touched");
+
+    write(&f.dev.dir.join("todo.md"), "- milk\n- tea\n");
+    f.dev.sync();
+    assert_eq!(f.sb.commit_count(&elsewhere, "notes"), 2, "the history went to the new remote");
+    assert_eq!(
+        f.sb.commit_count(&f.sb.path().join("remotes/notes.git"), "main"),
+        1,
+        "the old remote got nothing more"
+    );
+    let status = f.server.get("/api/status").json();
+    assert_eq!(status[0]["mode"], "push-only", "{status}");
+    assert_eq!(status[0]["branch"], "notes");
+}
+
+#[test]
+fn a_bad_remote_branch_or_mode_is_refused_at_its_field_and_nothing_changes() {
+    let f = Fixture::start();
+    write(&f.dev.dir.join("a.md"), "a\n");
+    f.dev.sync();
+    write(&f.dev.dir.join("b.md"), "b\n");
+    f.dev.sync();
+    f.sb.git(&f.dev.dir, &["branch", "older", "HEAD~1"]);
+    let before = f.server.get("/api/config").json();
+    let origin = || f.sb.git(&f.dev.dir, &["remote", "get-url", "origin"]);
+    let origin_before = origin();
+
+    for (settings, key) in [
+        (json!({"mode": "sideways"}), "mode"),
+        (json!({"mode": null}), "mode"),
+        (json!({"branch": "two..dots"}), "branch"),
+        (json!({"branch": "-rf"}), "branch"),
+        (json!({"branch": "older"}), "branch"),
+        (json!({"remote": "  "}), "remote"),
+        (json!({"remote": 42}), "remote"),
+    ] {
+        let body = json!({"folder": f.dev.dir, "settings": settings});
+        let r = f.server.send("PATCH", "/api/config", &body);
+        assert_eq!(r.status, 400, "{settings}: {r:?}");
+        assert_eq!(r.json()["code"], "config_invalid", "{settings}: {}", r.body);
+        assert_eq!(r.json()["key"], key, "{settings}: the UI shows it at the field");
+    }
+    let r = f.server.send("PATCH", "/api/config", &json!({"settings": {"branch": "x"}}));
+    assert_eq!(r.status, 400, "a branch belongs to one folder, not to the defaults: {r:?}");
+    assert_eq!(r.json()["key"], "branch");
+
+    let gone = f.sb.path().join("nowhere.git");
+    let body = json!({"folder": f.dev.dir, "settings": {"remote": gone, "mode": "pull-only"}});
+    let r = f.server.send("PATCH", "/api/config", &body);
+    assert!(r.json()["code"].as_str().unwrap().starts_with("remote_"), "unreachable: {r:?}");
+
+    assert_eq!(f.server.get("/api/config").json(), before, "the config is as it was");
+    assert_eq!(origin(), origin_before, "origin is as it was");
+    assert_eq!(f.sb.git(&f.dev.dir, &["symbolic-ref", "HEAD"]), "refs/heads/main");
+}
+
+#[test]
+fn a_remote_with_credentials_is_used_but_never_shown() {
+    let f = Fixture::start();
+    f.sb.bare_remote("private");
+    let http = SmartHttp::start(&f.sb, &f.sb.remotes_dir(), Some(("bob", "s3cret-token")));
+    let url = http.url_with_credentials("private.git", "bob", "s3cret-token");
+    let shown = format!("http://bob:***@127.0.0.1:{}/private.git", http.port());
+    let body = json!({"folder": f.dev.dir, "settings": {"remote": url}});
+    let r = f.server.send("PATCH", "/api/config", &body);
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.json()["folders"][0]["remote"], shown.as_str());
+    assert!(!r.body.contains("s3cret"), "the answer never holds the password: {}", r.body);
+    assert!(!f.server.get("/api/status").body.contains("s3cret"), "nor does the status");
+    assert_eq!(f.sb.git(&f.dev.dir, &["remote", "get-url", "origin"]), url, "git needs it");
+
+    // A form sends back the URL it was shown: that keeps the saved one.
+    let body = json!({"folder": f.dev.dir, "settings": {"remote": shown, "mode": "pull-only"}});
+    let r = f.server.send("PATCH", "/api/config", &body);
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(f.sb.git(&f.dev.dir, &["remote", "get-url", "origin"]), url, "still the real one");
+    let edited = format!("http://bob:***@127.0.0.1:{}/other.git", http.port());
+    let body = json!({"folder": f.dev.dir, "settings": {"remote": edited}});
+    let r = f.server.send("PATCH", "/api/config", &body);
+    assert_eq!(r.status, 400, "`***` is never taken for a password: {r:?}");
+    assert_eq!(r.json()["key"], "remote");
+
+    let wrong = http.url_with_credentials("private.git", "bob", "not-the-pass");
+    let body = json!({"folder": f.dev.dir, "settings": {"remote": wrong}});
+    let r = f.server.send("PATCH", "/api/config", &body);
+    assert_ne!(r.status, 200, "a remote that refuses the credentials is not saved: {r:?}");
+    assert!(!r.body.contains("not-the-pass"), "the error does not echo the password: {}", r.body);
+    assert_eq!(f.sb.git(&f.dev.dir, &["remote", "get-url", "origin"]), url);
+}
+
+#[test]
+fn devices_and_doctor_answer_per_folder() {
+    let f = Fixture::start();
+    write(&f.dev.dir.join("n.md"), "note\n");
+    f.dev.sync();
+    let devices = f.server.get("/api/devices");
+    assert_eq!(devices.status, 200, "{devices:?}");
+    let devices = devices.json();
+    assert_eq!(devices[0]["folder"], f.dev.dir.display().to_string());
+    let me = &devices[0]["devices"][0];
+    assert_eq!(me["name"], "alpha", "{devices}");
+    assert_eq!(me["this_device"], true, "{devices}");
+    assert!(me["commits"].as_u64().unwrap() >= 1, "{devices}");
+
+    let doctor = f.server.get(&format!("/api/doctor?folder={}", f.dev.dir.display()));
+    assert_eq!(doctor.status, 200, "{doctor:?}");
+    let doctor = doctor.json();
+    let findings = doctor[0]["findings"].as_array().unwrap();
+    let remote = findings.iter().find(|x| x["check"] == "remote").expect("a remote check");
+    assert_eq!(remote["level"], "ok", "{doctor}");
+    assert_eq!(f.server.get("/api/doctor?folder=/not/synced").status, 400);
 }
