@@ -135,6 +135,14 @@ enum Cmd {
         #[command(subcommand)]
         command: ConflictCmd,
     },
+    /// Take back what the last sync brought in (a new commit: nothing rewritten, nothing lost).
+    Undo {
+        /// The folder (needed when several are configured).
+        dir: Option<PathBuf>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Every device that synced the folders (from their history), with its last sync.
     Devices {
         /// Only this folder.
@@ -366,6 +374,21 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Cmd::Pause { dir } => pause_resume(&api, dir, true),
         Cmd::Resume { dir } => pause_resume(&api, dir, false),
+        Cmd::Undo { dir, json } => {
+            let report = api.undo_last_sync(dir.as_deref())?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                println!(
+                    "{}: undid the last sync ({} file(s) restored, commit {}); {}",
+                    report.folder.display(),
+                    report.undone.files,
+                    &report.undone.commit[..8],
+                    synced(&report.synced)
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Cmd::Devices { dir, json } => {
             let folders = api.devices(dir.as_deref())?;
             if json {

@@ -24,6 +24,17 @@ use crate::{Error, Result};
 /// Deadline for checking that a remote is reachable when a folder is added or its remote changes.
 pub const REMOTE_CHECK_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// What `undo` did.
+#[derive(Debug, Clone, Serialize)]
+pub struct UndoReport {
+    /// The folder.
+    pub folder: PathBuf,
+    /// The undo commit and the files it restored.
+    pub undone: git::UndoOutcome,
+    /// Who pushes it.
+    pub synced: SyncedBy,
+}
+
 /// How many commits the devices view walks per folder.
 pub const DEVICE_DEPTH: usize = 100_000;
 
@@ -478,6 +489,50 @@ impl Api {
                 Ok(FolderDevices { folder: f.path, devices })
             })
             .collect()
+    }
+
+    /// Takes back what the last sync brought into the folder at `path` (or the only folder),
+    /// as a new commit (nothing rewritten; other devices receive the undo), then syncs it
+    /// unless a running daemon holds the folder (which then pushes it itself).
+    pub fn undo_last_sync(&self, path: Option<&Path>) -> Result<UndoReport> {
+        let (app, folders) = self.load()?;
+        let cfg = match path {
+            Some(p) => self.find_folder(&folders, p)?.clone(),
+            None if folders.len() == 1 => folders[0].clone(),
+            None => {
+                return Err(Error::Invalid(
+                    "several folders are configured; say which folder's last sync to undo".into(),
+                ))
+            }
+        };
+        let identity = Identity {
+            device: self.device(&app)?,
+            user: cfg.settings.git.user.clone(),
+            email: cfg.settings.git.email.clone(),
+        };
+        let repo = GitRepo::open(&cfg.path, &cfg.branch, &cfg.remote)?;
+        let undone = repo.undo_last_sync(&identity)?;
+        drop(repo);
+        if let Ok(h) = History::open(&self.history_path()) {
+            let mut row = HistoryEvent::new(
+                &cfg.path.display().to_string(),
+                history::SYNC_UNDONE,
+                chrono::Utc::now(),
+            );
+            row.commit_hash = Some(undone.commit.clone());
+            row.files_changed = Some(undone.files as i64);
+            row.reason = Some(format!("last sync undone on {}", identity.device.name));
+            let _ = h.record(&row);
+        }
+        let synced = match self.sync_once(Some(&cfg.path), false)?.pop() {
+            Some((_, Ok(_))) => SyncedBy::ThisCommand,
+            Some((_, Err(Error::Invalid(m)))) if m.contains("already being synced") => {
+                SyncedBy::RunningEngine
+            }
+            Some((_, Err(e))) => SyncedBy::Failed(e.to_string()),
+            None => SyncedBy::Failed("folder vanished".into()),
+        };
+        Ok(UndoReport { folder: cfg.path, undone, synced })
     }
 
     /// Runs the doctor on every folder, or the one at `path`.

@@ -616,13 +616,16 @@ impl Folder {
     fn integrate(&mut self, report: &mut CycleReport) -> Result<()> {
         let mut attempt = 0;
         loop {
+            let before = self.repo.head()?;
             match self.repo.integrate(&self.identity, &self.policy) {
                 Ok(Integration::FastForwarded { .. }) => {
                     report.pulled = true;
+                    self.record_undo_point(before);
                     return Ok(());
                 }
                 Ok(Integration::Merged { conflicts, .. }) => {
                     report.pulled = true;
+                    self.record_undo_point(before);
                     for c in &conflicts {
                         self.emit(Event::ConflictDetected {
                             folder: self.folder_name(),
@@ -659,6 +662,14 @@ impl Folder {
                 }
                 Err(e) => return Err(e),
             }
+        }
+    }
+
+    /// Lets `supersonic undo` take back the integrate that just moved HEAD from `before`.
+    fn record_undo_point(&self, before: Option<git2::Oid>) {
+        let (Some(pre), Ok(Some(post))) = (before, self.repo.head()) else { return };
+        if let Err(e) = self.repo.record_undo_point(pre, post) {
+            tracing::warn!("{}: cannot record the undo point: {e}", self.folder_name());
         }
     }
 

@@ -1195,6 +1195,86 @@ impl GitRepo {
         Ok(seen)
     }
 
+    /// Remembers what an integrate just did (HEAD went from `pre` to `post`), so that
+    /// [`GitRepo::undo_last_sync`] can take it back. Hidden refs: nothing the user sees moves.
+    pub fn record_undo_point(&self, pre: Oid, post: Oid) -> Result<()> {
+        for (name, oid) in [(UNDO_PRE, pre), (UNDO_POST, post)] {
+            self.repo
+                .reference(name, oid, true, "supersonic: before/after the last sync")
+                .map_err(Error::git("record the undo point"))?;
+        }
+        Ok(())
+    }
+
+    /// Returns the last sync's undo point (HEAD before, HEAD after its integrate), if any.
+    pub fn undo_point(&self) -> Result<Option<(Oid, Oid)>> {
+        let target = |name| self.repo.find_reference(name).ok().and_then(|r| r.target());
+        Ok(target(UNDO_PRE).zip(target(UNDO_POST)))
+    }
+
+    /// Takes back what the last sync brought in, as a new commit on top of HEAD (nothing is
+    /// rewritten, so other devices simply receive the undo): the changes between the undo
+    /// point's `pre` and `post` are reversed; edits made since stay. Refused when a later
+    /// edit touched the same lines, or when there is nothing to undo. The working tree is
+    /// updated safely (a file modified meanwhile is never overwritten).
+    pub fn undo_last_sync(&self, identity: &Identity) -> Result<UndoOutcome> {
+        let Some((pre, post)) = self.undo_point()? else {
+            return Err(Error::Invalid(format!(
+                "nothing to undo in {}: no sync brought changes in since the last undo",
+                self.workdir.display()
+            )));
+        };
+        let head = self.head()?.ok_or_else(|| Error::Invalid("the branch has no commit".into()))?;
+        let tree = |oid: Oid| {
+            self.repo.find_commit(oid).and_then(|c| c.tree()).map_err(Error::git("read a tree"))
+        };
+        let (pre_tree, post_tree, head_tree) = (tree(pre)?, tree(post)?, tree(head)?);
+        // Three-way: the sync's effect (post -> pre, reversed) applied onto HEAD.
+        let mut index = self
+            .repo
+            .merge_trees(&post_tree, &head_tree, &pre_tree, None)
+            .map_err(Error::git("reverse the last sync"))?;
+        if index.has_conflicts() {
+            let paths: Vec<String> = index
+                .conflicts()
+                .map_err(Error::git("list conflicts"))?
+                .flatten()
+                .filter_map(|c| c.our.or(c.their).map(|e| bytes_to_path(&e.path)))
+                .map(|p| p.display().to_string())
+                .collect();
+            return Err(Error::Blocked(format!(
+                "the last sync cannot be undone: {} changed again since; undo those edits first",
+                paths.join(", ")
+            )));
+        }
+        let new_tree = index.write_tree_to(&self.repo).map_err(Error::git("write tree"))?;
+        if new_tree == head_tree.id() {
+            self.clear_undo_point();
+            return Err(Error::Invalid("nothing to undo: the last sync's changes are gone".into()));
+        }
+        let new_tree = self.repo.find_tree(new_tree).map_err(Error::git("read tree"))?;
+        let changes = self.describe_diff(Some(&head_tree), &new_tree)?;
+        let mut message = commit_message(&changes, identity);
+        message = message.replacen("sync:", "undo last sync:", 1);
+        let sig = self.signature(identity)?;
+        let head_commit = self.repo.find_commit(head).map_err(Error::git("read HEAD"))?;
+        let commit = self
+            .repo
+            .commit(None, &sig, &sig, &message, &new_tree, &[&head_commit])
+            .map_err(Error::git("commit the undo"))?;
+        self.checkout_and_move(Some(head), commit, "undo last sync")?;
+        self.clear_undo_point();
+        Ok(UndoOutcome { commit: commit.to_string(), files: changes.len() })
+    }
+
+    fn clear_undo_point(&self) {
+        for name in [UNDO_PRE, UNDO_POST] {
+            if let Ok(mut r) = self.repo.find_reference(name) {
+                let _ = r.delete();
+            }
+        }
+    }
+
     /// Returns this device's commits (by `Sync-Device-Id` trailer) among the last `depth`
     /// commits from HEAD, newest first, with their time and number of files in the body.
     pub fn own_commits(
@@ -1532,6 +1612,19 @@ fn process_holding(path: &Path) -> Option<u32> {
         }
     }
     None
+}
+
+/// Hidden refs of the last sync's undo point.
+const UNDO_PRE: &str = "refs/supersonic/undo/pre";
+const UNDO_POST: &str = "refs/supersonic/undo/post";
+
+/// What [`GitRepo::undo_last_sync`] did.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct UndoOutcome {
+    /// The undo commit.
+    pub commit: String,
+    /// Files it restored.
+    pub files: usize,
 }
 
 /// A device as the folder's history knows it.

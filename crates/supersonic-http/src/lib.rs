@@ -256,6 +256,7 @@ fn router(state: AppState, access: Arc<access::Access>) -> Router {
         .route("/api/folders/sync", post(routes::sync_now))
         .route("/api/folders/pause", post(routes::pause))
         .route("/api/folders/resume", post(routes::resume))
+        .route("/api/folders/undo", post(routes::undo_sync))
         .route("/api/conflicts", get(routes::conflicts))
         .route("/api/conflicts/{id}", get(routes::conflict))
         .route("/api/conflicts/{id}/blob/{side}", get(routes::conflict_blob))

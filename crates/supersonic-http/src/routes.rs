@@ -188,6 +188,16 @@ pub(crate) async fn update_config(
     blocking(move || s.api.update_settings(folder.as_deref(), &req.settings)).await.map(Json)
 }
 
+/// `POST /api/folders/undo {"folder": ...}`: takes back what the folder's last sync brought
+/// in, as a new commit.
+pub(crate) async fn undo_sync(
+    State(s): State<AppState>,
+    Body(req): Body<control::FolderQuery>,
+) -> Answer<supersonic_core::api::UndoReport> {
+    let folder = req.folder.as_deref().map(absolute).transpose()?;
+    blocking(move || s.api.undo_last_sync(folder.as_deref())).await.map(Json)
+}
+
 /// `GET /api/devices[?folder=]`: every device each folder's history shows.
 pub(crate) async fn devices(
     State(s): State<AppState>,

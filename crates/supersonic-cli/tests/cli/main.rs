@@ -14,6 +14,7 @@ mod reload;
 mod secrets;
 mod security;
 mod sync;
+mod undo;
 mod user_git;
 mod volume;
 mod webhooks;
