@@ -9,6 +9,7 @@ use std::process::ExitCode;
 
 mod control;
 mod notify;
+mod progress;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -134,6 +135,32 @@ enum Cmd {
     Conflicts {
         #[command(subcommand)]
         command: ConflictCmd,
+    },
+    /// Restore a synced folder on this device: clone REMOTE into DIR (new or empty) with
+    /// progress, then sync it like `init`. An interrupted hydrate starts over cleanly.
+    Hydrate {
+        /// The remote to clone.
+        remote: String,
+        /// Where the folder goes.
+        dir: PathBuf,
+        /// Branch (default: the remote's default branch).
+        #[arg(long)]
+        branch: Option<String>,
+        /// two-way, push-only or pull-only.
+        #[arg(long, default_value = "two-way")]
+        mode: Mode,
+    },
+    /// Fill an empty remote with an existing folder: register it, commit everything and push,
+    /// with progress.
+    Seed {
+        /// The folder.
+        dir: PathBuf,
+        /// The empty remote to fill.
+        #[arg(long)]
+        remote: String,
+        /// Branch (default main).
+        #[arg(long)]
+        branch: Option<String>,
     },
     /// Take back what the last sync brought in (a new commit: nothing rewritten, nothing lost).
     Undo {
@@ -374,6 +401,42 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Cmd::Pause { dir } => pause_resume(&api, dir, true),
         Cmd::Resume { dir } => pause_resume(&api, dir, false),
+        Cmd::Hydrate { remote, dir, branch, mode } => {
+            let mut shown = progress::Line::new();
+            let req = InitRequest { path: dir, remote: Some(remote), branch, mode };
+            let out = api.hydrate(
+                req,
+                Box::new(move |phase, done, total| shown.update(phase, done, total)),
+            )?;
+            eprintln!();
+            println!(
+                "hydrated {} from {} (branch {}, {}); `supersonic run` keeps it in sync",
+                out.path.display(),
+                out.remote,
+                out.branch,
+                out.mode
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Seed { dir, remote, branch } => {
+            let req = InitRequest { path: dir, remote: Some(remote), branch, mode: Mode::TwoWay };
+            let shown = std::sync::Mutex::new(progress::Line::new());
+            let (out, report) = api.seed(req, move |event| {
+                if let Event::Progress { phase, done, total, .. } = event {
+                    shown.lock().unwrap_or_else(|e| e.into_inner()).update(phase, *done, *total);
+                }
+            })?;
+            eprintln!();
+            println!(
+                "seeded {} with {} file(s) into {} (branch {}); {}",
+                out.path.display(),
+                report.files_changed,
+                out.remote,
+                out.branch,
+                if report.pushed { "pushed" } else { "nothing to push" }
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Cmd::Undo { dir, json } => {
             let report = api.undo_last_sync(dir.as_deref())?;
             if json {

@@ -35,6 +35,39 @@ pub struct UndoReport {
     pub synced: SyncedBy,
 }
 
+/// Returns the branch to hydrate when none is given: the remote's HEAD when it names an
+/// existing branch (a bare repository's HEAD often names `master` while `main` is pushed),
+/// else `main`, else `master`, else the only branch; `None` for an empty remote.
+fn remote_default_branch(remote: &str) -> Result<Option<String>> {
+    let out = git::run_network(
+        "ls-remote",
+        remote,
+        None,
+        &["ls-remote", "--symref", remote, "HEAD", "refs/heads/*"],
+        REMOTE_CHECK_TIMEOUT,
+    )?;
+    if !out.success {
+        return Err(git::remote_error("ls-remote", remote, &out.stderr));
+    }
+    let mut head = None;
+    let mut branches = Vec::new();
+    for line in out.stdout.lines() {
+        if let Some(rest) = line.strip_prefix("ref: refs/heads/") {
+            head = rest.split('\t').next().map(str::to_string);
+        } else if let Some((_, name)) = line.split_once("\trefs/heads/") {
+            branches.push(name.to_string());
+        }
+    }
+    let has = |b: &str| branches.iter().any(|x| x == b);
+    Ok(head
+        .filter(|h| has(h))
+        .or_else(|| ["main", "master"].into_iter().find(|b| has(b)).map(str::to_string))
+        .or_else(|| (branches.len() == 1).then(|| branches[0].clone())))
+}
+
+/// Deadline of the clone of `hydrate` (progress shows it is alive; a dead remote still fails).
+pub const HYDRATE_TIMEOUT: Duration = Duration::from_secs(6 * 3600);
+
 /// How many commits the devices view walks per folder.
 pub const DEVICE_DEPTH: usize = 100_000;
 
@@ -489,6 +522,126 @@ impl Api {
                 Ok(FolderDevices { folder: f.path, devices })
             })
             .collect()
+    }
+
+    /// Restores a synced folder on a new device: clones `req.remote` into `req.path` (which
+    /// must not exist or be empty) with `progress` reporting the transfer, then registers it
+    /// like `init`. The clone goes to a hidden sibling directory first and is moved into place
+    /// only when complete, so an interrupted hydrate leaves no half folder: running it again
+    /// starts over cleanly.
+    pub fn hydrate(&self, req: InitRequest, progress: git::ProgressFn) -> Result<InitOutcome> {
+        let path = paths::absolute(&req.path);
+        let Some(remote) = req.remote.as_deref().map(normalise_remote) else {
+            return Err(Error::Invalid("hydrate needs the remote to clone (--remote URL)".into()));
+        };
+        let file = self.dirs.app_config_file();
+        let app = config::load_app_config(&file)?;
+        if app.folders.iter().any(|f| f.path == path) {
+            return Err(Error::Invalid(format!("{} is already synced", path.display())));
+        }
+        match std::fs::read_dir(&path).map(|mut entries| entries.next().is_some()) {
+            Ok(true) => {
+                return Err(Error::Invalid(format!(
+                    "{} is not empty; hydrate restores into a new or empty folder (use `init` \
+                     to sync an existing one)",
+                    path.display()
+                )))
+            }
+            Ok(false) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::io(&path, e)),
+        }
+        let parent = path.parent().ok_or_else(|| Error::Invalid("no parent directory".into()))?;
+        std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let partial = parent.join(format!(".{name}.supersonic-hydrate"));
+        if partial.exists() {
+            tracing::info!("removing an interrupted hydrate at {}", partial.display());
+            std::fs::remove_dir_all(&partial).map_err(|e| Error::io(&partial, e))?;
+        }
+        let partial_arg = partial.display().to_string();
+        let branch = match req.branch.clone() {
+            Some(b) => Some(b),
+            None => remote_default_branch(&remote)?,
+        };
+        let mut args = vec!["clone", "--no-tags", "--origin", git::REMOTE];
+        if let Some(branch) = branch.as_deref() {
+            args.extend(["--branch", branch]);
+        }
+        args.extend(["--", remote.as_str(), partial_arg.as_str()]);
+        let out = git::run_network_with_progress(
+            "clone",
+            &remote,
+            Some(parent),
+            &args,
+            HYDRATE_TIMEOUT,
+            Some(progress),
+        );
+        let out = match out {
+            Ok(out) if out.success => out,
+            Ok(out) => {
+                let _ = std::fs::remove_dir_all(&partial);
+                return Err(git::remote_error("clone", &remote, &out.stderr));
+            }
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&partial);
+                return Err(e);
+            }
+        };
+        tracing::debug!("clone: {}", out.stderr.trim());
+        if path.exists() {
+            std::fs::remove_dir(&path).map_err(|e| Error::io(&path, e))?; // empty, checked
+        }
+        std::fs::rename(&partial, &path).map_err(|e| Error::io(&path, e))?;
+        self.init_folder(InitRequest { path, remote: Some(remote), branch, mode: req.mode })
+    }
+
+    /// Seeds an empty remote with an existing folder: registers it like `init` (refused when
+    /// the remote already has the branch: that is `init`'s merge, or `hydrate` elsewhere),
+    /// then commits everything and pushes it, with `progress` reporting staging and the push.
+    pub fn seed(
+        &self,
+        req: InitRequest,
+        progress: impl Fn(&crate::events::Event) + Send + 'static,
+    ) -> Result<(InitOutcome, CycleReport)> {
+        let Some(remote) = req.remote.as_deref().map(normalise_remote) else {
+            return Err(Error::Invalid("seed needs the remote to fill (--remote URL)".into()));
+        };
+        let branch = req.branch.clone().unwrap_or_else(|| "main".to_string());
+        let out = git::run_network(
+            "ls-remote",
+            &remote,
+            None,
+            &["ls-remote", "--heads", &remote, &format!("refs/heads/{branch}")],
+            REMOTE_CHECK_TIMEOUT,
+        )?;
+        if !out.success {
+            return Err(git::remote_error("ls-remote", &remote, &out.stderr));
+        }
+        if !out.stdout.trim().is_empty() {
+            return Err(Error::Invalid(format!(
+                "the remote {} already has branch {branch}; seed fills an empty remote. Use \
+                 `supersonic init DIR --remote URL` to merge this folder with it",
+                config::redact_url(&remote)
+            )));
+        }
+        let outcome = self.init_folder(InitRequest { branch: Some(branch), ..req })?;
+        let (app, folders) = self.load()?;
+        let cfg = self.find_folder(&folders, &outcome.path)?.clone();
+        let identity = Identity {
+            device: self.device(&app)?,
+            user: cfg.settings.git.user.clone(),
+            email: cfg.settings.git.email.clone(),
+        };
+        let bus = EventBus::default();
+        let events = bus.subscribe();
+        let printer = std::thread::spawn(move || events.iter().for_each(|e| progress(&e)));
+        let mut folder = Folder::open(cfg, &self.dirs, identity, bus)?;
+        folder.set_progress_delay(Duration::ZERO);
+        let report = folder.cycle(Some(crate::batcher::Batch::Full), Trigger::Manual);
+        drop(folder); // the last sender: the printer ends
+        let _ = printer.join();
+        Ok((outcome, report?))
     }
 
     /// Takes back what the last sync brought into the folder at `path` (or the only folder),

@@ -1772,6 +1772,8 @@ const PROGRESS_PHASES: &[&str] = &[
     "Receiving objects",
     "Resolving deltas",
     "Unpacking objects",
+    "Checking out files",
+    "Updating files",
 ];
 
 /// Reads git's stderr to its end, passing progress lines (ended by `\r` or `\n`) to `progress`

@@ -7,6 +7,7 @@ mod devices;
 mod errors;
 mod faults;
 mod history;
+mod hydrate;
 mod kill;
 mod notifications;
 mod odd_names;
