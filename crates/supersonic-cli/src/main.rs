@@ -162,6 +162,11 @@ enum Cmd {
         #[arg(long)]
         branch: Option<String>,
     },
+    /// Files held back because they look like secrets: `list`, `release FILE`, `ignore FILE`.
+    Quarantine {
+        #[command(subcommand)]
+        command: QuarantineCmd,
+    },
     /// Take back what the last sync brought in (a new commit: nothing rewritten, nothing lost).
     Undo {
         /// The folder (needed when several are configured).
@@ -238,6 +243,34 @@ enum HistoryCmd {
         /// The JSONL file.
         file: PathBuf,
         /// The folder it belongs to (default: the only configured folder).
+        #[arg(long)]
+        folder: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum QuarantineCmd {
+    /// List the files held back (all folders, or DIR).
+    List {
+        /// The folder.
+        dir: Option<PathBuf>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Commit FILE after all (on this device), then sync.
+    Release {
+        /// The held file.
+        file: PathBuf,
+        /// The folder FILE is relative to.
+        #[arg(long)]
+        folder: Option<PathBuf>,
+    },
+    /// Never sync FILE: add it to the folder's .syncignore (synced to every device).
+    Ignore {
+        /// The held file.
+        file: PathBuf,
+        /// The folder FILE is relative to.
         #[arg(long)]
         folder: Option<PathBuf>,
     },
@@ -436,6 +469,32 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 if report.pushed { "pushed" } else { "nothing to push" }
             );
             Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Quarantine { command: QuarantineCmd::List { dir, json } } => {
+            let folders = api.quarantine(dir.as_deref())?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&folders)?);
+            }
+            for f in folders.iter().filter(|_| !json) {
+                println!("{}", f.folder.display());
+                if f.held.is_empty() {
+                    println!("  nothing held back");
+                }
+                for h in &f.held {
+                    println!("  {}: {}", h.path, h.reason);
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Quarantine { command: QuarantineCmd::Release { file, folder } } => {
+            let dir = api.release_held(folder.as_deref(), &file)?;
+            println!("released {}; syncing {}", file.display(), dir.display());
+            sync_folder(&api, &dir)
+        }
+        Cmd::Quarantine { command: QuarantineCmd::Ignore { file, folder } } => {
+            let dir = api.ignore_held(folder.as_deref(), &file)?;
+            println!("{} is ignored from now on (rule added to .syncignore)", file.display());
+            sync_folder(&api, &dir)
         }
         Cmd::Undo { dir, json } => {
             let report = api.undo_last_sync(dir.as_deref())?;
@@ -811,6 +870,29 @@ fn pause_resume(api: &Api, dir: Option<PathBuf>, pause: bool) -> Result<ExitCode
 }
 
 /// Asks the running daemon (through its control socket) to act on `folder`.
+/// Syncs `folder` now: through the running daemon when it holds the folder, else here.
+fn sync_folder(api: &Api, folder: &std::path::Path) -> Result<ExitCode> {
+    let result = match api.sync_once(Some(folder), false)?.pop() {
+        Some((_, Err(supersonic_core::Error::Invalid(m))))
+            if m.contains("already being synced") =>
+        {
+            via_daemon(api, "sync", folder).map(|r| r.unwrap_or_default())
+        }
+        Some((_, other)) => other.map_err(anyhow::Error::from),
+        None => anyhow::bail!("{} is not synced", folder.display()),
+    };
+    match result {
+        Ok(r) => {
+            println!("{}: {}", folder.display(), describe(&r));
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            eprintln!("supersonic: error: {}: {e:#}", folder.display());
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
 fn via_daemon(
     api: &Api,
     cmd: &str,

@@ -24,6 +24,15 @@ use crate::{Error, Result};
 /// Deadline for checking that a remote is reachable when a folder is added or its remote changes.
 pub const REMOTE_CHECK_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The files one folder's secret guard holds back.
+#[derive(Debug, Clone, Serialize)]
+pub struct FolderQuarantine {
+    /// The folder.
+    pub folder: PathBuf,
+    /// The held files.
+    pub held: Vec<crate::status::HeldFile>,
+}
+
 /// What `undo` did.
 #[derive(Debug, Clone, Serialize)]
 pub struct UndoReport {
@@ -385,6 +394,7 @@ impl Api {
                 last_error: recorded.as_ref().and_then(|r| r.last_error.clone()),
                 consecutive_failures: recorded.as_ref().map_or(0, |r| r.consecutive_failures),
                 next_retry: None,
+                held_back: recorded.as_ref().map(|r| r.held_back.clone()).unwrap_or_default(),
             });
         }
         Ok(out)
@@ -642,6 +652,69 @@ impl Api {
         drop(folder); // the last sender: the printer ends
         let _ = printer.join();
         Ok((outcome, report?))
+    }
+
+    /// Returns, per folder, the files the secret guard holds back now.
+    pub fn quarantine(&self, path: Option<&Path>) -> Result<Vec<FolderQuarantine>> {
+        self.folders(path)?
+            .into_iter()
+            .map(|f| {
+                let repo = GitRepo::open(&f.path, &f.branch, &f.remote)?;
+                let held = repo
+                    .held_back()?
+                    .into_iter()
+                    .map(|(path, reason)| crate::status::HeldFile { path, reason })
+                    .collect();
+                Ok(FolderQuarantine { folder: f.path, held })
+            })
+            .collect()
+    }
+
+    /// Releases `file` (inside a synced folder, or relative to `folder`) from the secret guard
+    /// on this device: it is committed with the folder's next sync. Returns the folder.
+    pub fn release_held(&self, folder: Option<&Path>, file: &Path) -> Result<PathBuf> {
+        let (cfg, rel) = self.locate(folder, file)?;
+        let repo = GitRepo::open(&cfg.path, &cfg.branch, &cfg.remote)?;
+        repo.release_held(&rel.to_string_lossy())?;
+        Ok(cfg.path)
+    }
+
+    /// Ignores `file` for good: appends an anchored rule for it to the folder's `.syncignore`
+    /// (synced, so every device ignores it). Returns the folder.
+    pub fn ignore_held(&self, folder: Option<&Path>, file: &Path) -> Result<PathBuf> {
+        let (cfg, rel) = self.locate(folder, file)?;
+        let path = cfg.path.join(crate::ignore::SYNCIGNORE_FILE);
+        let mut text = std::fs::read_to_string(&path).unwrap_or_default();
+        if !text.is_empty() && !text.ends_with('\n') {
+            text.push('\n');
+        }
+        let rule = format!("/{}", crate::ignore::escape_rule(&rel.to_string_lossy()));
+        text.push_str(&format!("# held back as a secret, ignored by the user\n{rule}\n"));
+        paths::write_atomic(&path, text.as_bytes())?;
+        Ok(cfg.path)
+    }
+
+    /// Finds the folder of `file` and its plain relative path inside it.
+    fn locate(&self, folder: Option<&Path>, file: &Path) -> Result<(FolderConfig, PathBuf)> {
+        let (_, folders) = self.load()?;
+        let abs = match folder {
+            Some(f) if file.is_relative() => paths::absolute(f).join(file),
+            _ => paths::absolute(file),
+        };
+        let cfg = match folder {
+            Some(f) => self.find_folder(&folders, f)?.clone(),
+            None => folders
+                .iter()
+                .filter(|c| abs.starts_with(&c.path))
+                .max_by_key(|c| c.path.as_os_str().len())
+                .cloned()
+                .ok_or_else(|| {
+                    Error::Invalid(format!("{} is not inside a synced folder", abs.display()))
+                })?,
+        };
+        let rel = paths::folder_relative(&cfg.path, &abs)?;
+        paths::resolve_inside(&cfg.path, &rel)?;
+        Ok((cfg, rel))
     }
 
     /// Takes back what the last sync brought into the folder at `path` (or the only folder),

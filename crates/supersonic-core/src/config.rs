@@ -140,6 +140,8 @@ pub struct SyncSettings {
     pub mass_delete_min_files: usize,
     /// The folder stops when free disk space falls below this many MB.
     pub min_free_disk_mb: u64,
+    /// Hold back files that look like secrets (private keys, tokens) until released.
+    pub secret_guard: bool,
 }
 
 impl Default for SyncSettings {
@@ -159,6 +161,7 @@ impl Default for SyncSettings {
             mass_delete_ratio: 0.5,
             mass_delete_min_files: 50,
             min_free_disk_mb: 64,
+            secret_guard: true,
         }
     }
 }

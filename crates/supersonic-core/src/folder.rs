@@ -26,7 +26,7 @@ use crate::git::{GitRepo, Identity, Integration, PushOutcome, SnapshotLimits};
 use crate::history::{self, History, HistoryEvent};
 use crate::ignore::IgnoreRules;
 use crate::paths::Dirs;
-use crate::status::{FolderState, FolderStatus};
+use crate::status::{FolderState, FolderStatus, HeldFile};
 use crate::throttle::{Limits, Throttle, Verdict};
 use crate::watcher::{FolderWatch, WatchMsg};
 use crate::{Error, FailureClass, Result};
@@ -128,6 +128,8 @@ pub struct Folder {
     needs_full: bool,
     allow_mass_delete: bool,
     pending: usize,
+    /// Files held back by the secret guard, with the reason (the quarantine).
+    held: BTreeMap<String, String>,
     /// How long work runs before its progress is reported.
     progress_delay: Duration,
     /// Commits not on the remote yet, as last counted (after a commit, a fetch or a push):
@@ -199,6 +201,7 @@ impl Folder {
             needs_full: true,
             allow_mass_delete: false,
             pending: 0,
+            held: BTreeMap::new(),
             progress_delay: PROGRESS_DELAY,
             unpushed,
             rules_version: 0,
@@ -318,6 +321,11 @@ impl Folder {
             head: self.repo.head().ok().flatten().map(|o| o.to_string()),
             unpushed_commits: if self.config.mode == Mode::PullOnly { 0 } else { ahead },
             pending_changes: self.pending,
+            held_back: self
+                .held
+                .iter()
+                .map(|(path, reason)| HeldFile { path: path.clone(), reason: reason.clone() })
+                .collect(),
             last_sync: self.last_sync.map(|t| t.to_rfc3339()),
             last_error: self.last_error.clone(),
             consecutive_failures: self.throttle.consecutive_failures(),
@@ -535,6 +543,7 @@ impl Folder {
             mass_delete_ratio: s.mass_delete_ratio,
             mass_delete_min_files: s.mass_delete_min_files,
             allow_mass_delete: self.allow_mass_delete,
+            secret_guard: s.secret_guard,
         };
         let mut progress = self.progress(ProgressOp::Stage);
         let snap = self.repo.snapshot_with_progress(
@@ -546,6 +555,7 @@ impl Folder {
         );
         progress.finish();
         let snap = snap?;
+        self.update_held(batch, &snap.held);
         for (path, reason) in &snap.skipped {
             tracing::warn!("{}: not syncing {path}: {reason}", self.folder_name());
             self.emit(Event::FileSkipped {
@@ -661,6 +671,32 @@ impl Folder {
                     )));
                 }
                 Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Keeps the quarantine in step with a snapshot of `batch`: files the snapshot held back
+    /// are added (a warning the first time), files it looked at and did not hold are dropped
+    /// (committed, released, ignored or deleted).
+    fn update_held(&mut self, batch: &Batch, held: &[(String, String)]) {
+        match batch {
+            Batch::Full => self.held.retain(|path, _| held.iter().any(|(p, _)| p == path)),
+            Batch::Paths(paths) => self.held.retain(|path, _| {
+                held.iter().any(|(p, _)| p == path)
+                    || !paths.iter().any(|b| Path::new(path).starts_with(b))
+            }),
+        }
+        for (path, reason) in held {
+            if self.held.insert(path.clone(), reason.clone()).is_none() {
+                tracing::warn!("{}: holding back {path}: {reason}", self.folder_name());
+                self.emit(Event::FileSkipped {
+                    folder: self.folder_name(),
+                    path: path.clone(),
+                    reason: format!(
+                        "held back: {reason}. Release it with `supersonic quarantine release \
+                         {path}` or ignore it"
+                    ),
+                });
             }
         }
     }

@@ -68,6 +68,8 @@ pub struct SnapshotLimits {
     pub mass_delete_min_files: usize,
     /// Whether the user confirmed a mass delete.
     pub allow_mass_delete: bool,
+    /// Whether files that look like secrets are held back ([`crate::guard`]).
+    pub secret_guard: bool,
 }
 
 /// What a snapshot did.
@@ -79,6 +81,16 @@ pub struct Snapshot {
     pub files_changed: usize,
     /// Files not synced, with the reason.
     pub skipped: Vec<(String, String)>,
+    /// Files held back because they look like secrets, with the reason (the quarantine).
+    pub held: Vec<(String, String)>,
+}
+
+/// What staging leaves out, and what the user released from the guard.
+struct Holds {
+    skipped: Vec<(String, String)>,
+    held: Vec<(String, String)>,
+    guard: bool,
+    released: std::collections::BTreeSet<String>,
 }
 
 /// What integrating the remote branch did.
@@ -341,14 +353,23 @@ impl GitRepo {
     ) -> Result<Snapshot> {
         let mut index = self.repo.index().map_err(Error::git("open index"))?;
         index.read(false).map_err(Error::git("read index"))?;
-        let mut skipped = Vec::new();
+        let mut holds = Holds {
+            skipped: Vec::new(),
+            held: Vec::new(),
+            guard: limits.secret_guard,
+            released: if limits.secret_guard {
+                crate::guard::released(self.repo.path())
+            } else {
+                Default::default()
+            },
+        };
         let paths: Vec<PathBuf> = match batch {
             Batch::Paths(paths) => paths.iter().cloned().collect(),
             Batch::Full => self.changed_paths()?,
         };
         let total = paths.len() as u64;
         for (done, rel) in paths.iter().enumerate() {
-            self.stage_path(&mut index, rel, ignore, limits, &mut skipped)?;
+            self.stage_path(&mut index, rel, ignore, limits, &mut holds)?;
             progress(done as u64 + 1, total);
         }
         // write_tree before write: writing the index first drops its tree cache (DESIGN §3.1).
@@ -366,7 +387,8 @@ impl GitRepo {
             || (head_tree.is_none() && index.is_empty())
         {
             index.write().map_err(Error::git("write index"))?;
-            return Ok(Snapshot { commit: None, files_changed: 0, skipped });
+            let Holds { skipped, held, .. } = holds;
+            return Ok(Snapshot { commit: None, files_changed: 0, skipped, held });
         }
         let new_tree = self.repo.find_tree(tree_oid).map_err(Error::git("read new tree"))?;
         let changes = self.describe_diff(head_tree.as_ref(), &new_tree)?;
@@ -401,7 +423,8 @@ impl GitRepo {
                 }
                 _ => Error::git("commit")(e),
             })?;
-        Ok(Snapshot { commit: Some(oid), files_changed: changes.len(), skipped })
+        let Holds { skipped, held, .. } = holds;
+        Ok(Snapshot { commit: Some(oid), files_changed: changes.len(), skipped, held })
     }
 
     /// Returns every path whose working-tree state differs from the index or HEAD (full
@@ -427,7 +450,7 @@ impl GitRepo {
         rel: &Path,
         ignore: &IgnoreRules,
         limits: &SnapshotLimits,
-        skipped: &mut Vec<(String, String)>,
+        holds: &mut Holds,
     ) -> Result<()> {
         if rel.as_os_str().is_empty() || has_symlink_parent(&self.workdir, rel) {
             return Ok(());
@@ -460,7 +483,7 @@ impl GitRepo {
                     Ok(m) => m,
                     Err(_) => continue,
                 };
-                self.stage_file(index, r, &meta, ignore, limits, skipped)?;
+                self.stage_file(index, r, &meta, ignore, limits, holds)?;
             }
             let vanished: Vec<PathBuf> = entries_under(index, rel)
                 .into_iter()
@@ -475,7 +498,7 @@ impl GitRepo {
             }
             return Ok(());
         }
-        self.stage_file(index, rel, &meta, ignore, limits, skipped)
+        self.stage_file(index, rel, &meta, ignore, limits, holds)
     }
 
     fn stage_file(
@@ -485,7 +508,7 @@ impl GitRepo {
         meta: &std::fs::Metadata,
         ignore: &IgnoreRules,
         limits: &SnapshotLimits,
-        skipped: &mut Vec<(String, String)>,
+        holds: &mut Holds,
     ) -> Result<()> {
         let tracked = index.get_path(rel, 0).is_some();
         if !tracked && ignore.is_ignored(rel, false) {
@@ -495,7 +518,7 @@ impl GitRepo {
             return Ok(()); // sockets, fifos, devices
         }
         if meta.is_file() && meta.len() > limits.max_file_size {
-            skipped.push((
+            holds.skipped.push((
                 rel.display().to_string(),
                 format!(
                     "{} MB is over the size limit of {} MB (sync.max_file_size_mb)",
@@ -503,6 +526,9 @@ impl GitRepo {
                     limits.max_file_size / (1024 * 1024)
                 ),
             ));
+            return Ok(());
+        }
+        if holds.guard && meta.is_file() && self.guard_holds(index, rel, meta, holds) {
             return Ok(());
         }
         // A directory that became a file: drop the entries under it.
@@ -518,11 +544,37 @@ impl GitRepo {
                 }
                 let msg = e.message().to_ascii_lowercase();
                 if msg.contains("permission denied") {
-                    skipped.push((rel.display().to_string(), "not readable".to_string()));
+                    holds.skipped.push((rel.display().to_string(), "not readable".into()));
                     return Ok(());
                 }
                 Err(Error::git(format!("stage {}", rel.display()))(e))
             }
+        }
+    }
+
+    /// Whether `rel` (a file being staged) is held back by the secret guard: only new content
+    /// is checked (an entry the index already has with this size and mtime passes).
+    fn guard_holds(
+        &self,
+        index: &git2::Index,
+        rel: &Path,
+        meta: &std::fs::Metadata,
+        holds: &mut Holds,
+    ) -> bool {
+        use std::os::unix::fs::MetadataExt;
+        let unchanged = index.get_path(rel, 0).is_some_and(|e| {
+            u64::from(e.file_size) == meta.len() && i64::from(e.mtime.seconds()) == meta.mtime()
+        });
+        let key = rel.to_string_lossy();
+        if unchanged || holds.released.contains(key.as_ref()) {
+            return false;
+        }
+        match crate::guard::check(rel, &self.workdir.join(rel)) {
+            Some(reason) => {
+                holds.held.push((key.into_owned(), reason));
+                true
+            }
+            None => false,
         }
     }
 
@@ -1193,6 +1245,30 @@ impl GitRepo {
         }
         seen.sort_by_key(|d| std::cmp::Reverse(d.last_commit));
         Ok(seen)
+    }
+
+    /// Returns the changed files the secret guard holds back now (not released, not ignored),
+    /// with the reason: the quarantine as the working tree shows it.
+    pub fn held_back(&self) -> Result<Vec<(String, String)>> {
+        let released = crate::guard::released(self.repo.path());
+        let mut held = Vec::new();
+        for rel in self.changed_paths()? {
+            let full = self.workdir.join(&rel);
+            let key = rel.to_string_lossy().into_owned();
+            let is_file = std::fs::symlink_metadata(&full).is_ok_and(|m| m.is_file());
+            if !is_file || released.contains(&key) {
+                continue;
+            }
+            if let Some(reason) = crate::guard::check(&rel, &full) {
+                held.push((key, reason));
+            }
+        }
+        Ok(held)
+    }
+
+    /// Releases `rel` from the secret guard in this repository (per device).
+    pub fn release_held(&self, rel: &str) -> Result<()> {
+        crate::guard::release(self.repo.path(), rel)
     }
 
     /// Remembers what an integrate just did (HEAD went from `pre` to `post`), so that

@@ -16,6 +16,24 @@ use crate::{Error, Result};
 /// Name of the per-folder ignore file.
 pub const SYNCIGNORE_FILE: &str = ".syncignore";
 
+/// Returns `path` as a gitignore pattern that matches exactly it: glob characters, a leading
+/// `#` or `!` and trailing spaces escaped with a backslash.
+pub fn escape_rule(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    for (i, c) in path.chars().enumerate() {
+        if matches!(c, '*' | '?' | '[' | ']' | '\\') || (i == 0 && matches!(c, '#' | '!')) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    let trailing = out.len() - out.trim_end_matches(' ').len();
+    if trailing > 0 {
+        out.truncate(out.len() - trailing);
+        out.push_str(&"\\ ".repeat(trailing));
+    }
+    out
+}
+
 /// Patterns that are never worth syncing: editor swap and backup files, OS metadata, partial
 /// downloads, and the temp files of safe writes (ours and common editors').
 pub const BUILTIN_EXCLUDES: &[&str] = &[

@@ -20,6 +20,7 @@ pub mod error;
 pub mod events;
 pub mod folder;
 pub mod git;
+pub mod guard;
 pub mod history;
 pub mod ignore;
 pub mod notifications;

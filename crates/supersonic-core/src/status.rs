@@ -66,6 +66,18 @@ pub struct FolderStatus {
     pub consecutive_failures: u32,
     /// Next remote attempt (RFC 3339), when waiting for backoff or the throttle.
     pub next_retry: Option<String>,
+    /// Files held back because they look like secrets (the quarantine).
+    #[serde(default)]
+    pub held_back: Vec<HeldFile>,
+}
+
+/// A file the secret guard holds back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeldFile {
+    /// Repo-relative path.
+    pub path: String,
+    /// Why it looks like a secret.
+    pub reason: String,
 }
 
 /// Writes a folder's status file.
@@ -137,6 +149,7 @@ mod tests {
             last_error: None,
             consecutive_failures: 0,
             next_retry: None,
+            held_back: Vec::new(),
         }
     }
 

@@ -11,6 +11,7 @@ mod hydrate;
 mod kill;
 mod notifications;
 mod odd_names;
+mod quarantine;
 mod reload;
 mod secrets;
 mod security;

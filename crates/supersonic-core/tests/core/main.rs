@@ -30,6 +30,7 @@ pub fn limits() -> SnapshotLimits {
         mass_delete_ratio: 0.5,
         mass_delete_min_files: 5,
         allow_mass_delete: false,
+        secret_guard: true,
     }
 }
 
