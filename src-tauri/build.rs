@@ -19,7 +19,11 @@ const COMMANDS: &[&str] = &[
     "history",
     "check_ignore",
     "test_webhook",
+    "get_devices",
+    "run_doctor",
     "pick_folder",
+    "get_autostart",
+    "set_autostart",
 ];
 
 fn main() {

@@ -4,6 +4,9 @@
 //! pool; GET routes take their query parameters as named arguments, POST/PATCH routes their JSON
 //! body as `request` (plus `id`).
 //!
+//! Three commands have no HTTP route, being about this desktop only: `pick_folder` (the native
+//! folder picker) and `get_autostart`/`set_autostart` (start at login, [`crate::autostart`]).
+//!
 //! The names cross a boundary and are declared once per side: here (the handler), in `build.rs`
 //! (the app manifest, which makes a permission per command) and in the capability in
 //! `src-tauri/capabilities/`, which allows each one explicitly; a command missing from the
@@ -12,9 +15,10 @@
 use std::path::PathBuf;
 
 use supersonic_core::api::{
-    Api, ConflictOutcome, EffectiveConfig, IgnoreCheck, InitOutcome, SyncedBy,
+    Api, ConflictOutcome, EffectiveConfig, FolderDevices, IgnoreCheck, InitOutcome, SyncedBy,
 };
 use supersonic_core::conflicts::ConflictView;
+use supersonic_core::doctor::Report;
 use supersonic_core::engine::EngineControl;
 use supersonic_core::folder::CycleReport;
 use supersonic_core::history::HistoryRow;
@@ -23,6 +27,7 @@ use supersonic_core::webhooks::DeliveryReport;
 use supersonic_http::control::{self, absolute, Failure, InFolder, PauseOutcome};
 use tauri::State;
 
+use crate::autostart::{self, Autostart, SetAutostart};
 use crate::Desk;
 
 /// Every command's answer.
@@ -47,7 +52,11 @@ pub fn handler() -> impl Fn(tauri::ipc::Invoke) -> bool + Send + Sync + 'static 
         history,
         check_ignore,
         test_webhook,
+        get_devices,
+        run_doctor,
         pick_folder,
+        get_autostart,
+        set_autostart,
     ]
 }
 
@@ -225,6 +234,45 @@ async fn test_webhook(
         Ok(api.webhook_test(folder.as_deref(), &request.event, request.url.as_deref())?)
     })
     .await
+}
+
+#[tauri::command]
+async fn get_devices(desk: State<'_, Desk>, folder: Option<PathBuf>) -> Answer<Vec<FolderDevices>> {
+    let folder = folder.as_deref().map(absolute).transpose()?;
+    run(&desk, move |api, _| Ok(api.devices(folder.as_deref())?)).await
+}
+
+/// Runs the doctor; it contacts each folder's remote, so it may take seconds (the webview
+/// waits for the answer without blocking: the work is on the blocking pool).
+#[tauri::command]
+async fn run_doctor(desk: State<'_, Desk>, folder: Option<PathBuf>) -> Answer<Vec<Report>> {
+    let folder = folder.as_deref().map(absolute).transpose()?;
+    run(&desk, move |api, _| Ok(api.doctor(folder.as_deref())?)).await
+}
+
+/// Whether the app starts at login (its XDG autostart entry).
+#[tauri::command]
+async fn get_autostart() -> Answer<Autostart> {
+    on_disk(|| autostart::state(&autostart::file_from_env()?)).await
+}
+
+/// Starts the app at login from now on (writes the entry naming this program), or no longer.
+#[tauri::command]
+async fn set_autostart(request: SetAutostart) -> Answer<Autostart> {
+    on_disk(move || {
+        let file = autostart::file_from_env()?;
+        if request.enabled {
+            autostart::enable(&file, &autostart::launcher_from_env()?)
+        } else {
+            autostart::disable(&file)
+        }
+    })
+    .await
+}
+
+/// Runs file work of the shell's own on the blocking pool, like the core's.
+async fn on_disk<T: Send + 'static>(f: impl FnOnce() -> Answer<T> + Send + 'static) -> Answer<T> {
+    tauri::async_runtime::spawn_blocking(f).await.map_err(Failure::internal)?
 }
 
 /// Asks the user for a folder with the native picker; `None` when they cancel.

@@ -8,6 +8,7 @@
 //! and native notifications ([`notify`]).
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
+mod autostart;
 mod bridge;
 mod commands;
 mod notify;
@@ -93,6 +94,13 @@ fn main() {
             app.manage(Engine(Mutex::new(engine)));
             tray::build(app.handle())?;
             window_state::restore(app.handle(), &desk.api.dirs().data_dir);
+            if std::env::args().any(|a| a == autostart::HIDDEN_FLAG) {
+                // Started at login: live in the tray until the user opens the window.
+                if let Some(window) = app.get_webview_window(MAIN_WINDOW) {
+                    let _ = window.hide();
+                }
+                tracing::info!("started hidden in the tray ({})", autostart::HIDDEN_FLAG);
+            }
             bridge::start(app.handle().clone(), desk, bus.subscribe());
             quit_on_signals(app.handle().clone());
             Ok(())

@@ -10,7 +10,11 @@
 //      user; the conflict shows on the Conflicts page, each side labelled with its device;
 //   4. Take theirs resolves it: the file holds the other device's text, the copy is gone, and
 //      both devices end clean and equal to the remote;
-//   5. the window's size survives a restart.
+//   5. Devices lists both devices (this one marked), and Settings → Check setup finds the
+//      remote answering (both over IPC, as the app's capability allows);
+//   6. Settings → Start at login writes ~/.config/autostart/supersonic-sync.desktop starting
+//      this app (read back after leaving the page), and switching it off removes the file;
+//   7. the window's size survives a restart.
 // Screenshots of each page are saved as test-artifacts/app-e2e-*.png (look at them).
 // Last line: `app-e2e: N passed, M failed`.
 
@@ -21,6 +25,7 @@ import {
   mkdtempSync,
   readFileSync,
   readdirSync,
+  realpathSync,
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
@@ -206,6 +211,15 @@ async function go(pageName) {
 }
 
 async function shoot(name) {
+  // Two animation frames: the page's latest change is painted before the picture is taken
+  // (WebKitWebDriver can otherwise return the previous frame). Bounded in case frames stall.
+  await wd("POST", s("/execute/async"), {
+    script:
+      "const done = arguments[arguments.length - 1];" +
+      "const t = setTimeout(done, 1000);" +
+      "requestAnimationFrame(() => requestAnimationFrame(() => { clearTimeout(t); done(); }));",
+    args: [],
+  });
   const png = await wd("GET", s("/screenshot"));
   writeFileSync(join(artifacts, `app-e2e-${name}.png`), Buffer.from(png, "base64"));
 }
@@ -342,6 +356,58 @@ try {
     assert(kept, "the desk's losing version is still in history");
     await shoot("resolved");
   });
+  await check("Devices lists both devices, and Check setup finds the remote answering", async () => {
+    await go("devices");
+    const rows = `section.folder[data-folder="${dirDesk}"] tr`;
+    await waitFor(`${rows}[data-device="laptop"]`);
+    assertEq(
+      await run("return document.querySelector(arguments[0]).dataset.thisDevice", `${rows}[data-device="desk"]`),
+      "true",
+      "the desk is this device",
+    );
+    assertEq(
+      await run("return document.querySelector(arguments[0]).dataset.thisDevice", `${rows}[data-device="laptop"]`),
+      "false",
+      "the laptop is another device",
+    );
+    await shoot("devices");
+    await go("settings");
+    await click('[data-action="doctor"]');
+    await waitFor(
+      `[data-testid="doctor"] article.report[data-folder="${dirDesk}"] li[data-check="remote"][data-level="ok"]`,
+    );
+    await shoot("doctor");
+  });
+
+  await check("Start at login writes the autostart entry for this app, and off removes it", async () => {
+    // XDG_CONFIG_HOME is unset in the sandbox: the entry goes under HOME/.config.
+    const entry = join(home, ".config/autostart/supersonic-sync.desktop");
+    const toggle = '[data-testid="autostart"]';
+    const selected = async () => wd("GET", s(`/element/${await waitFor(toggle)}/selected`));
+    await go("settings");
+    await waitUntil("the toggle to be ready", async () =>
+      (await run("return !document.querySelector(arguments[0]).disabled", toggle)) === true,
+    );
+    assertEq(await selected(), false, "off at first");
+    assert(!existsSync(entry), "no entry before");
+    await click(toggle);
+    await waitUntil("the entry to be written", () => existsSync(entry));
+    const text = readFileSync(entry, "utf8");
+    const lines = text.split("\n");
+    assert(lines.includes(`Exec=${realpathSync(app)} --hidden`), `Exec= names the app:\n${text}`);
+    assert(lines.includes("X-GNOME-Autostart-enabled=true"), `enabled for GNOME:\n${text}`);
+    assert(lines.includes("Name=Supersonic Sync"), `named:\n${text}`);
+    await waitUntil("the toggle to show on", async () => (await selected()) === true);
+    // Read back from the file, not the page's memory.
+    await go("status");
+    await go("settings");
+    await waitUntil("the toggle to read on again", async () => (await selected()) === true);
+    await shoot("autostart-on");
+    await click(toggle);
+    await waitUntil("the entry to be removed", () => !existsSync(entry));
+    await waitUntil("the toggle to show off", async () => (await selected()) === false);
+  });
+
   await check("the window's size is kept across a restart", async () => {
     await wd("POST", s("/window/rect"), { width: 1040, height: 720 });
     const stateFile = join(desk.SUPERSONIC_DATA_DIR, "window-state.json");

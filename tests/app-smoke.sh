@@ -9,7 +9,8 @@
 #      notification announces it (dbus-monitor on the test's session bus);
 #   5. a second launch hands over to the first and exits without starting a second engine;
 #   6. clicking the conflict notification (dunstctl action) opens the Conflicts page;
-#   7. SIGTERM (a logout) commits a pending edit and quits cleanly.
+#   7. SIGTERM (a logout) commits a pending edit and quits cleanly;
+#   8. `--hidden` (the autostart entry) starts in the tray without showing the window.
 # Every wait is bounded; cleanup never fails the run. Last line: `app-smoke: N passed, M failed`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -168,6 +169,21 @@ else
   fail "the app was still running 30 s after SIGTERM"
   kill -9 "$app" 2>/dev/null
 fi
+# 8. Started at login (`--hidden`, what the autostart entry runs): engine and tray run, the
+#    window stays hidden until opened from the tray.
+target/debug/supersonic-sync --hidden > "$out/app-hidden.log" 2>&1 & hidden=$!
+if wait_for 30 logged "tray state:" "$out/app-hidden.log"; then
+  sleep 2
+  state=$(xwininfo -name "Supersonic Sync" 2>/dev/null | awk '/Map State/ {print $3}')
+  if logged "started hidden" "$out/app-hidden.log" && [ "$state" != "IsViewable" ]; then
+    pass "--hidden (autostart) starts in the tray with the window hidden"
+  else
+    fail "--hidden: window map state '$state'; see test-artifacts/app-hidden.log"
+  fi
+else
+  fail "--hidden: the app did not start its tray within 30 s"
+fi
+kill -TERM "$hidden" 2>/dev/null; wait "$hidden" 2>/dev/null
 kill "$monitor" 2>/dev/null
 true
 EOF
@@ -178,4 +194,4 @@ failed=$(grep -c '^FAIL' "$out/app-smoke.results" || true)
 sed 's/^/app-smoke: /' "$out/app-smoke.results"
 if [ "$failed" != 0 ]; then echo "app-smoke: app log:"; tail -40 "$out/app.log"; fi
 echo "app-smoke: $passed passed, $failed failed"
-[ "$failed" = 0 ] && [ "$passed" = 8 ]
+[ "$failed" = 0 ] && [ "$passed" = 9 ]

@@ -118,6 +118,53 @@ describe("HTTP calls", () => {
   });
 });
 
+describe("devices and the setup check", () => {
+  beforeEach(() => sessionStorage.setItem(TOKEN_KEY, "tok"));
+
+  it("fetch every folder's devices, or one folder's", async () => {
+    const answer = [{ folder: "/n", devices: [] }];
+    const fetch = vi.fn().mockImplementation(async () => jsonResponse(200, answer));
+    vi.stubGlobal("fetch", fetch);
+    expect(await api.getDevices()).toEqual(answer);
+    await api.getDevices({ folder: "/my notes" });
+    expect(fetch.mock.calls.map(([url]) => url)).toEqual([
+      "/api/devices",
+      "/api/devices?folder=%2Fmy+notes",
+    ]);
+    expect(fetch.mock.calls[0][1].headers.Authorization).toBe("Bearer tok");
+  });
+
+  it("run the doctor with a GET, or for one folder", async () => {
+    const report = {
+      folder: "/n",
+      remote: "https://me:***@host/r.git",
+      findings: [{ check: "remote", level: "ok", message: "reachable", fix: "" }],
+    };
+    const fetch = vi.fn().mockImplementation(async () => jsonResponse(200, [report]));
+    vi.stubGlobal("fetch", fetch);
+    expect(await api.runDoctor()).toEqual([report]);
+    await api.runDoctor({ folder: "/n" });
+    expect(fetch.mock.calls.map(([url, init]) => [url, init.method])).toEqual([
+      ["/api/doctor", "GET"],
+      ["/api/doctor?folder=%2Fn", "GET"],
+    ]);
+  });
+
+  it("report a folder that is not synced with the backend's code", async () => {
+    vi.stubGlobal(
+      "fetch",
+      vi
+        .fn()
+        .mockResolvedValue(
+          jsonResponse(400, { code: "invalid_request", message: "/x is not a synced folder" }),
+        ),
+    );
+    const err: ApiError = await api.runDoctor({ folder: "/x" }).catch((e) => e);
+    expect(err.code).toBe("invalid_request");
+    expect(err.status).toBe(400);
+  });
+});
+
 describe("conflict versions (image previews)", () => {
   const PNG = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 1, 2, 3]);
 
@@ -324,8 +371,59 @@ describe("inside the desktop app", () => {
     expect(err.message).toBe("todo.md changed");
   });
 
+  it("asks for devices and runs the doctor through their commands, with the folder named", async () => {
+    const invoke = vi.fn().mockResolvedValue([]);
+    (window as unknown as Record<string, unknown>).__TAURI_INTERNALS__ = { invoke };
+    await api.getDevices();
+    await api.runDoctor({ folder: "/n" });
+    expect(invoke.mock.calls.map((c) => [c[0], c[1]])).toEqual([
+      ["get_devices", {}],
+      ["run_doctor", { folder: "/n" }],
+    ]);
+  });
+
+  it("reads and sets start-at-login through the desktop's own commands", async () => {
+    const invoke = vi
+      .fn()
+      .mockResolvedValueOnce({
+        enabled: false,
+        file: "/h/.config/autostart/supersonic-sync.desktop",
+      })
+      .mockResolvedValueOnce({
+        enabled: true,
+        file: "/h/.config/autostart/supersonic-sync.desktop",
+      });
+    (window as unknown as Record<string, unknown>).__TAURI_INTERNALS__ = { invoke };
+    expect((await api.getAutostart())?.enabled).toBe(false);
+    expect((await api.setAutostart(true)).enabled).toBe(true);
+    expect(invoke.mock.calls.map((c) => [c[0], c[1]])).toEqual([
+      ["get_autostart", {}],
+      ["set_autostart", { request: { enabled: true } }],
+    ]);
+  });
+
+  it("maps a failed autostart write to an ApiError with its code", async () => {
+    (window as unknown as Record<string, unknown>).__TAURI_INTERNALS__ = {
+      invoke: vi.fn().mockRejectedValue({ code: "io_failed", message: "cannot write /h/x" }),
+    };
+    const err: ApiError = await api.setAutostart(true).catch((e) => e);
+    expect(err).toBeInstanceOf(ApiError);
+    expect(err.code).toBe("io_failed");
+  });
+
   it("declares one command per operation, each with a distinct name", () => {
     const names = Object.values(api.COMMANDS).map((c) => c.ipc);
     expect(new Set(names).size).toBe(names.length);
+  });
+});
+
+describe("in a browser", () => {
+  it("has no start-at-login: nothing is asked and setting it fails without a request", async () => {
+    const fetch = vi.fn();
+    vi.stubGlobal("fetch", fetch);
+    expect(await api.getAutostart()).toBeNull();
+    const err: ApiError = await api.setAutostart(true).catch((e) => e);
+    expect(err).toBeInstanceOf(ApiError);
+    expect(fetch).not.toHaveBeenCalled();
   });
 });

@@ -17,6 +17,10 @@
 //     field;
 //   - a sync of many large files shows a progress bar on the folder's card (engine progress
 //     events over SSE) that is gone once the sync is done;
+//   - Devices lists, per folder, this device, the other device and a plain git author (flagged,
+//     and stale: their commit is a month old), with commit counts equal to git's;
+//   - a folder in error links to Settings → Check setup, which names the missing remote with its
+//     fix, errors first; once fixed, Check again shows every folder's remote check ok;
 //   - History filters by event type.
 // Every page is photographed in light and dark (test-artifacts/ui-*.png).
 //
@@ -714,6 +718,106 @@ try {
   );
 
   await check(
+    "Devices lists this device, the other device and a plain git author, flagged and stale",
+    async () => {
+      // Someone commits with git directly, a month ago by the commit's dates.
+      const plain = join(tmp, "plain-clone");
+      git(tmp, ["clone", "-q", remote, plain]);
+      writeFileSync(join(plain, "from-git.txt"), "committed without Supersonic\n");
+      git(plain, ["add", "from-git.txt"]);
+      const monthAgo = new Date(Date.now() - 30 * 86_400_000).toISOString();
+      execFileSync(
+        "git",
+        [
+          "-c",
+          "user.name=Pat Plain",
+          "-c",
+          "user.email=pat@example.com",
+          "commit",
+          "-qm",
+          "by hand",
+        ],
+        {
+          cwd: plain,
+          env: { ...baseEnv, GIT_AUTHOR_DATE: monthAgo, GIT_COMMITTER_DATE: monthAgo },
+        },
+      );
+      git(plain, ["push", "-q", "origin", "main"]);
+      await go("status");
+      await page.click(`article.folder[data-folder="${dirA}"] [data-action="sync"]`);
+      await waitUntil("alpha to pull the plain git commit", () =>
+        existsSync(join(dirA, "from-git.txt")),
+      );
+
+      await page.keyboard.press("Alt+4");
+      await page.waitForSelector('nav a[data-page="devices"][aria-current="page"]');
+      const folder = `section.folder[data-folder="${dirA}"]`;
+      const row = (name) => `${folder} tr[data-device="${name}"]`;
+      await page.waitForSelector(row("Pat Plain"), { timeout: WAIT_MS });
+
+      const alphaId = JSON.parse(cli(alpha, ["config", "--json"])).device.id;
+      const commitsBy = (id) =>
+        git(dirA, ["log", "--format=%B%x00", "HEAD"])
+          .split("\0")
+          .filter((m) => m.includes(`Sync-Device-Id: ${id}`)).length;
+      await waitUntil("alpha's commit count to equal git's", async () => {
+        await page.click('button:has-text("Refresh")');
+        await page.waitForSelector('button[aria-busy="false"]:has-text("Refresh")');
+        const shown = Number(await page.textContent(`${row("alpha")} [data-fact="commits"]`));
+        return shown === commitsBy(alphaId);
+      });
+      assert(commitsBy(alphaId) > 0, "alpha made commits");
+      assertEq(
+        await page.getAttribute(row("alpha"), "data-this-device"),
+        "true",
+        "alpha is this device",
+      );
+      assert(
+        (await page.locator(`${row("alpha")} [data-badge="this-device"]`).count()) === 1,
+        "alpha carries the this-device badge",
+      );
+      assertEq(
+        await page.getAttribute(row("beta"), "data-this-device"),
+        "false",
+        "beta is another device",
+      );
+      assert(
+        Number(await page.textContent(`${row("beta")} [data-fact="commits"]`)) > 0,
+        "beta's edits are counted",
+      );
+      for (const name of ["alpha", "beta"]) {
+        assertEq(await page.getAttribute(row(name), "data-via"), "supersonic", `${name} syncs`);
+        assertEq(await page.getAttribute(row(name), "data-stale"), "false", `${name} is fresh`);
+      }
+      assertEq(
+        await page.textContent(`${row("alpha")} [data-fact="last-change"] time`),
+        "just now",
+        "alpha's latest change is fresh",
+      );
+      assertEq(await page.getAttribute(row("Pat Plain"), "data-via"), "git", "plain git");
+      assert(
+        (await page.locator(`${row("Pat Plain")} [data-badge="plain-git"]`).count()) === 1,
+        "the plain git author is flagged",
+      );
+      assert(
+        (await page.locator(`${row("Pat Plain")} [data-badge="stale"]`).count()) === 1,
+        "a month without a change is stale",
+      );
+      assertEq(
+        await page.textContent(`${row("Pat Plain")} [data-fact="last-change"] time`),
+        "30 days ago",
+        "relative time",
+      );
+      const exact = await page.getAttribute(
+        `${row("Pat Plain")} [data-fact="last-change"] time`,
+        "title",
+      );
+      assert(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/.test(exact), `exact time in the tooltip: ${exact}`);
+      await shoot("devices");
+    },
+  );
+
+  await check(
     "a remote that vanished shows as an error with the fix in words, and Sync now recovers",
     async () => {
       const card = `article.folder[data-folder="${dirA}"]`;
@@ -724,7 +828,39 @@ try {
       const alert = await page.textContent(`${card} .alert`);
       assert(alert.includes("remote.git"), `the error names the remote: ${alert}`);
       await shoot("status-error");
+
+      // The error links to the setup check, which names the missing remote and the fix.
+      await page.click(`${card} [data-action="check-setup"]`);
+      await page.waitForSelector('nav a[data-page="settings"][aria-current="page"]');
+      const report = `[data-testid="doctor"] article.report[data-folder="${dirA}"]`;
+      await page.waitForSelector(`${report}[data-level="error"]`, { timeout: WAIT_MS });
+      const levels = await page
+        .locator(`${report} li`)
+        .evaluateAll((lis) => lis.map((li) => li.getAttribute("data-level")));
+      assertEq(levels[0], "error", `errors come first: ${levels}`);
+      const failing = `${report} li[data-check="remote"][data-level="error"]`;
+      assert(
+        (await page.textContent(failing)).includes("remote.git"),
+        "the finding names the remote",
+      );
+      assert(
+        (await page.textContent(`${failing} .fix`)).includes("Fix:"),
+        "the finding says what to do",
+      );
+      assertEq(page.url().split("#")[1], "/settings/doctor", "the check has its own address");
+      await page.locator(report).scrollIntoViewIfNeeded();
+      for (const scheme of ["light", "dark"]) {
+        await page.emulateMedia({ colorScheme: scheme });
+        await page.waitForTimeout(150);
+        await page.screenshot({
+          path: join(artifacts, `ui-doctor-error-${scheme}.png`),
+          style: ".toasts { display: none !important; }",
+        });
+      }
+      await page.emulateMedia({ colorScheme: "light" });
+
       renameSync(`${remote}.moved`, remote);
+      await go("status");
       await page.click(`${card} [data-action="sync"]`);
       await page.waitForSelector(`${card}[data-state="idle"]:not(:has(.alert))`, {
         timeout: WAIT_MS,
@@ -918,6 +1054,49 @@ try {
       await shoot("settings");
     },
   );
+
+  await check("Settings → Check setup: every folder's remote answers, shown ok", async () => {
+    await go("settings");
+    await page.click('[data-action="doctor"]');
+    const panel = '[data-testid="doctor"]';
+    await page.waitForSelector(`${panel} [data-action="run-doctor"]:not([disabled])`, {
+      timeout: WAIT_MS,
+    });
+    // Earlier results (the vanished remote) stay until the user checks again; the run shows
+    // that it is under way.
+    await page.evaluate(() => {
+      window.doctorBusy = false;
+      new MutationObserver(() => {
+        if (document.querySelector('[data-testid="doctor"] .reports[aria-busy="true"]'))
+          window.doctorBusy = true;
+      }).observe(document.body, { subtree: true, childList: true, attributes: true });
+    });
+    await page.click(`${panel} [data-action="run-doctor"]`);
+    await page.waitForSelector(`${panel} [data-action="run-doctor"]:not([disabled])`, {
+      timeout: WAIT_MS,
+    });
+    assert(await page.evaluate(() => window.doctorBusy), "the run showed it was under way");
+    for (const dir of [dirA, dirAdded]) {
+      const report = `${panel} article.report[data-folder="${dir}"]`;
+      assertEq(
+        await page.getAttribute(`${report} li[data-check="remote"]`, "data-level"),
+        "ok",
+        `${dir}'s remote answers`,
+      );
+      assert(
+        (await page.locator(`${report} li[data-check="git"][data-level="ok"]`).count()) === 1,
+        "git is found",
+      );
+    }
+    assertEq(
+      await page.locator('[data-testid="autostart"]').count(),
+      0,
+      "a browser has no start-at-login toggle (the server has no login)",
+    );
+    const summary = await page.textContent(`${panel} [data-testid="doctor-summary"]`);
+    assert(/passed/.test(summary) && /checked/.test(summary), `summary: ${summary}`);
+    await shoot("settings-doctor");
+  });
 
   await check("History filters by event type", async () => {
     await go("history");

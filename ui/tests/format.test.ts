@@ -1,5 +1,14 @@
 import { describe, expect, it } from "vitest";
-import { baseName, bytes, countdown, duration, percent, relativeTime } from "../src/lib/format";
+import {
+  baseName,
+  bytes,
+  countdown,
+  codeSpans,
+  dateOnly,
+  duration,
+  percent,
+  relativeTime,
+} from "../src/lib/format";
 
 const now = Date.parse("2026-11-22T12:00:00Z");
 
@@ -29,5 +38,24 @@ describe("format", () => {
     expect(percent(95.2)).toBe("95.2 %");
     expect(percent(100)).toBe("100 %");
     expect(baseName("/home/me/notes/")).toBe("notes");
+  });
+
+  it("gives the local date of a time", () => {
+    // Noon UTC is the same calendar day in every time zone from UTC-11 to UTC+11.
+    expect(dateOnly("2026-11-22T12:00:00Z")).toBe("2026-11-22");
+    expect(dateOnly(null)).toBe("—");
+    expect(dateOnly("not a time")).toBe("not a time");
+  });
+
+  it("splits a message into text and the code it marks with backticks", () => {
+    expect(codeSpans("create it (`git init --bare`), then `ssh-add`")).toEqual([
+      { text: "create it (", code: false },
+      { text: "git init --bare", code: true },
+      { text: "), then ", code: false },
+      { text: "ssh-add", code: true },
+    ]);
+    expect(codeSpans("no code")).toEqual([{ text: "no code", code: false }]);
+    expect(codeSpans("a ` alone")).toEqual([{ text: "a ` alone", code: false }]);
+    expect(codeSpans("")).toEqual([]);
   });
 });

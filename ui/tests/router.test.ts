@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { pageFor } from "../src/lib/router.svelte";
+import { pageFor, sectionFor } from "../src/lib/router.svelte";
 
 describe("routes", () => {
   it("read the page from the fragment", () => {
@@ -14,5 +14,23 @@ describe("routes", () => {
   it("fall back to Status", () => {
     expect(pageFor("#/nope", "/")).toBe("status");
     expect(pageFor("", "/")).toBe("status");
+  });
+});
+
+describe("sections", () => {
+  it("are read after the page's name", () => {
+    expect(pageFor("#/settings/doctor", "/")).toBe("settings");
+    expect(sectionFor("#/settings/doctor")).toBe("doctor");
+    expect(sectionFor("#/settings/doctor?x=1")).toBe("doctor");
+  });
+
+  it("are absent from a bare page", () => {
+    expect(sectionFor("#/settings")).toBeNull();
+    expect(sectionFor("#/settings/")).toBeNull();
+    expect(sectionFor("")).toBeNull();
+  });
+
+  it("include the Devices page", () => {
+    expect(pageFor("#/devices", "/")).toBe("devices");
   });
 });

@@ -1077,6 +1077,8 @@ fn log_event(event: &Event) {
             tracing::warn!("{folder}: not syncing {path}: {reason}")
         }
         Event::Warning { message, .. } => tracing::warn!("{folder}: {message}"),
+        Event::Stale { message, cleared: false, .. } => tracing::warn!("{folder}: {message}"),
+        Event::Stale { alert, cleared: true, .. } => tracing::info!("{folder}: {alert} cleared"),
         Event::Progress { operation, phase, done, total, finished, .. } => match total {
             _ if *finished => tracing::debug!("{folder}: {operation:?} finished"),
             Some(total) => tracing::debug!("{folder}: {operation:?} {phase} {done}/{total}"),

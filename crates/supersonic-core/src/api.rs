@@ -395,6 +395,11 @@ impl Api {
                 consecutive_failures: recorded.as_ref().map_or(0, |r| r.consecutive_failures),
                 next_retry: None,
                 held_back: recorded.as_ref().map(|r| r.held_back.clone()).unwrap_or_default(),
+                stale: if running {
+                    recorded.as_ref().map(|r| r.stale.clone()).unwrap_or_default()
+                } else {
+                    Vec::new()
+                },
             });
         }
         Ok(out)

@@ -303,6 +303,31 @@ pub struct FolderSettings {
     pub conflicts: ConflictSettings,
     /// Native notifications.
     pub notifications: crate::notifications::NotificationSettings,
+    /// Freshness alerts.
+    pub freshness: FreshnessSettings,
+}
+
+/// The `freshness:` alerts of a folder: when work waits too long, say so (notification,
+/// `stale` webhook, Status). 0 turns an alert off.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FreshnessSettings {
+    /// Alert when a local commit has waited this many minutes unpushed.
+    pub unpushed_max_min: u64,
+    /// Alert when the remote has not been reached for this many minutes.
+    pub remote_unreached_max_min: u64,
+    /// Alert when another device has not synced for this many hours.
+    pub device_silent_max_hours: u64,
+}
+
+impl Default for FreshnessSettings {
+    fn default() -> Self {
+        FreshnessSettings {
+            unpushed_max_min: 60,
+            remote_unreached_max_min: 240,
+            device_silent_max_hours: 0,
+        }
+    }
 }
 
 /// One folder entry of the app config.

@@ -235,7 +235,7 @@ fn check_inotify(folder: &Path) -> Finding {
         Some(limit) if dirs * 2 > limit => Finding::new(
             "inotify",
             Level::Warning,
-            format!("{dirs} directories to watch; the inotify limit is {limit} for all programs"),
+            format!("{} to watch; the inotify limit is {limit} for all programs", dirs_words(dirs)),
             "Raise it: `echo fs.inotify.max_user_watches=524288 | sudo tee \
              /etc/sysctl.d/90-inotify.conf && sudo sysctl --system`. Until then changes are \
              found by rescans.",
@@ -243,10 +243,18 @@ fn check_inotify(folder: &Path) -> Finding {
         Some(limit) => Finding::new(
             "inotify",
             Level::Ok,
-            format!("{dirs} directories to watch; limit {limit}"),
+            format!("{} to watch; limit {limit}", dirs_words(dirs)),
             "",
         ),
         None => Finding::new("inotify", Level::Warning, "cannot read the inotify limit".into(), ""),
+    }
+}
+
+fn dirs_words(n: u64) -> String {
+    if n == 1 {
+        "1 directory".into()
+    } else {
+        format!("{n} directories")
     }
 }
 

@@ -103,6 +103,18 @@ pub enum Event {
         /// What happened and what to do.
         message: String,
     },
+    /// Work waits too long (a freshness alert, see `freshness:`): `alert` is `unpushed`,
+    /// `remote_unreached` or `device_silent`; `cleared` when it no longer holds.
+    Stale {
+        /// The folder path.
+        folder: String,
+        /// Which alert.
+        alert: String,
+        /// What waits, and since when, in words.
+        message: String,
+        /// Whether the condition ended.
+        cleared: bool,
+    },
     /// Long work under way: staging many files, a fetch or push transferring objects, a
     /// hydrate or seed. Sent only for work that lasts (from about half a second in), at most a
     /// few times a second; a last event with `finished: true` ends it, whatever the outcome.
@@ -151,7 +163,8 @@ impl Event {
             | Event::ConflictDetected { folder, .. }
             | Event::FileSkipped { folder, .. }
             | Event::Warning { folder, .. }
-            | Event::Progress { folder, .. } => folder,
+            | Event::Progress { folder, .. }
+            | Event::Stale { folder, .. } => folder,
         }
     }
 }

@@ -130,6 +130,12 @@ pub struct Folder {
     pending: usize,
     /// Files held back by the secret guard, with the reason (the quarantine).
     held: BTreeMap<String, String>,
+    /// When the remote last answered a fetch (or when the engine started).
+    last_remote_ok: SystemTime,
+    /// Freshness alerts raised and not cleared: alert name -> message.
+    stale: BTreeMap<String, String>,
+    /// When other devices' activity was last checked (the walk is not for every poll).
+    devices_checked: Option<Instant>,
     /// How long work runs before its progress is reported.
     progress_delay: Duration,
     /// Commits not on the remote yet, as last counted (after a commit, a fetch or a push):
@@ -202,6 +208,9 @@ impl Folder {
             allow_mass_delete: false,
             pending: 0,
             held: BTreeMap::new(),
+            last_remote_ok: SystemTime::now(),
+            stale: BTreeMap::new(),
+            devices_checked: None,
             progress_delay: PROGRESS_DELAY,
             unpushed,
             rules_version: 0,
@@ -321,6 +330,7 @@ impl Folder {
             head: self.repo.head().ok().flatten().map(|o| o.to_string()),
             unpushed_commits: if self.config.mode == Mode::PullOnly { 0 } else { ahead },
             pending_changes: self.pending,
+            stale: self.stale.values().cloned().collect(),
             held_back: self
                 .held
                 .iter()
@@ -361,6 +371,9 @@ impl Folder {
         if (paused || self.stop == Some(Stop::User)) && trigger != Trigger::Manual {
             if batch.is_some() {
                 self.needs_full = true; // look at these changes once syncing resumes
+            }
+            if !paused {
+                self.check_freshness(); // stopped for the user: exactly when work goes stale
             }
             return Ok(CycleReport::default());
         }
@@ -403,6 +416,9 @@ impl Folder {
             }
         };
         self.save_throttle(); // a restart keeps the window and the backoff
+        if !paused {
+            self.check_freshness();
+        }
         result
     }
 
@@ -586,6 +602,7 @@ impl Folder {
             let fetched = self.repo.fetch_with_progress(timeout, Some(progress.callback()));
             progress.finish();
             let remote_has_branch = fetched?;
+            self.last_remote_ok = self.now();
             if remote_has_branch && mode != Mode::PushOnly {
                 self.integrate(report)?;
             }
@@ -673,6 +690,90 @@ impl Folder {
                 Err(e) => return Err(e),
             }
         }
+    }
+
+    /// Raises (once) and clears the freshness alerts of `freshness:`: unpushed work older than
+    /// `unpushed_max_min`, a remote not reached for `remote_unreached_max_min`, another device
+    /// silent for `device_silent_max_hours` (checked at most hourly).
+    fn check_freshness(&mut self) {
+        let f = self.config.settings.freshness.clone();
+        let now = self.now();
+        let age_min = |t: SystemTime| now.duration_since(t).unwrap_or_default().as_secs() / 60;
+        let mut found: BTreeMap<String, String> = BTreeMap::new();
+        if f.unpushed_max_min > 0 && self.unpushed > 0 && self.config.mode != Mode::PullOnly {
+            if let Ok(Some(oldest)) = self.repo.oldest_unpushed() {
+                let waited = age_min(oldest.into());
+                if waited >= f.unpushed_max_min {
+                    found.insert(
+                        "unpushed".into(),
+                        format!(
+                            "{} commit(s) have waited {} to be pushed",
+                            self.unpushed,
+                            words(waited)
+                        ),
+                    );
+                }
+            }
+        }
+        if f.remote_unreached_max_min > 0 {
+            let waited = age_min(self.last_remote_ok);
+            if waited >= f.remote_unreached_max_min {
+                found.insert(
+                    "remote_unreached".into(),
+                    format!("the remote has not been reached for {}", words(waited)),
+                );
+            }
+        }
+        if f.device_silent_max_hours > 0 {
+            let due = self.devices_checked.is_none_or(|t| t.elapsed() >= DEVICE_CHECK_EVERY);
+            if due {
+                self.devices_checked = Some(Instant::now());
+                let silent: Vec<String> = self
+                    .repo
+                    .devices(DEVICE_CHECK_DEPTH)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter(|d| {
+                        d.via_supersonic && d.id.as_deref() != Some(&self.identity.device.id)
+                    })
+                    .filter(|d| age_min(d.last_commit.into()) >= f.device_silent_max_hours * 60)
+                    .map(|d| format!("{} ({})", d.name, words(age_min(d.last_commit.into()))))
+                    .collect();
+                if !silent.is_empty() {
+                    found.insert(
+                        "device_silent".into(),
+                        format!("no sync from {} ", silent.join(", ")).trim_end().to_string(),
+                    );
+                }
+            } else if let Some(kept) = self.stale.get("device_silent") {
+                found.insert("device_silent".into(), kept.clone());
+            }
+        }
+        let folder = self.folder_name();
+        let cleared: Vec<String> =
+            self.stale.keys().filter(|k| !found.contains_key(*k)).cloned().collect();
+        for alert in cleared {
+            self.stale.remove(&alert);
+            self.emit(Event::Stale {
+                folder: folder.clone(),
+                alert,
+                message: String::new(),
+                cleared: true,
+            });
+        }
+        for (alert, message) in found {
+            if !self.stale.contains_key(&alert) {
+                tracing::warn!("{folder}: {message}");
+                self.emit(Event::Stale {
+                    folder: folder.clone(),
+                    alert: alert.clone(),
+                    message: message.clone(),
+                    cleared: false,
+                });
+            }
+            self.stale.insert(alert, message);
+        }
+        self.write_status();
     }
 
     /// Keeps the quarantine in step with a snapshot of `batch`: files the snapshot held back
@@ -764,6 +865,21 @@ impl Folder {
         self.stop = None;
         self.needs_full = true;
         self.set_state(FolderState::Idle);
+    }
+}
+
+/// How often other devices' last syncs are looked up for the `device_silent` alert.
+const DEVICE_CHECK_EVERY: Duration = Duration::from_secs(3600);
+
+/// Commits walked for the `device_silent` alert.
+const DEVICE_CHECK_DEPTH: usize = 5_000;
+
+/// Minutes in words: "45 min", "3 h", "2 days".
+fn words(minutes: u64) -> String {
+    match minutes {
+        m if m < 120 => format!("{m} min"),
+        m if m < 48 * 60 => format!("{} h", m / 60),
+        m => format!("{} days", m / (24 * 60)),
     }
 }
 
@@ -1120,6 +1236,11 @@ fn history_row(event: &Event) -> Option<HistoryEvent> {
     let mut row = HistoryEvent::new(event.folder(), "", now);
     match event {
         Event::State { .. } | Event::Progress { .. } => return None,
+        Event::Stale { alert, message, cleared, .. } => {
+            row.event_type = history::STALE.into();
+            row.reason = Some(if *cleared { format!("{alert} cleared") } else { message.clone() });
+            row.data = Some(serde_json::json!({ "alert": alert, "cleared": cleared }));
+        }
         Event::SyncStart { trigger, .. } => {
             row.event_type = history::SYNC_START.into();
             row.reason = Some(trigger.clone());

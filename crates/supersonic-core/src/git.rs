@@ -1271,6 +1271,24 @@ impl GitRepo {
         crate::guard::release(self.repo.path(), rel)
     }
 
+    /// Returns the time of the oldest commit not on the remote yet, if any.
+    pub fn oldest_unpushed(&self) -> Result<Option<DateTime<Utc>>> {
+        let Some(head) = self.head()? else { return Ok(None) };
+        let mut walk = self.repo.revwalk().map_err(Error::git("revwalk"))?;
+        walk.push(head).map_err(Error::git("revwalk"))?;
+        if let Some(remote) = self.remote_head()? {
+            walk.hide(remote).map_err(Error::git("revwalk"))?;
+        }
+        let mut oldest = None;
+        for oid in walk.flatten() {
+            if let Ok(c) = self.repo.find_commit(oid) {
+                let t = commit_time(&c);
+                oldest = Some(oldest.map_or(t, |o: DateTime<Utc>| o.min(t)));
+            }
+        }
+        Ok(oldest)
+    }
+
     /// Remembers what an integrate just did (HEAD went from `pre` to `post`), so that
     /// [`GitRepo::undo_last_sync`] can take it back. Hidden refs: nothing the user sees moves.
     pub fn record_undo_point(&self, pre: Oid, post: Oid) -> Result<()> {

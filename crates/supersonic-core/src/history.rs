@@ -71,6 +71,8 @@ pub const PAUSED: &str = "paused";
 pub const RESUMED: &str = "resumed";
 /// A local commit was made (`commit_hash`, `files_changed`).
 pub const COMMIT: &str = "commit";
+/// A freshness alert was raised (reason) or cleared.
+pub const STALE: &str = "stale";
 /// The user undid the last sync (`supersonic undo`); the undo commit is recorded.
 pub const SYNC_UNDONE: &str = "sync_undone";
 /// Something the user may want to know that is not a failure.

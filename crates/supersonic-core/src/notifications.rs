@@ -36,6 +36,8 @@ pub struct NotificationSettings {
     pub conflicts: bool,
     /// Notify when syncing works again after a notified failure.
     pub recovery: bool,
+    /// Notify freshness alerts (unpushed work, unreachable remote, silent device).
+    pub stale: bool,
     /// Failures in a row before the streak is notified.
     pub failure_threshold: u32,
     /// Minimum seconds between two notifications of one kind for one folder.
@@ -50,6 +52,7 @@ impl Default for NotificationSettings {
             needs_attention: true,
             conflicts: true,
             recovery: true,
+            stale: true,
             failure_threshold: DEFAULT_FAILURE_THRESHOLD,
             min_interval_sec: DEFAULT_MIN_INTERVAL_SEC,
         }
@@ -68,6 +71,8 @@ pub enum Kind {
     Conflict,
     /// Syncing works again.
     Recovered,
+    /// Work waits too long (a freshness alert).
+    Stale,
 }
 
 /// A notification to show.
@@ -189,6 +194,14 @@ impl Notifier {
                     urgent: false,
                 })
             }
+            Event::Stale { message, cleared: false, .. } if settings.stale => Some(Notification {
+                kind: Kind::Stale,
+                folder: folder.clone(),
+                title: format!("{name}: not in sync"),
+                body: message.clone(),
+                page: "status",
+                urgent: false,
+            }),
             Event::ConflictDetected { path, copy: Some(copy), .. } if settings.conflicts => {
                 Some(Notification {
                     kind: Kind::Conflict,
@@ -328,5 +341,20 @@ mod tests {
                 None
             );
         }
+    }
+
+    #[test]
+    fn a_freshness_alert_is_notified_and_its_clearing_is_not() {
+        let mut n = Notifier::default();
+        let stale = |cleared| Event::Stale {
+            folder: "/home/u/notes".into(),
+            alert: "unpushed".into(),
+            message: "2 commit(s) have waited 3 h to be pushed".into(),
+            cleared,
+        };
+        let shown = n.on_event(&stale(false), Instant::now()).expect("notified");
+        assert_eq!(shown.kind, Kind::Stale);
+        assert_eq!(shown.body, "2 commit(s) have waited 3 h to be pushed");
+        assert!(n.on_event(&stale(true), Instant::now()).is_none());
     }
 }

@@ -69,6 +69,9 @@ pub struct FolderStatus {
     /// Files held back because they look like secrets (the quarantine).
     #[serde(default)]
     pub held_back: Vec<HeldFile>,
+    /// Freshness alerts that hold now, in words.
+    #[serde(default)]
+    pub stale: Vec<String>,
 }
 
 /// A file the secret guard holds back.
@@ -150,6 +153,7 @@ mod tests {
             consecutive_failures: 0,
             next_retry: None,
             held_back: Vec::new(),
+            stale: Vec::new(),
         }
     }
 

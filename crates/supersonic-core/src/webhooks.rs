@@ -72,6 +72,7 @@ pub const EVENT_TYPES: &[&str] = &[
     NEEDS_ATTENTION,
     history::RATE_LIMIT_HIT,
     history::CONFLICT_DETECTED,
+    history::STALE,
     history::WARNING,
 ];
 
@@ -84,6 +85,7 @@ pub const DEFAULT_EVENTS: &[&str] = &[
     NEEDS_ATTENTION,
     history::RATE_LIMIT_HIT,
     history::CONFLICT_DETECTED,
+    history::STALE,
 ];
 
 /// Jobs waiting for delivery before the oldest is dropped. A job is a few kilobytes, so the
@@ -241,7 +243,11 @@ fn names(event: &Event) -> &'static [&'static str] {
         Event::RateLimitHit { .. } => &[history::RATE_LIMIT_HIT],
         Event::ConflictDetected { .. } => &[history::CONFLICT_DETECTED],
         Event::FileSkipped { .. } | Event::Warning { .. } => &[history::WARNING],
-        Event::State { .. } | Event::Committed { .. } | Event::Progress { .. } => &[],
+        Event::Stale { cleared: false, .. } => &[history::STALE],
+        Event::State { .. }
+        | Event::Committed { .. }
+        | Event::Progress { .. }
+        | Event::Stale { cleared: true, .. } => &[],
     }
 }
 
@@ -313,6 +319,9 @@ impl Notification {
             Event::Committed { commit, files_changed, .. } => {
                 json!({ "commit_hash": commit, "files_changed": files_changed })
             }
+            Event::Stale { alert, message, cleared, .. } => {
+                json!({ "alert": alert, "message": message, "cleared": cleared })
+            }
             Event::Progress { operation, phase, done, total, finished, .. } => json!({
                 "operation": operation,
                 "phase": phase,
@@ -357,6 +366,11 @@ impl Notification {
             history::RATE_LIMIT_HIT => {
                 json!({ "reason": "20 remote operations in the last hour", "retry_in_sec": 300 })
             }
+            history::STALE => json!({
+                "alert": "unpushed",
+                "message": "3 commit(s) have waited 2 h to be pushed (test)",
+                "cleared": false,
+            }),
             history::CONFLICT_DETECTED => json!({
                 "path": "notes/todo.md",
                 "copy": "notes/todo.sync-conflict-20250101-120000-laptop.md",
@@ -448,6 +462,11 @@ fn message(n: &Notification) -> Message {
                 ("Strategy", text("strategy")),
                 ("Other Version", text("copy")),
             ],
+        ),
+        history::STALE => (
+            "🕰️ Not In Sync",
+            0xe67e22,
+            vec![("Alert", text("alert")), ("Message", text("message"))],
         ),
         _ => ("⚠️ Warning", 0xf1c40f, vec![("Message", text("message"))]),
     };

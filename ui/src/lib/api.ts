@@ -15,12 +15,15 @@
 
 import type {
   AddFolderRequest,
+  Autostart,
   BlobPayload,
   ConflictOutcome,
   CycleReport,
+  DoctorReport,
   EffectiveConfig,
   EngineEvent,
   FolderConflict,
+  FolderDevices,
   FolderStatus,
   HistoryRow,
   IgnoreCheck,
@@ -67,6 +70,8 @@ export const COMMANDS = {
   history: { ipc: "history", method: "GET", path: "/api/history" },
   checkIgnore: { ipc: "check_ignore", method: "POST", path: "/api/check-ignore" },
   testWebhook: { ipc: "test_webhook", method: "POST", path: "/api/webhooks/test" },
+  devices: { ipc: "get_devices", method: "GET", path: "/api/devices" },
+  doctor: { ipc: "run_doctor", method: "GET", path: "/api/doctor" },
 } as const;
 
 export type Command = keyof typeof COMMANDS;
@@ -379,18 +384,52 @@ export function testWebhook(
   return call("testWebhook", { body: { event, ...definedOnly(opts) } });
 }
 
-/** The desktop app's folder picker command (no HTTP route: a browser types the path). */
-export const PICK_FOLDER_COMMAND = "pick_folder";
+/** Returns, per folder, every device its history shows, most recently active first. */
+export function getDevices(opts: { folder?: string } = {}): Promise<FolderDevices[]> {
+  return call("devices", { query: { folder: opts.folder } });
+}
+
+/**
+ * Runs the setup checks (git, remote and credentials, file watching, disk, nesting) on every
+ * folder or one. Each folder's remote is contacted, so the answer may take seconds.
+ */
+export function runDoctor(opts: { folder?: string } = {}): Promise<DoctorReport[]> {
+  return call("doctor", { query: { folder: opts.folder } });
+}
+
+/** The desktop app's own commands: no HTTP route, as they are about the desktop they run on. */
+export const DESKTOP_COMMANDS = {
+  pickFolder: "pick_folder",
+  getAutostart: "get_autostart",
+  setAutostart: "set_autostart",
+} as const;
+
+/** Calls a desktop-only command; outside the app there is nothing to call. */
+async function desktop<T>(name: string, args?: Args): Promise<T> {
+  if (!isDesktop()) throw new ApiError("internal", `${name} exists in the desktop app only`);
+  const { invoke } = await import("@tauri-apps/api/core");
+  try {
+    return await invoke<T>(name, args);
+  } catch (err) {
+    throw toApiError(err);
+  }
+}
 
 /** Opens the desktop app's folder picker; returns the chosen path, or null when cancelled. */
 export async function pickFolder(): Promise<string | null> {
   if (!isDesktop()) return null;
-  const { invoke } = await import("@tauri-apps/api/core");
-  try {
-    return await invoke<string | null>(PICK_FOLDER_COMMAND);
-  } catch (err) {
-    throw toApiError(err);
-  }
+  return desktop<string | null>(DESKTOP_COMMANDS.pickFolder);
+}
+
+/** Returns whether the desktop app starts at login; null in a browser (a server has no login). */
+export async function getAutostart(): Promise<Autostart | null> {
+  if (!isDesktop()) return null;
+  return desktop<Autostart>(DESKTOP_COMMANDS.getAutostart);
+}
+
+/** Makes the desktop app start at login, or no longer; returns the new state. */
+export function setAutostart(enabled: boolean): Promise<Autostart> {
+  return desktop<Autostart>(DESKTOP_COMMANDS.setAutostart, { request: { enabled } });
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -34,6 +34,12 @@ export function dateTime(iso: string | null | undefined): string {
   );
 }
 
+/** Returns a local date ("2026-11-22"). */
+export function dateOnly(iso: string | null | undefined): string {
+  const full = dateTime(iso);
+  return /^\d{4}-\d\d-\d\d /.test(full) ? full.slice(0, 10) : full;
+}
+
 /** Returns the hour of a bucket in local time ("14:00"). */
 export function hourLabel(iso: string): string {
   const d = new Date(iso);
@@ -96,4 +102,27 @@ export function baseName(path: string): string {
 export function eventLabel(type: string): string {
   const s = type.replace(/_/g, " ");
   return s.charAt(0).toUpperCase() + s.slice(1);
+}
+
+/** A piece of a message: plain text, or code the message marked with backticks. */
+export interface Span {
+  text: string;
+  code: boolean;
+}
+
+/**
+ * Splits a message into text and `code` spans (the backend writes commands and paths in
+ * backticks: "create the repository (`git init --bare`)"). An unpaired backtick stays text.
+ */
+export function codeSpans(message: string): Span[] {
+  const out: Span[] = [];
+  const re = /`([^`]+)`/g;
+  let at = 0;
+  for (const m of message.matchAll(re)) {
+    if (m.index > at) out.push({ text: message.slice(at, m.index), code: false });
+    out.push({ text: m[1], code: true });
+    at = m.index + m[0].length;
+  }
+  if (at < message.length) out.push({ text: message.slice(at), code: false });
+  return out;
 }

@@ -1,6 +1,6 @@
 // The JSON shapes the backend sends, mirrored from `supersonic_core` (api.rs, status.rs,
-// conflicts.rs, history.rs, events.rs, config.rs) and `supersonic-http`. Field names are the
-// wire names: snake_case, exactly as serde writes them.
+// conflicts.rs, history.rs, events.rs, config.rs, doctor.rs) and `supersonic-http`. Field names
+// are the wire names: snake_case, exactly as serde writes them.
 
 /** How the engine reacts to a failure (`FailureClass`). */
 export type FailureClass = "transient" | "needs_attention";
@@ -333,4 +333,51 @@ export interface ProgressEvent {
   /** Units in all, when known. */
   total: number | null;
   finished: boolean;
+}
+
+/** A device one folder's history shows (`DeviceView`: `DeviceSeen` flattened in). */
+export interface Device {
+  /** Its stable id (`Sync-Device-Id`), null for commits made with git directly. */
+  id: string | null;
+  /** Its name in its latest commit (or the commit author). */
+  name: string;
+  commits: number;
+  last_commit: string;
+  first_commit: string;
+  /** Whether its commits carry Supersonic's trailers (else: plain git). */
+  via_supersonic: boolean;
+  this_device: boolean;
+}
+
+/** `GET /api/devices`: one folder's devices, most recently active first (`FolderDevices`). */
+export interface FolderDevices {
+  folder: string;
+  devices: Device[];
+}
+
+/** How bad a doctor finding is (`doctor::Level`). */
+export type Level = "ok" | "warning" | "error";
+
+/** One check's outcome (`doctor::Finding`); `fix` is empty when all is well. */
+export interface Finding {
+  /** `git`, `remote`, `ssh_agent`, `host_key`, `inotify`, `disk`, `nesting`. */
+  check: string;
+  level: Level;
+  message: string;
+  fix: string;
+}
+
+/** `GET /api/doctor`: every finding about one folder (`doctor::Report`). */
+export interface DoctorReport {
+  folder: string;
+  /** The remote, redacted. */
+  remote: string;
+  findings: Finding[];
+}
+
+/** The desktop app's start-at-login entry (`get_autostart`/`set_autostart`). */
+export interface Autostart {
+  enabled: boolean;
+  /** The XDG autostart file, present or not. */
+  file: string;
 }

@@ -21,20 +21,24 @@ enum Entry {
 }
 
 /// Every file and link below `dir` (outside `.git`), keyed by the raw bytes of its relative
-/// path, links read as links.
+/// path, links read as links. A running daemon may move things while this walks (a checkout
+/// replacing a directory): what vanished meanwhile is left out, and callers that wait for two
+/// trees to match simply look again.
 fn entries(dir: &Path) -> BTreeMap<Vec<u8>, Entry> {
     let mut out = BTreeMap::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap().flatten() {
+        let Ok(listing) = std::fs::read_dir(&d) else { continue };
+        for e in listing.flatten() {
             let path = e.path();
             if e.file_name() == ".git" {
                 continue;
             }
             let rel = path.strip_prefix(dir).unwrap().as_os_str().as_bytes().to_vec();
-            let meta = std::fs::symlink_metadata(&path).unwrap();
+            let Ok(meta) = std::fs::symlink_metadata(&path) else { continue };
             if meta.file_type().is_symlink() {
-                out.insert(rel, Entry::Link(std::fs::read_link(&path).unwrap()));
+                let Ok(target) = std::fs::read_link(&path) else { continue };
+                out.insert(rel, Entry::Link(target));
             } else if meta.is_dir() {
                 stack.push(path);
             } else {

@@ -199,3 +199,55 @@ fn a_restart_keeps_throttle_and_backoff_state() {
         "and the backoff"
     );
 }
+
+static STALE_OFFSET_SECS: AtomicU64 = AtomicU64::new(0);
+
+/// The freshness test's clock: real time plus its own offset.
+fn stale_clock() -> SystemTime {
+    SystemTime::now() + Duration::from_secs(STALE_OFFSET_SECS.load(Ordering::SeqCst))
+}
+
+#[test]
+fn freshness_alerts_are_raised_once_and_cleared_when_the_remote_is_back() {
+    let f = Fixture::new();
+    let bus = EventBus::default();
+    let events = bus.subscribe();
+    let mut settings = FolderSettings::default();
+    settings.freshness.unpushed_max_min = 60;
+    settings.freshness.remote_unreached_max_min = 240;
+    let mut folder = folder_with(&f, &bus, settings, &f.remote.display().to_string());
+    folder.set_clock(stale_clock);
+    let moved = f.remote.with_extension("away");
+    std::fs::rename(&f.remote, &moved).unwrap();
+    write(&f.dir.join("n.md"), "written while the remote is gone\n");
+    assert!(folder.cycle(Some(Batch::Full), Trigger::Changes).is_err(), "the push fails");
+    let stale = |events: &crossbeam_channel::Receiver<Event>| -> Vec<(String, bool)> {
+        events
+            .try_iter()
+            .filter_map(|e| match e {
+                Event::Stale { alert, cleared, .. } => Some((alert, cleared)),
+                _ => None,
+            })
+            .collect()
+    };
+    assert!(stale(&events).is_empty(), "fresh work is not stale");
+
+    STALE_OFFSET_SECS.store(5 * 3600, Ordering::SeqCst);
+    let _ = folder.cycle(None, Trigger::Poll);
+    let raised = stale(&events);
+    assert!(raised.contains(&("unpushed".into(), false)), "{raised:?}");
+    assert!(raised.contains(&("remote_unreached".into(), false)), "{raised:?}");
+    let status = folder.status();
+    assert_eq!(status.stale.len(), 2, "{:?}", status.stale);
+    assert!(status.stale.iter().any(|m| m.contains("1 commit(s) have waited 5 h")), "{status:?}");
+    let _ = folder.cycle(None, Trigger::Poll);
+    assert!(stale(&events).is_empty(), "raised once, not per poll");
+
+    std::fs::rename(&moved, &f.remote).unwrap();
+    let report = folder.cycle(None, Trigger::Manual).unwrap();
+    assert!(report.pushed, "{report:?}");
+    let cleared = stale(&events);
+    assert!(cleared.contains(&("unpushed".into(), true)), "{cleared:?}");
+    assert!(cleared.contains(&("remote_unreached".into(), true)), "{cleared:?}");
+    assert!(folder.status().stale.is_empty());
+}
