@@ -727,7 +727,14 @@ impl GitRepo {
     fn count_commits(&self, tip: Oid) -> Result<usize> {
         let mut walk = self.repo.revwalk().map_err(Error::git("revwalk"))?;
         walk.push(tip).map_err(Error::git("revwalk"))?;
-        Ok(walk.count())
+        // A revwalk that fails (an object gone: the folder deleted under us) keeps failing on
+        // every call: stop at the first error, never count errors forever.
+        let mut n = 0;
+        for step in walk {
+            step.map_err(Error::git("walk history"))?;
+            n += 1;
+        }
+        Ok(n)
     }
 
     /// Applies the fetched remote branch: fast-forward when possible, else an in-memory merge
@@ -1051,7 +1058,7 @@ impl GitRepo {
         }
         let p = Path::new(path);
         let mut found = None;
-        for oid in walk.take(1000).flatten() {
+        for oid in walk.take(1000).map_while(std::result::Result::ok) {
             let Ok(c) = self.repo.find_commit(oid) else { continue };
             let here = c.tree().ok().and_then(|t| t.get_path(p).ok()).map(|e| e.id());
             let before = c
@@ -1183,7 +1190,7 @@ impl GitRepo {
             .map_err(Error::git("revwalk"))?;
         walk.push(head).map_err(Error::git("revwalk"))?;
         let mut out = Vec::new();
-        for oid in walk.take(max_commits).flatten() {
+        for oid in walk.take(max_commits).map_while(std::result::Result::ok) {
             let Ok(c) = self.repo.find_commit(oid) else { continue };
             if c.parent_count() < 2 {
                 continue;
@@ -1213,7 +1220,7 @@ impl GitRepo {
             return Ok(Vec::new());
         }
         let mut seen: Vec<DeviceSeen> = Vec::new();
-        for oid in walk.take(depth).flatten() {
+        for oid in walk.take(depth).map_while(std::result::Result::ok) {
             let Ok(c) = self.repo.find_commit(oid) else { continue };
             let msg = c.message().unwrap_or_default();
             let trailer = |key: &str| {
@@ -1280,7 +1287,7 @@ impl GitRepo {
             walk.hide(remote).map_err(Error::git("revwalk"))?;
         }
         let mut oldest = None;
-        for oid in walk.flatten() {
+        for oid in walk.map_while(std::result::Result::ok) {
             if let Ok(c) = self.repo.find_commit(oid) {
                 let t = commit_time(&c);
                 oldest = Some(oldest.map_or(t, |o: DateTime<Utc>| o.min(t)));
@@ -1382,7 +1389,7 @@ impl GitRepo {
         walk.push(head).map_err(Error::git("revwalk"))?;
         let trailer = format!("Sync-Device-Id: {device_id}");
         let mut out = Vec::new();
-        for oid in walk.take(depth).flatten() {
+        for oid in walk.take(depth).map_while(std::result::Result::ok) {
             let Ok(c) = self.repo.find_commit(oid) else { continue };
             let msg = c.message().unwrap_or_default();
             if c.parent_count() < 2 && msg.lines().any(|l| l == trailer) {

@@ -109,3 +109,73 @@ fn a_hanging_remote_is_cut_off_by_the_deadline() {
     let log = sb.git(&dir, &["log", "-1", "--format=%B"]);
     assert!(log.contains("a.txt"), "the local commit was still made: {log}");
 }
+
+/// CPU seconds (user + system) the process `pid` has used so far.
+fn cpu_secs(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // Fields after the command name (which may hold spaces) start after the last ')'.
+    let fields: Vec<&str> = stat.rsplit_once(')').unwrap().1.split_whitespace().collect();
+    let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
+    ticks / 100.0
+}
+
+#[test]
+fn a_folder_moved_away_while_watched_stops_quietly_and_resumes_when_it_returns() {
+    let mut p = Pair::new(RemoteKind::Path);
+    p.a.start();
+    write(&p.a_dir.join("before.md"), "before\n");
+    wait_until("the first push", CONVERGE, || p.remote_commits() >= 1);
+    let away = p.a_dir.with_extension("unmounted");
+    std::fs::rename(&p.a_dir, &away).unwrap();
+    wait_until("the folder to stop on its missing directory", CONVERGE, || {
+        p.a.cli(&["status", "--json"]).contains("\"state\": \"error\"")
+    });
+    // Stopped means idle: a worker spinning on the vanished repository (it once did, in a
+    // revwalk that kept failing) burns a whole core; polling each second costs a few percent.
+    let pid = p.a.pid().unwrap();
+    let before = cpu_secs(pid);
+    std::thread::sleep(Duration::from_secs(3));
+    let used = cpu_secs(pid) - before;
+    assert!(used < 1.5, "the stopped daemon used {used:.2} s of CPU in 3 s: it spins");
+
+    std::fs::rename(&away, &p.a_dir).unwrap();
+    write(&p.a_dir.join("after.md"), "after the folder came back\n");
+    wait_until("the folder to sync again once it is back", CONVERGE, || {
+        let files = p.sb.git_output(&p.remote_path, &["ls-tree", "--name-only", "main"]);
+        String::from_utf8_lossy(&files.stdout).contains("after.md")
+    });
+    assert!(p.a.stop(), "{}", p.a.log());
+}
+
+#[test]
+fn a_repository_whose_objects_vanish_is_never_spun_on_and_recovers() {
+    let mut p = Pair::new(RemoteKind::Path);
+    write(&p.a_dir.join("a.md"), "a\n");
+    p.a.cli(&["sync"]);
+    write(&p.a_dir.join("b.md"), "b (unpushed)\n");
+    p.a.start();
+    wait_until("the first push", CONVERGE, || p.remote_commits() >= 2);
+    // The repository loses its objects (a disk error, a cleanup tool gone wrong). A history
+    // walk over it fails on every step; the daemon once looped on that forever.
+    let cycles = |log: &str| log.matches(": sync ").count();
+    let seen = cycles(&p.a.log());
+    std::fs::remove_dir_all(p.a_dir.join(".git/objects")).unwrap();
+    std::fs::create_dir_all(p.a_dir.join(".git/objects/pack")).unwrap();
+    wait_until(
+        "the daemon to go on with its polls (a fetch restores the objects)",
+        CONVERGE,
+        || cycles(&p.a.log()) >= seen + 3,
+    );
+    let pid = p.a.pid().unwrap();
+    let before = cpu_secs(pid);
+    std::thread::sleep(Duration::from_secs(3));
+    let used = cpu_secs(pid) - before;
+    assert!(
+        used < 1.5,
+        "the daemon used {used:.2} s of CPU in 3 s on a broken repository: it spins"
+    );
+    write(&p.a_dir.join("c.md"), "c, after the loss\n");
+    wait_until("new work to be pushed again", CONVERGE, || p.remote_commits() >= 3);
+    p.sb.fsck(&p.remote_path);
+    assert!(p.a.stop(), "it still stops cleanly: {}", p.a.log());
+}

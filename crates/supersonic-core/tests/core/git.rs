@@ -268,3 +268,27 @@ fn a_file_against_a_directory_keeps_both_sides() {
     let copy = files.lines().find(|l| l.starts_with("x.sync-conflict-")).expect(&files);
     assert_eq!(std::fs::read_to_string(f.dir.join(copy)).unwrap(), "we made a file\n");
 }
+
+#[test]
+fn history_walks_over_a_missing_commit_fail_instead_of_looping() {
+    let mut f = Fixture::new();
+    write(&f.dir.join("a.txt"), "a\n");
+    f.full_snapshot();
+    write(&f.dir.join("b.txt"), "b\n");
+    f.full_snapshot();
+    // Never pushed: counting unpushed commits walks the whole local history. The first
+    // commit's object goes missing (a disk error; a folder being deleted under the daemon).
+    let first = f.sb.git(&f.dir, &["rev-parse", "HEAD~1"]);
+    std::fs::remove_file(f.dir.join(".git/objects").join(&first[..2]).join(&first[2..])).unwrap();
+    let dir = f.dir.clone();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let repo = GitRepo::open(&dir, "main", "/nowhere.git").unwrap();
+        let counting_failed = repo.ahead_behind().is_err();
+        let _ = repo.oldest_unpushed(); // an error or an answer; never a hang
+        let _ = tx.send(counting_failed);
+    });
+    // A walk that retried its failing step forever (it once did) never answers.
+    let counting_failed = rx.recv_timeout(Duration::from_secs(60)).expect("the walks return");
+    assert!(counting_failed, "a walk over missing objects is an error, not a count");
+}
