@@ -15,7 +15,8 @@
 use std::path::PathBuf;
 
 use supersonic_core::api::{
-    Api, ConflictOutcome, EffectiveConfig, FolderDevices, IgnoreCheck, InitOutcome, SyncedBy,
+    Api, ConflictOutcome, EffectiveConfig, FolderDevices, FolderQuarantine, IgnoreCheck,
+    InitOutcome, SyncedBy, UndoReport,
 };
 use supersonic_core::conflicts::ConflictView;
 use supersonic_core::doctor::Report;
@@ -24,7 +25,9 @@ use supersonic_core::folder::CycleReport;
 use supersonic_core::history::HistoryRow;
 use supersonic_core::status::FolderStatus;
 use supersonic_core::webhooks::DeliveryReport;
-use supersonic_http::control::{self, absolute, Failure, InFolder, PauseOutcome};
+use supersonic_http::control::{
+    self, absolute, Failure, HeldDecision, HeldOutcome, InFolder, PauseOutcome,
+};
 use tauri::State;
 
 use crate::autostart::{self, Autostart, SetAutostart};
@@ -42,6 +45,10 @@ pub fn handler() -> impl Fn(tauri::ipc::Invoke) -> bool + Send + Sync + 'static 
         sync_now,
         pause_folder,
         resume_folder,
+        undo_sync,
+        get_quarantine,
+        release_held,
+        ignore_held,
         list_conflicts,
         get_conflict,
         get_conflict_blob,
@@ -115,6 +122,44 @@ async fn resume_folder(
 ) -> Answer<PauseOutcome> {
     let folder = absolute(&request.folder)?;
     run(&desk, move |api, engine| Ok(control::set_paused(api, engine, &folder, false)?)).await
+}
+
+/// Takes back what the folder's last sync brought in, as a new commit, and syncs it.
+#[tauri::command]
+async fn undo_sync(desk: State<'_, Desk>, request: control::FolderQuery) -> Answer<UndoReport> {
+    let folder = request.folder.as_deref().map(absolute).transpose()?;
+    run(&desk, move |api, engine| Ok(control::undo_last_sync(api, engine, folder.as_deref())?))
+        .await
+}
+
+#[tauri::command]
+async fn get_quarantine(
+    desk: State<'_, Desk>,
+    folder: Option<PathBuf>,
+) -> Answer<Vec<FolderQuarantine>> {
+    let folder = folder.as_deref().map(absolute).transpose()?;
+    run(&desk, move |api, _| Ok(api.quarantine(folder.as_deref())?)).await
+}
+
+#[tauri::command]
+async fn release_held(desk: State<'_, Desk>, request: control::HeldRequest) -> Answer<HeldOutcome> {
+    decide_held(&desk, request, HeldDecision::Release).await
+}
+
+#[tauri::command]
+async fn ignore_held(desk: State<'_, Desk>, request: control::HeldRequest) -> Answer<HeldOutcome> {
+    decide_held(&desk, request, HeldDecision::Ignore).await
+}
+
+/// Releases or ignores a held file, then syncs the folder (through the engine when it runs).
+async fn decide_held(
+    desk: &Desk,
+    request: control::HeldRequest,
+    decision: HeldDecision,
+) -> Answer<HeldOutcome> {
+    let (folder, path) = request.checked()?;
+    run(desk, move |api, engine| Ok(control::decide_held(api, engine, &folder, &path, decision)?))
+        .await
 }
 
 #[tauri::command]

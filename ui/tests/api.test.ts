@@ -427,3 +427,75 @@ describe("in a browser", () => {
     expect(fetch).not.toHaveBeenCalled();
   });
 });
+
+describe("the quarantine and undoing a sync", () => {
+  beforeEach(() => sessionStorage.setItem(TOKEN_KEY, "tok"));
+
+  it("list held files, for every folder or one", async () => {
+    const answer = [{ folder: "/n", held: [{ path: "id_rsa", reason: "named like a key" }] }];
+    const fetch = vi.fn().mockImplementation(async () => jsonResponse(200, answer));
+    vi.stubGlobal("fetch", fetch);
+    expect(await api.getQuarantine()).toEqual(answer);
+    await api.getQuarantine({ folder: "/my notes" });
+    expect(fetch.mock.calls.map(([url, init]) => [url, init.method])).toEqual([
+      ["/api/quarantine", "GET"],
+      ["/api/quarantine?folder=%2Fmy+notes", "GET"],
+    ]);
+  });
+
+  it("release and ignore a held file by folder and relative path", async () => {
+    const fetch = vi.fn().mockImplementation(async () => jsonResponse(200, {}));
+    vi.stubGlobal("fetch", fetch);
+    await api.releaseHeld("/n", "keys/id_rsa");
+    await api.ignoreHeld("/n", "keys/id_rsa");
+    expect(
+      fetch.mock.calls.map(([url, init]) => [url, init.method, JSON.parse(init.body)]),
+    ).toEqual([
+      ["/api/quarantine/release", "POST", { folder: "/n", path: "keys/id_rsa" }],
+      ["/api/quarantine/ignore", "POST", { folder: "/n", path: "keys/id_rsa" }],
+    ]);
+  });
+
+  it("undo the last sync of a folder, and report a refusal with the engine's words", async () => {
+    const report = { folder: "/n", undone: { commit: "abc", files: 2 }, synced: "this_command" };
+    const fetch = vi
+      .fn()
+      .mockResolvedValueOnce(jsonResponse(200, report))
+      .mockResolvedValueOnce(
+        jsonResponse(400, {
+          code: "invalid_request",
+          message: "nothing to undo: the last sync's changes are gone",
+        }),
+      );
+    vi.stubGlobal("fetch", fetch);
+    expect(await api.undoLastSync("/n")).toEqual(report);
+    const [url, init] = fetch.mock.calls[0];
+    expect([url, init.method, JSON.parse(init.body)]).toEqual([
+      "/api/folders/undo",
+      "POST",
+      { folder: "/n" },
+    ]);
+    const err: ApiError = await api.undoLastSync("/n").catch((e) => e);
+    expect(err.code).toBe("invalid_request");
+    expect(err.message).toContain("nothing to undo");
+  });
+
+  it("go through their commands inside the desktop app", async () => {
+    const invoke = vi.fn().mockResolvedValue([]);
+    (window as unknown as Record<string, unknown>).__TAURI_INTERNALS__ = { invoke };
+    await api.getQuarantine({ folder: "/n" });
+    await api.releaseHeld("/n", "id_rsa");
+    await api.ignoreHeld("/n", "id_rsa");
+    await api.undoLastSync("/n");
+    expect(invoke.mock.calls.map((c) => [c[0], c[1]])).toEqual([
+      ["get_quarantine", { folder: "/n" }],
+      ["release_held", { request: { folder: "/n", path: "id_rsa" } }],
+      ["ignore_held", { request: { folder: "/n", path: "id_rsa" } }],
+      ["undo_sync", { request: { folder: "/n" } }],
+    ]);
+  });
+
+  it("hear freshness alerts on the event stream", () => {
+    expect(api.EVENT_KINDS).toContain("stale");
+  });
+});

@@ -21,6 +21,12 @@
 //     and stale: their commit is a month old), with commit counts equal to git's;
 //   - a folder in error links to Settings → Check setup, which names the missing remote with its
 //     fix, errors first; once fixed, Check again shows every folder's remote check ok;
+//   - a key file is held back and listed on its folder's card, beside a freshness alert for a
+//     commit the vanished remote kept from being pushed; Release asks first (Escape cancels),
+//     then the key reaches the remote and the other device and the alert clears; Ignore keeps a
+//     second key local with a `.syncignore` rule;
+//   - Undo last sync on the card, after a confirmation, reverses a change the other device
+//     synced, on disk and on the remote; a second undo is refused in the engine's words;
 //   - History filters by event type.
 // Every page is photographed in light and dark (test-artifacts/ui-*.png).
 //
@@ -289,6 +295,31 @@ async function shoot(name) {
 async function go(pageName) {
   await page.click(`nav a[data-page="${pageName}"]`);
   await page.waitForSelector(`nav a[data-page="${pageName}"][aria-current="page"]`);
+}
+
+/** Calls the HTTP API with the token, as a script would; throws on an error answer. */
+async function apiCall(method, path, body) {
+  const res = await fetch(`${origin}${path}`, {
+    method,
+    headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`);
+  return JSON.parse(text);
+}
+
+/** Photographs one element in light and dark (test-artifacts/ui-<name>-<scheme>.png). */
+async function shootElement(selector, name) {
+  for (const scheme of ["light", "dark"]) {
+    await page.emulateMedia({ colorScheme: scheme });
+    await page.waitForTimeout(150);
+    await page.locator(selector).screenshot({
+      path: join(artifacts, `ui-${name}-${scheme}.png`),
+      style: ".toasts { display: none !important; }",
+    });
+  }
+  await page.emulateMedia({ colorScheme: "light" });
 }
 
 async function statValue(name) {
@@ -865,6 +896,196 @@ try {
       await page.waitForSelector(`${card}[data-state="idle"]:not(:has(.alert))`, {
         timeout: WAIT_MS,
       });
+    },
+  );
+
+  const PRIVATE_KEY =
+    "-----BEGIN OPENSSH PRIVATE KEY-----\n" +
+    "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW\n" +
+    "-----END OPENSSH PRIVATE KEY-----\n";
+  const remoteFiles = (dir = remote) =>
+    git(tmp, ["--git-dir", dir, "ls-tree", "-r", "--name-only", "main"]);
+
+  await check(
+    "a key file is held back on its card, beside a freshness alert while the remote is away",
+    async () => {
+      const card = `article.folder[data-folder="${dirA}"]`;
+      await go("status");
+      // Alert on a commit left unpushed for a minute (a device-local setting; the engine reloads).
+      await apiCall("PATCH", "/api/config", {
+        folder: dirA,
+        settings: { freshness: { unpushed_max_min: 1 } },
+      });
+      renameSync(remote, `${remote}.moved`);
+      // A commit made two hours ago with git itself, which the missing remote keeps from being
+      // pushed. Retried: the engine may hold the index for a moment.
+      const past = new Date(Date.now() - 2 * 3600_000).toISOString();
+      await waitUntil("an old commit to be made", () => {
+        execFileSync("git", ["commit", "-q", "--allow-empty", "-m", "written offline"], {
+          cwd: dirA,
+          env: { ...baseEnv, GIT_AUTHOR_DATE: past, GIT_COMMITTER_DATE: past },
+          stdio: "ignore",
+        });
+        return true;
+      });
+      writeFileSync(join(dirA, "deploy_key"), PRIVATE_KEY);
+      const held = `${card} [data-testid="held"] li[data-path="deploy_key"]`;
+      await page.waitForSelector(held, { timeout: WAIT_MS });
+      assert(
+        (await page.textContent(held)).includes("private key"),
+        "the card says why the file is held",
+      );
+      await waitUntil("the freshness alert to show on the card", async () => {
+        if ((await page.locator(`${card} [data-testid="stale"]`).count()) === 0) {
+          // Each failed cycle checks freshness; ask for one rather than wait for a retry.
+          const sync = page.locator(`${card} [data-action="sync"]`);
+          if (await sync.isEnabled()) await sync.click();
+          await page.waitForTimeout(500);
+          return false;
+        }
+        return (await page.textContent(`${card} [data-testid="stale"]`)).includes(
+          "have waited 2 h to be pushed",
+        );
+      });
+      const status = await apiCall("GET", "/api/status");
+      const folder = status.find((f) => f.path === dirA);
+      assertEq(
+        folder.held_back.map((h) => h.path),
+        ["deploy_key"],
+        "GET /api/status lists the held file",
+      );
+      assert(
+        folder.stale.some((m) => m.includes("waited")),
+        `GET /api/status has the alert: ${folder.stale}`,
+      );
+      assert(!remoteFiles(`${remote}.moved`).includes("deploy_key"), "the key never left");
+      await shootElement(card, "status-held");
+      await shoot("status-held-page");
+    },
+  );
+
+  await check(
+    "Release asks first, then the key reaches the remote and every device; the alert clears",
+    async () => {
+      const card = `article.folder[data-folder="${dirA}"]`;
+      renameSync(`${remote}.moved`, remote);
+      const release = `${card} li[data-path="deploy_key"] [data-action="release"]`;
+      const dialog = 'dialog[data-testid="confirm"]';
+      await page.click(release);
+      await page.waitForSelector(`${dialog}[open]`);
+      const text = (await page.textContent(dialog)).replace(/\s+/g, " ");
+      assert(
+        text.includes("pushed") && text.includes("every device"),
+        `the question says where it goes: ${text}`,
+      );
+      assertEq(
+        await page.evaluate(() => document.activeElement?.getAttribute("data-action")),
+        "cancel",
+        "Cancel has the focus, so Enter alone never releases a secret",
+      );
+      await shootElement(dialog, "status-release-confirm");
+      await page.keyboard.press("Escape");
+      await page.waitForSelector(`${dialog}[open]`, { state: "detached" });
+      assert(!existsSync(join(dirA, ".git/supersonic-released")), "Escape released nothing");
+
+      await page.click(release);
+      await page.waitForSelector(`${dialog}[open]`);
+      await page.click(`${dialog} [data-action="confirm"]`);
+      await page.waitForSelector(`${dialog}[open]`, { state: "detached", timeout: WAIT_MS });
+      assert(remoteFiles().includes("deploy_key"), "the released key was pushed");
+      await page.waitForSelector(`${card} [data-testid="held"]`, {
+        state: "detached",
+        timeout: WAIT_MS,
+      });
+      await page.waitForSelector(`${card} [data-testid="stale"]`, {
+        state: "detached",
+        timeout: WAIT_MS,
+      });
+      cli(beta, ["sync", dirB]);
+      assertEq(
+        readFileSync(join(dirB, "deploy_key"), "utf8"),
+        PRIVATE_KEY,
+        "the other device received the released key",
+      );
+      await apiCall("PATCH", "/api/config", {
+        folder: dirA,
+        settings: { freshness: { unpushed_max_min: 60 } },
+      });
+    },
+  );
+
+  await check("Ignore keeps a second key on this device with a .syncignore rule", async () => {
+    const card = `article.folder[data-folder="${dirA}"]`;
+    writeFileSync(join(dirA, "backup.pem"), PRIVATE_KEY);
+    const held = `${card} li[data-path="backup.pem"]`;
+    await page.waitForSelector(held, { timeout: WAIT_MS });
+    await page.click(`${held} [data-action="ignore"]`);
+    await page.waitForSelector('.toast:has-text("backup.pem is ignored from now on")', {
+      timeout: WAIT_MS,
+    });
+    const quarantine = await apiCall("GET", `/api/quarantine?folder=${encodeURIComponent(dirA)}`);
+    assertEq(quarantine[0].held, [], "GET /api/quarantine holds nothing any more");
+    // KNOWN (core): when the watcher has already queued the `.syncignore` write, the engine's
+    // sync runs on that path alone and keeps its old held list until a full cycle; a second
+    // Sync now (nothing queued then: a full cycle) brings the card in line.
+    await waitUntil("the card to drop the ignored file", async () => {
+      if ((await page.locator(held).count()) === 0) return true;
+      const sync = page.locator(`${card} [data-action="sync"]`);
+      if (await sync.isEnabled()) await sync.click();
+      await page.waitForTimeout(500);
+      return false;
+    });
+    const rules = readFileSync(join(dirA, ".syncignore"), "utf8");
+    assert(rules.split("\n").includes("/backup.pem"), `an anchored rule: ${rules}`);
+    const pushed = remoteFiles();
+    assert(pushed.includes(".syncignore"), "the rule goes to every device");
+    assert(!pushed.includes("backup.pem"), "the key itself stays here");
+    assert(existsSync(join(dirA, "backup.pem")), "the file is kept on this device");
+  });
+
+  await check(
+    "Undo last sync on the card reverses what the other device sent, after a confirmation",
+    async () => {
+      const card = `article.folder[data-folder="${dirA}"]`;
+      const before = readFileSync(join(dirA, "todo.md"), "utf8");
+      const unwanted = `${before}- a line alpha does not want\n`;
+      cli(beta, ["sync", dirB]);
+      writeFileSync(join(dirB, "todo.md"), unwanted);
+      cli(beta, ["sync", dirB]);
+      await page.click(`${card} [data-action="sync"]`);
+      await waitUntil(
+        "alpha to receive beta's edit",
+        () => readFileSync(join(dirA, "todo.md"), "utf8") === unwanted,
+      );
+      await page.waitForSelector(`${card} [data-action="undo"]:not([disabled])`);
+      const dialog = 'dialog[data-testid="confirm"]';
+      await page.focus(`${card} [data-action="undo"]`);
+      await page.keyboard.press("Enter");
+      await page.waitForSelector(`${dialog}[open]`);
+      const text = (await page.textContent(dialog)).replace(/\s+/g, " ");
+      for (const words of ["new commit", "Nothing is lost", "Other devices receive the undo"]) {
+        assert(text.includes(words), `the dialog explains "${words}": ${text}`);
+      }
+      await shootElement(dialog, "status-undo-confirm");
+      await page.click(`${dialog} [data-action="confirm"]`);
+      await page.waitForSelector(`${dialog}[open]`, { state: "detached", timeout: WAIT_MS });
+      assertEq(readFileSync(join(dirA, "todo.md"), "utf8"), before, "alpha's file is back");
+      await waitUntil(
+        "the undo to reach the remote",
+        () => git(tmp, ["--git-dir", remote, "show", "main:todo.md"]) + "\n" === before,
+      );
+      await page.waitForSelector('.toast:has-text("last sync undone")');
+      cli(beta, ["sync", dirB]);
+      assertEq(readFileSync(join(dirB, "todo.md"), "utf8"), before, "beta received the undo");
+
+      await page.click(`${card} [data-action="undo"]`);
+      await page.click(`${dialog} [data-action="confirm"]`);
+      await page.waitForSelector(`${dialog} [data-testid="confirm-error"]`, { timeout: WAIT_MS });
+      const refusal = await page.textContent(`${dialog} [data-testid="confirm-error"]`);
+      assert(refusal.includes("nothing to undo"), `the engine's words are shown: ${refusal}`);
+      await shootElement(dialog, "status-undo-refused");
+      await page.click(`${dialog} [data-action="cancel"]`);
+      await page.waitForSelector(`${dialog}[open]`, { state: "detached" });
     },
   );
 

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { EventHandlers } from "../src/lib/api";
 import { COALESCE_MS, Live, REFRESH_MS, fraction } from "../src/lib/live.svelte";
-import type { Metrics, ProgressEvent } from "../src/lib/types";
+import type { Metrics, ProgressEvent, StaleEvent } from "../src/lib/types";
 
 function metrics(n = 0): Metrics {
   return {
@@ -35,6 +35,8 @@ function metrics(n = 0): Metrics {
         last_error: null,
         consecutive_failures: 0,
         next_retry: null,
+        held_back: [],
+        stale: [],
       },
     ],
     conflicts: [],
@@ -232,5 +234,55 @@ describe("progress in the live store", () => {
     expect(fraction({ ...p, total: null })).toBeNull();
     expect(fraction({ ...p, done: 20 })).toBe(1);
     expect(fraction({ ...p, done: 0, total: 0 })).toBe(1);
+  });
+});
+
+describe("freshness alerts in the live store", () => {
+  const stale = (alert: string, message: string, cleared = false): StaleEvent => ({
+    kind: "stale",
+    folder: "/n",
+    alert,
+    message,
+    cleared,
+  });
+
+  it("show on their folder at once, and the refetch follows", async () => {
+    const live = makeLive();
+    live.start();
+    handlers.onConnection?.("live");
+    await vi.waitFor(() => expect(live.metrics).not.toBeNull());
+    await vi.advanceTimersByTimeAsync(COALESCE_MS);
+    getMetrics.mockClear();
+    handlers.onEvent(stale("unpushed", "2 commit(s) have waited 3 h to be pushed"));
+    expect(live.folders[0].stale).toEqual(["2 commit(s) have waited 3 h to be pushed"]);
+    expect(live.events[0].kind).toBe("stale");
+    await vi.advanceTimersByTimeAsync(COALESCE_MS + 10);
+    expect(getMetrics).toHaveBeenCalledTimes(1);
+    live.stop();
+  });
+
+  it("go at once when cleared, leaving the folder's other alerts", async () => {
+    const live = makeLive();
+    live.start();
+    await vi.waitFor(() => expect(live.metrics).not.toBeNull());
+    handlers.onEvent(stale("unpushed", "1 commit(s) have waited 2 h to be pushed"));
+    handlers.onEvent(stale("remote_unreached", "the remote has not been reached for 5 h"));
+    handlers.onEvent(stale("unpushed", "1 commit(s) have waited 2 h to be pushed"));
+    expect(live.folders[0].stale).toEqual([
+      "1 commit(s) have waited 2 h to be pushed",
+      "the remote has not been reached for 5 h",
+    ]);
+    handlers.onEvent(stale("unpushed", "", true));
+    expect(live.folders[0].stale).toEqual(["the remote has not been reached for 5 h"]);
+    live.stop();
+  });
+
+  it("leave other folders alone", async () => {
+    const live = makeLive();
+    live.start();
+    await vi.waitFor(() => expect(live.metrics).not.toBeNull());
+    handlers.onEvent({ ...stale("unpushed", "late"), folder: "/elsewhere" });
+    expect(live.folders[0].stale).toEqual([]);
+    live.stop();
   });
 });

@@ -182,12 +182,18 @@ impl Folder {
             }
         };
         let unpushed = repo.ahead_behind().map_or(0, |(ahead, _)| ahead);
+        let id = crate::paths::folder_id(&config.path);
+        // A restart (or a reload after a settings change) keeps the last sync it knew of.
+        let last_sync = crate::status::read(&dirs.status_dir(), &id)
+            .and_then(|s| s.last_sync)
+            .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
+            .map(|t| t.with_timezone(&Utc));
         let throttle = history
             .as_ref()
             .and_then(|h| h.load_throttle(&folder_name).ok().flatten())
             .unwrap_or_default();
         Ok(Folder {
-            id: crate::paths::folder_id(&config.path),
+            id,
             status_dir: dirs.status_dir(),
             identity,
             repo,
@@ -200,7 +206,7 @@ impl Folder {
             bus,
             state: if config.paused { FolderState::Paused } else { FolderState::Idle },
             stop: None,
-            last_sync: None,
+            last_sync,
             last_error: None,
             retry_at: None,
             throttle_reported: false,
@@ -489,11 +495,14 @@ impl Folder {
             });
         }
         let mut report = CycleReport::default();
-        if let Some(batch) = &batch {
-            if self.touches_rules(batch) {
+        let mut batch = batch;
+        if let Some(b) = &batch {
+            if self.touches_rules(b) {
                 self.ignore = Arc::new(load_ignore(&self.config)?);
                 self.repo.write_info_exclude(&self.ignore)?;
                 self.rules_version += 1;
+                // New rules change what is synced (and held back) anywhere: look at it all.
+                batch = Some(Batch::Full);
             }
         }
         self.set_state(FolderState::Syncing);

@@ -2,8 +2,9 @@
 //! routes of this crate and the desktop app's IPC commands (the UI's `lib/types.ts` mirrors these
 //! shapes by wire name). The small decisions on a request live here so both faces agree: folders
 //! must be absolute paths, which conflict action a body means, which media type a conflict
-//! version is served as, the history limits, and whether a
-//! folder is acted on through the engine running in this process or through the [`Api`] alone.
+//! version is served as, the history limits, which paths a quarantine decision may name, and
+//! whether a folder is acted on through the engine running in this process or through the
+//! [`Api`] alone.
 //!
 //! Everything here is transport-free: a face parses its request into these types, calls the
 //! function on a blocking thread, and renders a [`Failure`] as its `{code, message, key?}` error.
@@ -11,7 +12,7 @@
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use supersonic_core::api::{Api, ConflictBlob, InitRequest, Metrics, Side};
+use supersonic_core::api::{Api, ConflictBlob, InitRequest, Metrics, Side, SyncedBy, UndoReport};
 use supersonic_core::config::Mode;
 use supersonic_core::conflicts::{Action, ConflictView};
 use supersonic_core::engine::EngineControl;
@@ -386,6 +387,89 @@ pub fn set_paused(
     Ok(PauseOutcome { engine_told: engine.is_some(), folder, paused })
 }
 
+/// A decision on a file the secret guard holds back: `{"folder": "/abs", "path": "rel/file"}`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HeldRequest {
+    /// The folder, by absolute path.
+    pub folder: PathBuf,
+    /// The held file, relative to the folder.
+    pub path: PathBuf,
+}
+
+impl HeldRequest {
+    /// Returns the folder and the file, refusing a relative folder and a file path that is not a
+    /// plain path inside it (absolute, `..`, `.git`, empty). The core checks again.
+    pub fn checked(self) -> Result<(PathBuf, PathBuf), Failure> {
+        let folder = absolute(&self.folder)?;
+        supersonic_core::paths::check_relative(&self.path)
+            .map_err(|e| Failure::bad_request(e.to_string()))?;
+        Ok((folder, self.path))
+    }
+}
+
+/// What to do with a held file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeldDecision {
+    /// Commit it after all (recorded on this device; the file then reaches every device).
+    Release,
+    /// Ignore it for good (a `.syncignore` rule, synced to every device).
+    Ignore,
+}
+
+/// What a quarantine decision did.
+#[derive(Debug, Serialize)]
+pub struct HeldOutcome {
+    /// The folder.
+    pub folder: PathBuf,
+    /// The file decided on, relative to the folder.
+    pub path: PathBuf,
+    /// The sync that took the decision to the remote, when it ran.
+    pub cycle: Option<CycleReport>,
+    /// Why that sync failed: the decision stands, and the next cycle retries.
+    pub sync_error: Option<Failure>,
+}
+
+/// Releases or ignores a held file, then syncs the folder ([`sync_now`]: through the running
+/// engine when it holds the folder) so the decision takes effect at once. A failed sync does
+/// not undo the decision; it is reported in [`HeldOutcome::sync_error`].
+pub fn decide_held(
+    api: &Api,
+    control: Option<&EngineControl>,
+    folder: &Path,
+    path: &Path,
+    decision: HeldDecision,
+) -> supersonic_core::Result<HeldOutcome> {
+    let folder = match decision {
+        HeldDecision::Release => api.release_held(Some(folder), path)?,
+        HeldDecision::Ignore => api.ignore_held(Some(folder), path)?,
+    };
+    let (cycle, sync_error) = match sync_now(api, control, &folder) {
+        Ok(report) => (Some(report), None),
+        Err(e) => (None, Some(Failure::from(e))),
+    };
+    Ok(HeldOutcome { folder, path: path.to_path_buf(), cycle, sync_error })
+}
+
+/// Takes back what the folder's last sync brought in, as a new commit. The core syncs it
+/// itself unless the running engine holds the folder; then the engine is asked to sync it
+/// now, and the answer says whether that failed.
+pub fn undo_last_sync(
+    api: &Api,
+    control: Option<&EngineControl>,
+    folder: Option<&Path>,
+) -> supersonic_core::Result<UndoReport> {
+    let mut report = api.undo_last_sync(folder)?;
+    if report.synced == SyncedBy::RunningEngine {
+        if let Some(engine) = engine_for(control, &report.folder) {
+            if let Err(e) = engine.sync_now(&report.folder) {
+                report.synced = SyncedBy::Failed(e.to_string());
+            }
+        }
+    }
+    Ok(report)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -409,5 +493,27 @@ mod tests {
         assert_eq!(media_type("logo.svg", b"<svg\0>"), "application/octet-stream");
         assert_eq!(media_type("a.png", b"\x89PNX\0\x01"), "application/octet-stream");
         assert_eq!(media_type("empty", b""), "text/plain; charset=utf-8");
+    }
+
+    #[test]
+    fn a_held_file_is_named_by_a_plain_path_inside_an_absolute_folder() {
+        let req =
+            |folder: &str, path: &str| HeldRequest { folder: folder.into(), path: path.into() };
+        let (folder, path) = req("/n", "keys/id_deploy").checked().unwrap();
+        assert_eq!(
+            (folder.as_path(), path.as_path()),
+            (Path::new("/n"), Path::new("keys/id_deploy"))
+        );
+        for (folder, path, why) in [
+            ("n", "a", "a relative folder means nothing to the server"),
+            ("/n", "/etc/passwd", "an absolute file path"),
+            ("/n", "../other/id_rsa", "a path out of the folder"),
+            ("/n", "a/../../b", "a path out of the folder through a subfolder"),
+            ("/n", ".git/config", "the repository itself"),
+            ("/n", "", "no file at all"),
+        ] {
+            let err = req(folder, path).checked().unwrap_err();
+            assert_eq!(err.code, "bad_request", "{why}: {err:?}");
+        }
     }
 }

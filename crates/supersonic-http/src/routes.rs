@@ -1,5 +1,6 @@
-//! The control surface the UI needs: status, add a folder, sync now, pause/resume, conflicts
-//! (list, show, one version's bytes, resolve, undo), configuration (read, update), history, check-ignore and the
+//! The control surface the UI needs: status, add a folder, sync now, pause/resume, undo the last
+//! sync, conflicts (list, show, one version's bytes, resolve, undo), the quarantine of held-back
+//! secrets (list, release, ignore), configuration (read, update), history, check-ignore and the
 //! webhook test. Each handler is a few lines over [`supersonic_core::api::Api`]; when the engine
 //! runs in this process, actions on a folder it syncs go through its [`EngineControl`] instead,
 //! as the CLI's control socket does.
@@ -13,14 +14,17 @@ use axum::extract::{Path as UrlPath, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use supersonic_core::api::{ConflictOutcome, EffectiveConfig, IgnoreCheck, InitOutcome, SyncedBy};
+use supersonic_core::api::{
+    ConflictOutcome, EffectiveConfig, FolderQuarantine, IgnoreCheck, InitOutcome, SyncedBy,
+    UndoReport,
+};
 use supersonic_core::conflicts::ConflictView;
 use supersonic_core::folder::CycleReport;
 use supersonic_core::history::HistoryRow;
 use supersonic_core::status::FolderStatus;
 use supersonic_core::webhooks::DeliveryReport;
 
-use crate::control::{self, absolute, InFolder, PauseOutcome};
+use crate::control::{self, absolute, HeldDecision, HeldOutcome, InFolder, PauseOutcome};
 use crate::error::{blocking, ApiError, Body, Params};
 use crate::AppState;
 
@@ -189,13 +193,53 @@ pub(crate) async fn update_config(
 }
 
 /// `POST /api/folders/undo {"folder": ...}`: takes back what the folder's last sync brought
-/// in, as a new commit.
+/// in, as a new commit, and syncs it (through the running engine when it holds the folder).
 pub(crate) async fn undo_sync(
     State(s): State<AppState>,
     Body(req): Body<control::FolderQuery>,
-) -> Answer<supersonic_core::api::UndoReport> {
+) -> Answer<UndoReport> {
     let folder = req.folder.as_deref().map(absolute).transpose()?;
-    blocking(move || s.api.undo_last_sync(folder.as_deref())).await.map(Json)
+    blocking(move || control::undo_last_sync(&s.api, s.control.as_ref(), folder.as_deref()))
+        .await
+        .map(Json)
+}
+
+/// `GET /api/quarantine[?folder=]`: per folder, the files the secret guard holds back now.
+pub(crate) async fn quarantine(
+    State(s): State<AppState>,
+    Params(q): Params<control::FolderQuery>,
+) -> Answer<Vec<FolderQuarantine>> {
+    let folder = q.folder.as_deref().map(absolute).transpose()?;
+    blocking(move || s.api.quarantine(folder.as_deref())).await.map(Json)
+}
+
+/// `POST /api/quarantine/release {"folder", "path"}`: commits a held file after all (this
+/// device's decision; the file then reaches the remote and every device), and syncs.
+pub(crate) async fn release_held(
+    State(s): State<AppState>,
+    Body(req): Body<control::HeldRequest>,
+) -> Answer<HeldOutcome> {
+    decide_held(s, req, HeldDecision::Release).await
+}
+
+/// `POST /api/quarantine/ignore {"folder", "path"}`: ignores a held file for good (a rule in
+/// the folder's `.syncignore`), and syncs.
+pub(crate) async fn ignore_held(
+    State(s): State<AppState>,
+    Body(req): Body<control::HeldRequest>,
+) -> Answer<HeldOutcome> {
+    decide_held(s, req, HeldDecision::Ignore).await
+}
+
+async fn decide_held(
+    s: AppState,
+    req: control::HeldRequest,
+    decision: HeldDecision,
+) -> Answer<HeldOutcome> {
+    let (folder, path) = req.checked()?;
+    blocking(move || control::decide_held(&s.api, s.control.as_ref(), &folder, &path, decision))
+        .await
+        .map(Json)
 }
 
 /// `GET /api/devices[?folder=]`: every device each folder's history shows.

@@ -24,7 +24,9 @@ import type {
   EngineEvent,
   FolderConflict,
   FolderDevices,
+  FolderQuarantine,
   FolderStatus,
+  HeldOutcome,
   HistoryRow,
   IgnoreCheck,
   InitOutcome,
@@ -33,6 +35,7 @@ import type {
   Resolution,
   SettingsPatch,
   Side,
+  UndoReport,
   WebhookTestResult,
 } from "./types";
 
@@ -56,6 +59,10 @@ export const COMMANDS = {
   syncNow: { ipc: "sync_now", method: "POST", path: "/api/folders/sync" },
   pause: { ipc: "pause_folder", method: "POST", path: "/api/folders/pause" },
   resume: { ipc: "resume_folder", method: "POST", path: "/api/folders/resume" },
+  undoSync: { ipc: "undo_sync", method: "POST", path: "/api/folders/undo" },
+  quarantine: { ipc: "get_quarantine", method: "GET", path: "/api/quarantine" },
+  releaseHeld: { ipc: "release_held", method: "POST", path: "/api/quarantine/release" },
+  ignoreHeld: { ipc: "ignore_held", method: "POST", path: "/api/quarantine/ignore" },
   conflicts: { ipc: "list_conflicts", method: "GET", path: "/api/conflicts" },
   conflict: { ipc: "get_conflict", method: "GET", path: "/api/conflicts/{id}" },
   conflictBlob: {
@@ -313,6 +320,33 @@ export function resumeFolder(folder: string): Promise<PauseOutcome> {
   return call("resume", { body: { folder } });
 }
 
+/**
+ * Takes back what the folder's last sync brought in, as a new commit (nothing is rewritten;
+ * other devices receive the undo). Refused (`invalid_request`, `needs_user`) when there is nothing
+ * to undo or a file changed again since.
+ */
+export function undoLastSync(folder: string): Promise<UndoReport> {
+  return call("undoSync", { body: { folder } });
+}
+
+/** Returns, per folder, the files the secret guard holds back now. */
+export function getQuarantine(opts: { folder?: string } = {}): Promise<FolderQuarantine[]> {
+  return call("quarantine", { query: { folder: opts.folder } });
+}
+
+/**
+ * Commits a held file after all (`path` relative to `folder`), then syncs: the file goes to the
+ * remote and every device.
+ */
+export function releaseHeld(folder: string, path: string): Promise<HeldOutcome> {
+  return call("releaseHeld", { body: { folder, path } });
+}
+
+/** Ignores a held file for good (a `.syncignore` rule every device gets), then syncs. */
+export function ignoreHeld(folder: string, path: string): Promise<HeldOutcome> {
+  return call("ignoreHeld", { body: { folder, path } });
+}
+
 /** Lists pending conflicts, and with `auto` the automatic resolutions that can be undone. */
 export function getConflicts(
   opts: { folder?: string; auto?: boolean } = {},
@@ -446,6 +480,7 @@ export const EVENT_KINDS = [
   "conflict_detected",
   "file_skipped",
   "warning",
+  "stale",
   "progress",
 ] as const;
 

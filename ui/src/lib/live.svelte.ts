@@ -3,11 +3,19 @@
 // folders' status, the figures and the conflict summary; engine events trigger a refetch
 // (coalesced), and when no event stream is live the picture is refreshed every REFRESH_MS
 // instead. Progress events, which come several times a second during a long fetch or push, only
-// update `progress`: they neither refetch nor enter the activity feed.
+// update `progress`: they neither refetch nor enter the activity feed. A freshness alert
+// (`stale`) shows on its folder at once, and goes at once when it clears, before the refetch.
 
 import * as api from "./api";
 import type { Connection } from "./api";
-import type { EngineEvent, FolderState, Metrics, ProgressEvent, ProgressOp } from "./types";
+import type {
+  EngineEvent,
+  FolderState,
+  Metrics,
+  ProgressEvent,
+  ProgressOp,
+  StaleEvent,
+} from "./types";
 
 /** Refresh period without live events: the seed dashboard's 30 s auto-refresh. */
 export const REFRESH_MS = 30_000;
@@ -65,6 +73,8 @@ export class Live {
   private pending: unknown = null;
   private inflight: Promise<void> | null = null;
   private again = false;
+  /** The message of each freshness alert raised while listening, by folder, then alert. */
+  private alerts: Record<string, Record<string, string>> = {};
 
   constructor(deps: Partial<LiveDeps> = {}) {
     this.deps = { ...defaultDeps, ...deps };
@@ -161,10 +171,30 @@ export class Live {
         f.path === e.folder ? withState(f, e.state) : f,
       );
     }
+    if (e.kind === "stale") this.onStale(e);
     // A cycle that ended ends its operations, even one whose last event was lost.
     if (e.kind === "sync_success" || e.kind === "sync_failure") this.clearProgress(e.folder);
     this.revision++;
     this.soon();
+  }
+
+  private onStale(e: StaleEvent): void {
+    const known = (this.alerts[e.folder] ??= {});
+    const before = known[e.alert];
+    if (e.cleared) delete known[e.alert];
+    else known[e.alert] = e.message;
+    if (!this.metrics) return;
+    this.metrics.folders = this.metrics.folders.map((f) => {
+      if (f.path !== e.folder) return f;
+      // A cleared alert carries no message: drop the one it was raised with, when seen; a
+      // raised one replaces its earlier words in place of adding a second line.
+      let stale = f.stale ?? [];
+      if (before !== undefined && (e.cleared || before !== e.message)) {
+        stale = stale.filter((m) => m !== before);
+      }
+      if (!e.cleared && !stale.includes(e.message)) stale = [...stale, e.message];
+      return { ...f, stale };
+    });
   }
 
   private onProgress(e: ProgressEvent): void {

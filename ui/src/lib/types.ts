@@ -30,7 +30,50 @@ export type FolderStatus = FolderState & {
   last_error: string | null;
   consecutive_failures: number;
   next_retry: string | null;
+  /** Files the secret guard holds back (not committed, not pushed) until the user decides. */
+  held_back: HeldFile[];
+  /** Freshness alerts that hold now, in words ("2 commit(s) have waited 3 h to be pushed"). */
+  stale: string[];
 };
+
+/** A file the secret guard holds back because it looks like a key or token (`HeldFile`). */
+export interface HeldFile {
+  /** Relative to the folder. */
+  path: string;
+  /** Why it looks like a secret, in words. */
+  reason: string;
+}
+
+/** `GET /api/quarantine`: one folder's held files (`FolderQuarantine`). */
+export interface FolderQuarantine {
+  folder: string;
+  held: HeldFile[];
+}
+
+/** The `{code, message}` of a failure carried inside a successful answer. */
+export interface Failure {
+  code: string;
+  message: string;
+  key?: string;
+}
+
+/** What releasing or ignoring a held file did (`HeldOutcome`). */
+export interface HeldOutcome {
+  folder: string;
+  path: string;
+  /** The sync that took the decision to the remote, when it ran. */
+  cycle: CycleReport | null;
+  /** Why that sync failed: the decision stands and the next cycle retries. */
+  sync_error: Failure | null;
+}
+
+/** What undoing the last sync did (`UndoReport`). */
+export interface UndoReport {
+  folder: string;
+  /** The new commit that reverses the last sync, and how many files it restored. */
+  undone: { commit: string; files: number };
+  synced: SyncedBy;
+}
 
 export type Mode = "two-way" | "push-only" | "pull-only";
 
@@ -317,7 +360,20 @@ export type EngineEvent =
     }
   | { kind: "file_skipped"; folder: string; path: string; reason: string }
   | { kind: "warning"; folder: string; message: string }
+  | StaleEvent
   | ProgressEvent;
+
+/**
+ * A freshness alert was raised or cleared (`Event::Stale`). `alert` names it (`unpushed`,
+ * `remote_unreached`, `device_silent`); a cleared alert has an empty `message`.
+ */
+export interface StaleEvent {
+  kind: "stale";
+  folder: string;
+  alert: string;
+  message: string;
+  cleared: boolean;
+}
 
 /** What long operation a progress event reports (`ProgressOp`). */
 export type ProgressOp = "stage" | "fetch" | "push" | "hydrate" | "seed";

@@ -135,3 +135,35 @@ fn progress_events_reach_the_stream_under_their_kind() {
     assert!(json["total"].is_null(), "an unknown total is null: {json}");
     assert_eq!(json["finished"], true);
 }
+
+#[test]
+fn freshness_alerts_reach_the_stream_as_stale_events() {
+    let sb = Sandbox::new();
+    let remote = sb.bare_remote("notes");
+    let dev = Dev::new(&sb, &remote, "alpha");
+    let bus = EventBus::default();
+    let server = Server::start(&dev.api, None, bus.clone(), None);
+    let mut sse = SseStream::open(&server, &format!("/api/events?token={}", server.token));
+    assert_eq!(sse.next_event().map(|e| e.0).as_deref(), Some("ready"));
+    let folder = dev.dir.display().to_string();
+    let message = "2 commit(s) have waited 3 h to be pushed";
+    for cleared in [false, true] {
+        bus.emit(Event::Stale {
+            folder: folder.clone(),
+            alert: "unpushed".into(),
+            message: if cleared { String::new() } else { message.into() },
+            cleared,
+        });
+    }
+    let (kind, data) = sse.next_event().expect("the alert");
+    assert_eq!(kind, "stale", "the UI listens for `stale` to refresh the folder's status");
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&data).unwrap(),
+        serde_json::json!({"kind": "stale", "folder": folder, "alert": "unpushed",
+            "message": message, "cleared": false}),
+        "the wire shape ui/src/lib/types.ts mirrors"
+    );
+    let (kind, data) = sse.next_event().expect("the end of the alert");
+    assert_eq!(kind, "stale");
+    assert!(data.contains(r#""cleared":true"#), "{data}");
+}

@@ -469,3 +469,190 @@ fn devices_and_doctor_answer_per_folder() {
     assert_eq!(remote["level"], "ok", "{doctor}");
     assert_eq!(f.server.get("/api/doctor?folder=/not/synced").status, 400);
 }
+
+/// A private key as `ssh-keygen` writes it (the body is made up): the secret guard holds it.
+const PRIVATE_KEY: &str = "-----BEGIN OPENSSH PRIVATE KEY-----\n\
+     b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW\n\
+     -----END OPENSSH PRIVATE KEY-----\n";
+
+/// The files on the remote's `main`.
+fn remote_files(sb: &Sandbox) -> String {
+    sb.git(&sb.path().join("remotes/notes.git"), &["ls-tree", "-r", "--name-only", "main"])
+}
+
+#[test]
+fn a_held_key_is_listed_then_released_and_pushed_through_the_api() {
+    let f = Fixture::start();
+    write(&f.dev.dir.join("notes.md"), "notes\n");
+    write(&f.dev.dir.join("deploy_key"), PRIVATE_KEY);
+    f.dev.sync();
+    assert!(!remote_files(&f.sb).contains("deploy_key"), "the key is held back, not pushed");
+
+    let list = f.server.get("/api/quarantine");
+    assert_eq!(list.status, 200, "{list:?}");
+    let list = list.json();
+    assert_eq!(list[0]["folder"], f.dev.dir.display().to_string(), "{list}");
+    assert_eq!(list[0]["held"][0]["path"], "deploy_key", "{list}");
+    let reason = list[0]["held"][0]["reason"].as_str().unwrap();
+    assert!(reason.contains("private key"), "the reason says what it looks like: {reason}");
+    let one = f.server.get(&format!("/api/quarantine?folder={}", f.dev.dir.display())).json();
+    assert_eq!(one, list, "one folder's quarantine is the same list");
+    let status = f.server.get("/api/status").json();
+    assert_eq!(status[0]["held_back"][0]["path"], "deploy_key", "status shows it too: {status}");
+
+    for path in ["/etc/passwd", "../deploy_key", ".git/config", ""] {
+        let r = f.server.send(
+            "POST",
+            "/api/quarantine/release",
+            &json!({"folder": f.dev.dir, "path": path}),
+        );
+        assert_eq!(r.status, 400, "{path:?} is not a plain path inside the folder: {r:?}");
+        assert_eq!(r.json()["code"], "bad_request");
+    }
+    let r = f.server.send(
+        "POST",
+        "/api/quarantine/release",
+        &json!({"folder": "notes", "path": "deploy_key"}),
+    );
+    assert_eq!(r.status, 400, "folders are absolute paths: {r:?}");
+    assert!(
+        !f.dev.dir.join(".git/supersonic-released").exists(),
+        "nothing was released by a refused request"
+    );
+
+    let body = json!({"folder": f.dev.dir, "path": "deploy_key"});
+    let r = f.server.send("POST", "/api/quarantine/release", &body);
+    assert_eq!(r.status, 200, "{r:?}");
+    let out = r.json();
+    assert_eq!(out["folder"], f.dev.dir.display().to_string());
+    assert_eq!(out["path"], "deploy_key");
+    assert_eq!(out["sync_error"], serde_json::Value::Null, "{out}");
+    assert_eq!(out["cycle"]["files_changed"], 1, "the release was committed at once: {out}");
+    assert_eq!(out["cycle"]["pushed"], true, "{out}");
+    assert!(remote_files(&f.sb).contains("deploy_key"), "the released key reached the remote");
+    let list = f.server.get("/api/quarantine").json();
+    assert_eq!(list[0]["held"], json!([]), "nothing is held any more: {list}");
+}
+
+#[test]
+fn an_ignored_held_file_gets_a_syncignore_rule_and_stays_local() {
+    let f = Fixture::start();
+    write(&f.dev.dir.join("notes.md"), "notes\n");
+    write(&f.dev.dir.join("keys/backup.pem"), PRIVATE_KEY);
+    f.dev.sync();
+    let list = f.server.get("/api/quarantine").json();
+    assert_eq!(list[0]["held"][0]["path"], "keys/backup.pem", "{list}");
+
+    let body = json!({"folder": f.dev.dir, "path": "keys/backup.pem"});
+    let r = f.server.send("POST", "/api/quarantine/ignore", &body);
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.json()["sync_error"], serde_json::Value::Null, "{}", r.body);
+    let rules = std::fs::read_to_string(f.dev.dir.join(".syncignore")).unwrap();
+    assert!(
+        rules.lines().any(|l| l == "/keys/backup.pem"),
+        "an anchored rule names the file: {rules:?}"
+    );
+    let pushed = remote_files(&f.sb);
+    assert!(pushed.contains(".syncignore"), "the rule is synced to every device: {pushed}");
+    assert!(!pushed.contains("backup.pem"), "the key itself never leaves: {pushed}");
+    assert!(f.dev.dir.join("keys/backup.pem").exists(), "the file stays on this device");
+    let list = f.server.get("/api/quarantine").json();
+    assert_eq!(list[0]["held"], json!([]), "an ignored file is not held: {list}");
+}
+
+#[test]
+fn a_release_goes_through_the_running_engine() {
+    let sb = Sandbox::new();
+    let remote = sb.bare_remote("notes");
+    let dev = Dev::new(&sb, &remote, "alpha");
+    write(&dev.dir.join("id_ed25519"), "not even a key: the name alone is enough\n");
+    let bus = supersonic_core::events::EventBus::default();
+    let engine = dev.api.start(bus.clone()).unwrap();
+    let server = Server::start(&dev.api, Some(engine.control()), bus, None);
+    supersonic_testkit::wait_until("the engine to hold the key back", ANSWER, || {
+        let status = server.get("/api/status").json();
+        status[0]["held_back"][0]["path"] == "id_ed25519"
+    });
+    let body = json!({"folder": dev.dir, "path": "id_ed25519"});
+    let r = server.send("POST", "/api/quarantine/release", &body);
+    assert_eq!(r.status, 200, "the engine holds the folder lock, so only it can sync: {r:?}");
+    assert_eq!(r.json()["cycle"]["pushed"], true, "{}", r.body);
+    assert!(remote_files(&sb).contains("id_ed25519"), "pushed before the answer");
+    let status = server.get("/api/status").json();
+    assert_eq!(status[0]["held_back"], json!([]), "the engine let it go: {status}");
+    drop(server);
+    engine.stop();
+}
+
+/// Two devices; alpha's edit of todo.md reached beta with beta's last sync.
+fn pulled_edit(sb: &Sandbox) -> (Dev, Dev) {
+    let remote = sb.bare_remote("notes");
+    let alpha = Dev::new(sb, &remote, "alpha");
+    let beta = Dev::new(sb, &remote, "beta");
+    write(&alpha.dir.join("todo.md"), "- milk\n");
+    alpha.sync();
+    beta.sync();
+    write(&alpha.dir.join("todo.md"), "- milk\n- a line beta did not want\n");
+    alpha.sync();
+    beta.sync();
+    assert_eq!(
+        std::fs::read_to_string(beta.dir.join("todo.md")).unwrap(),
+        "- milk\n- a line beta did not want\n"
+    );
+    (alpha, beta)
+}
+
+#[test]
+fn the_last_sync_is_undone_through_the_api_and_the_undo_reaches_the_remote() {
+    let sb = Sandbox::new();
+    let (alpha, beta) = pulled_edit(&sb);
+    let server = Server::start(&beta.api, None, Default::default(), None);
+    let r = server.send("POST", "/api/folders/undo", &json!({"folder": "beta-notes"}));
+    assert_eq!(r.status, 400, "folders are absolute paths: {r:?}");
+
+    let r = server.send("POST", "/api/folders/undo", &json!({"folder": beta.dir}));
+    assert_eq!(r.status, 200, "{r:?}");
+    let out = r.json();
+    assert_eq!(out["folder"], beta.dir.display().to_string());
+    assert_eq!(out["undone"]["files"], 1, "{out}");
+    assert_eq!(out["synced"], "this_command", "no engine runs: the request synced it: {out}");
+    assert_eq!(std::fs::read_to_string(beta.dir.join("todo.md")).unwrap(), "- milk\n");
+    let commit = out["undone"]["commit"].as_str().unwrap();
+    assert_eq!(
+        sb.git(&sb.path().join("remotes/notes.git"), &["rev-parse", "main"]),
+        commit,
+        "the undo is a new commit on the remote"
+    );
+    alpha.sync();
+    assert_eq!(
+        std::fs::read_to_string(alpha.dir.join("todo.md")).unwrap(),
+        "- milk\n",
+        "the other device receives the undo"
+    );
+
+    let again = server.send("POST", "/api/folders/undo", &json!({"folder": beta.dir}));
+    assert_eq!(again.status, 400, "{again:?}");
+    assert_eq!(again.json()["code"], "invalid_request", "the engine's code reaches the UI");
+    let message = again.json()["message"].as_str().unwrap().to_string();
+    assert!(message.contains("nothing to undo"), "the refusal says why: {message}");
+}
+
+#[test]
+fn an_undo_is_pushed_by_the_running_engine_before_the_answer() {
+    let sb = Sandbox::new();
+    let (_alpha, beta) = pulled_edit(&sb);
+    let bus = supersonic_core::events::EventBus::default();
+    let engine = beta.api.start(bus.clone()).unwrap();
+    let server = Server::start(&beta.api, Some(engine.control()), bus, None);
+    let r = server.send("POST", "/api/folders/undo", &json!({"folder": beta.dir}));
+    assert_eq!(r.status, 200, "{r:?}");
+    let out = r.json();
+    assert_eq!(out["synced"], "running_engine", "the engine holds the folder: {out}");
+    assert_eq!(
+        sb.git(&sb.path().join("remotes/notes.git"), &["rev-parse", "main"]),
+        out["undone"]["commit"].as_str().unwrap(),
+        "the engine pushed the undo before the answer"
+    );
+    drop(server);
+    engine.stop();
+}
