@@ -391,10 +391,14 @@ impl EngineHandle {
         let name = config_file.file_name().map(|n| n.to_os_string());
         let file_tx = tx.clone();
         let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
-            if let Ok(ev) = res {
-                if ev.paths.iter().any(|p| p.file_name().map(|n| n.to_os_string()) == name) {
-                    let _ = file_tx.send(());
-                }
+            let Ok(ev) = res else { return };
+            // Reading the file (our own reload included) is no change: reacting to it once
+            // reloaded every settle period, forever (990 wakeups a minute while idle).
+            if matches!(ev.kind, notify::EventKind::Access(_)) {
+                return;
+            }
+            if ev.paths.iter().any(|p| p.file_name().map(|n| n.to_os_string()) == name) {
+                let _ = file_tx.send(());
             }
         })
         .map_err(|e| Error::Invalid(format!("cannot watch {}: {e}", dir.display())))?;

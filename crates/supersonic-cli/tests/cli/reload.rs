@@ -2,6 +2,8 @@
 //! changed or removed are picked up without a restart, and a broken edit is reported while the
 //! daemon keeps syncing with the last good configuration.
 
+use std::time::Duration;
+
 use crate::common::*;
 
 #[test]
@@ -119,4 +121,42 @@ fn webhooks_set_up_while_the_daemon_runs_are_sent_without_a_restart() {
     assert_eq!(body["event"], "sync_success", "{body}");
     assert_eq!(body["folder"], dir.display().to_string());
     assert!(a.stop(), "the daemon stops cleanly: {}", a.log());
+}
+
+/// Voluntary context switches of every thread of `pid`: how often it woke up.
+fn wakeups(pid: u32) -> u64 {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .unwrap()
+        .flatten()
+        .filter_map(|t| std::fs::read_to_string(t.path().join("status")).ok())
+        .flat_map(|s| {
+            s.lines()
+                .filter_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
+                .map(|v| v.trim().parse::<u64>().unwrap_or(0))
+                .collect::<Vec<_>>()
+        })
+        .sum()
+}
+
+#[test]
+fn an_idle_daemon_sleeps_its_config_watch_does_not_reload_on_its_own_reads() {
+    let sb = Sandbox::new();
+    let remote = sb.bare_remote("notes");
+    let dir = sb.path().join("notes");
+    let mut a = Device::new(&sb, &bin(), "alpha");
+    a.set_env("SUPERSONIC_INTERVAL_SEC", "3600"); // no remote poll during the measurement
+    a.set_env("SUPERSONIC_LOG", "info");
+    a.cli(&["init", dir.to_str().unwrap(), "--remote", remote.to_str().unwrap()]);
+    a.start();
+    write(&dir.join("a.md"), "a\n");
+    wait_until("the first push", CONVERGE, || remote_has(&sb, &remote, "a.md"));
+    std::thread::sleep(Duration::from_secs(1)); // the config watch's first settle is over
+    let pid = a.pid().unwrap();
+    let before = wakeups(pid);
+    std::thread::sleep(Duration::from_secs(3));
+    let woke = wakeups(pid) - before;
+    // Idle means asleep until the next deadline (an hour away here). The config watch once
+    // re-read the config every 300 ms, waking four threads each time (about 40 in 3 s).
+    assert!(woke <= 6, "an idle daemon woke {woke} times in 3 s");
+    assert!(a.stop(), "{}", a.log());
 }
