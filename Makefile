@@ -8,9 +8,9 @@ SUPERSONIC := target/debug/supersonic
 DEMO_FOLDER ?= $(HOME)/Supersonic
 
 .PHONY: setup build run run-headless run-desktop test test-rust test-ui test-app lint fmt bench \
-        sync-config sync-status sync-now sync-check-ignore sync-stats sync-hourly \
+        bench-app sync-config sync-status sync-now sync-check-ignore sync-stats sync-hourly \
         sync-throttle-status sync-clear-history sync-clear-throttle sync-conflicts \
-        sync-test-webhook sync-dashboard
+        sync-test-webhook sync-dashboard soak fuzz-smoke
 
 setup:
 	@scripts/setup.sh
@@ -89,6 +89,40 @@ sync-test-webhook:
 sync-dashboard:
 	@$(SUPERSONIC) serve
 
-# Benchmarks print figures; they are not pass/fail and not part of `make test`.
+# Benchmarks print figures; they are not pass/fail and not part of `make test`. The harness
+# (crates/supersonic-bench, issue 9) runs the release `supersonic` and git on fixtures of its own
+# and prints one table, also written to target/bench/results.json. BENCH_SCALE=small (1k and 10k
+# files, fewer runs: a few minutes) or full (the default, adds 100k files); BENCH_ONLY=1,3 runs
+# the listed rows only. Without BENCH_ONLY the engine's history-query benchmark runs as well.
 bench: setup
-	$(CARGO) bench -p supersonic-core --bench history
+	$(CARGO) build --release -p supersonic-cli -p supersonic-bench
+	target/release/supersonic-bench
+	@if [ -z "$${BENCH_ONLY:-}" ]; then $(CARGO) bench -p supersonic-core --bench history; fi
+
+# Row 7 of the harness, the desktop app: builds the release app and its .deb with the tauri CLI,
+# then measures start to tray and idle memory under Xvfb with a session bus of its own, and the
+# sizes of the UI bundle and the .deb. `-p supersonic-sync`: the app package is not a default
+# workspace member. No beforeBuildCommand: the CLI runs it in ui/, where `npm --prefix ui` misses;
+# `setup` has just built the UI.
+bench-app: setup
+	ui/node_modules/.bin/tauri build --bundles deb \
+	  --config '{"build":{"beforeBuildCommand":null}}' -- -p supersonic-sync
+	$(CARGO) build --release -p supersonic-cli -p supersonic-bench
+	BENCH_ONLY=7 xvfb-run -a -s "-screen 0 1280x800x24" dbus-run-session -- \
+	  target/release/supersonic-bench
+
+# Three devices with running daemons, random edits, conflicts and faults (remote down, kill -9)
+# for SOAK_SECS seconds (default 120; SOAK_SEED replays a run); prints operations, faults,
+# conflicts, lost writes (must be 0) and divergence at the end (must be none).
+soak: setup
+	$(CARGO) build -p supersonic-cli
+	$(CARGO) test -p supersonic-cli --test cli soak -- --ignored --nocapture
+
+# Fuzz targets (fuzz/, cargo-fuzz on the nightly toolchain): the config parser, the union
+# merges, conflict copy names and webhook payloads, FUZZ_SECS (default 20) each. A crash leaves
+# its input in fuzz/artifacts/; it becomes a regression test.
+FUZZ_TARGETS := config_yaml union_merge conflict_names webhook_payload
+fuzz-smoke:
+	@command -v cargo-fuzz >/dev/null || $(CARGO) install --locked cargo-fuzz
+	cd fuzz && for t in $(FUZZ_TARGETS); do \
+	  cargo +nightly fuzz run $$t -- -max_total_time=$${FUZZ_SECS:-20} -rss_limit_mb=4096 || exit 1; done
