@@ -334,7 +334,8 @@ mod tests {
         assert!(!state(&file).unwrap().enabled, "no entry: disabled");
         assert!(enable(&file, exe).unwrap().enabled, "the directory is created");
         let text = fs::read_to_string(&file).unwrap();
-        assert!(text.contains("Exec=\"/opt/Supersonic Sync/supersonic-sync\"\n"), "{text}");
+        let exec = "Exec=\"/opt/Supersonic Sync/supersonic-sync\" --hidden\n";
+        assert!(text.contains(exec), "{text}");
         assert_eq!(
             fs::read_dir(file.parent().unwrap()).unwrap().count(),
             1,

@@ -77,6 +77,9 @@ fn remote_default_branch(remote: &str) -> Result<Option<String>> {
 /// Deadline of the clone of `hydrate` (progress shows it is alive; a dead remote still fails).
 pub const HYDRATE_TIMEOUT: Duration = Duration::from_secs(6 * 3600);
 
+/// How often `undo` tries again when a running engine moved the branch under it.
+const UNDO_BUSY_RETRIES: usize = 10;
+
 /// How many commits the devices view walks per folder.
 pub const DEVICE_DEPTH: usize = 100_000;
 
@@ -742,7 +745,18 @@ impl Api {
             email: cfg.settings.git.email.clone(),
         };
         let repo = GitRepo::open(&cfg.path, &cfg.branch, &cfg.remote)?;
-        let undone = repo.undo_last_sync(&identity)?;
+        // A running engine may move the branch mid-way (its own cycle): the undo's checkout
+        // then refuses (compare-and-swap on HEAD) and is simply tried again on the new HEAD.
+        let mut attempt = 0;
+        let undone = loop {
+            match repo.undo_last_sync(&identity) {
+                Err(Error::Busy(_)) if attempt < UNDO_BUSY_RETRIES => {
+                    attempt += 1;
+                    std::thread::sleep(Duration::from_millis(200 * attempt as u64));
+                }
+                other => break other?,
+            }
+        };
         drop(repo);
         if let Ok(h) = History::open(&self.history_path()) {
             let mut row = HistoryEvent::new(
