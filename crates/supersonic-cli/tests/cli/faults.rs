@@ -146,36 +146,3 @@ fn a_folder_moved_away_while_watched_stops_quietly_and_resumes_when_it_returns()
     });
     assert!(p.a.stop(), "{}", p.a.log());
 }
-
-#[test]
-fn a_repository_whose_objects_vanish_is_never_spun_on_and_recovers() {
-    let mut p = Pair::new(RemoteKind::Path);
-    write(&p.a_dir.join("a.md"), "a\n");
-    p.a.cli(&["sync"]);
-    write(&p.a_dir.join("b.md"), "b (unpushed)\n");
-    p.a.start();
-    wait_until("the first push", CONVERGE, || p.remote_commits() >= 2);
-    // The repository loses its objects (a disk error, a cleanup tool gone wrong). A history
-    // walk over it fails on every step; the daemon once looped on that forever.
-    let cycles = |log: &str| log.matches(": sync ").count();
-    let seen = cycles(&p.a.log());
-    std::fs::remove_dir_all(p.a_dir.join(".git/objects")).unwrap();
-    std::fs::create_dir_all(p.a_dir.join(".git/objects/pack")).unwrap();
-    wait_until(
-        "the daemon to go on with its polls (a fetch restores the objects)",
-        CONVERGE,
-        || cycles(&p.a.log()) >= seen + 3,
-    );
-    let pid = p.a.pid().unwrap();
-    let before = cpu_secs(pid);
-    std::thread::sleep(Duration::from_secs(3));
-    let used = cpu_secs(pid) - before;
-    assert!(
-        used < 1.5,
-        "the daemon used {used:.2} s of CPU in 3 s on a broken repository: it spins"
-    );
-    write(&p.a_dir.join("c.md"), "c, after the loss\n");
-    wait_until("new work to be pushed again", CONVERGE, || p.remote_commits() >= 3);
-    p.sb.fsck(&p.remote_path);
-    assert!(p.a.stop(), "it still stops cleanly: {}", p.a.log());
-}
