@@ -3,7 +3,9 @@
 //! The cycle (DESIGN §3.1): preflight (dangerous states stop the folder), snapshot the batch
 //! into one commit, then — if the throttle allows — fetch, integrate (fast-forward or merge
 //! keeping both versions of conflicting files), and push, looping back to fetch when the push
-//! is rejected as non-fast-forward. Failures are classified: transient ones back off
+//! is rejected as non-fast-forward. A cycle started by local changes pushes first and fetches
+//! only when that push is rejected (one git process instead of two when nobody else pushed).
+//! Failures are classified: transient ones back off
 //! exponentially, needs-attention ones stop the folder until the user acts.
 //!
 //! The worker owns the watcher, the batcher and the timers; it blocks on its channels with the
@@ -541,7 +543,11 @@ impl Folder {
             folder: self.folder_name(),
             trigger: trigger.as_str().into(),
         });
-        let stepped = self.remote_step(&mut report);
+        // A local change with nothing else known: in the common single-writer case the remote
+        // has not moved, so push straight away and skip a fetch; a rejection falls back to the
+        // fetch → integrate → push rounds. Polls, starts and manual syncs always fetch.
+        let push_first = matches!(trigger, Trigger::Changes | Trigger::Rescan) && ahead > 0;
+        let stepped = self.remote_step(&mut report, push_first);
         if let Ok((ahead, _)) = self.repo.ahead_behind() {
             self.unpushed = ahead;
         }
@@ -603,9 +609,17 @@ impl Folder {
         Ok(())
     }
 
-    fn remote_step(&mut self, report: &mut CycleReport) -> Result<()> {
+    fn remote_step(&mut self, report: &mut CycleReport, push_first: bool) -> Result<()> {
         let timeout = self.timeout();
         let mode = self.config.mode;
+        if push_first && mode != Mode::PullOnly {
+            if let PushOutcome::Pushed = self.push(timeout)? {
+                // Accepted as a fast-forward: the remote had nothing this device lacks.
+                self.last_remote_ok = self.now();
+                report.pushed = true;
+                return Ok(());
+            }
+        }
         for _round in 0..MAX_PUSH_ROUNDS {
             let progress = self.progress(ProgressOp::Fetch);
             let fetched = self.repo.fetch_with_progress(timeout, Some(progress.callback()));
@@ -630,10 +644,7 @@ impl Folder {
             if ahead == 0 {
                 return Ok(());
             }
-            let progress = self.progress(ProgressOp::Push);
-            let pushed = self.repo.push_with_progress(timeout, Some(progress.callback()));
-            progress.finish();
-            match pushed? {
+            match self.push(timeout)? {
                 PushOutcome::Pushed => {
                     report.pushed = true;
                     return Ok(());
@@ -647,6 +658,13 @@ impl Folder {
             message: format!("the remote kept moving for {MAX_PUSH_ROUNDS} rounds; will retry"),
             class: FailureClass::Transient,
         })
+    }
+
+    fn push(&mut self, timeout: Duration) -> Result<PushOutcome> {
+        let progress = self.progress(ProgressOp::Push);
+        let pushed = self.repo.push_with_progress(timeout, Some(progress.callback()));
+        progress.finish();
+        pushed
     }
 
     fn integrate(&mut self, report: &mut CycleReport) -> Result<()> {

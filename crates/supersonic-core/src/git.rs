@@ -34,6 +34,8 @@ use crate::error::is_disk_full;
 use crate::ignore::IgnoreRules;
 use crate::{Error, FailureClass, Result};
 
+mod bulk;
+
 /// Name of the remote the engine syncs with.
 pub const REMOTE: &str = "origin";
 /// Age after which a git lock file that no process holds open is considered left behind by a
@@ -85,12 +87,14 @@ pub struct Snapshot {
     pub held: Vec<(String, String)>,
 }
 
-/// What staging leaves out, and what the user released from the guard.
+/// What staging leaves out, what the user released from the guard, and the new files put aside
+/// for [`bulk`] staging.
 struct Holds {
     skipped: Vec<(String, String)>,
     held: Vec<(String, String)>,
     guard: bool,
     released: std::collections::BTreeSet<String>,
+    deferred: Vec<(PathBuf, std::fs::Metadata)>,
 }
 
 /// What integrating the remote branch did.
@@ -362,6 +366,7 @@ impl GitRepo {
             } else {
                 Default::default()
             },
+            deferred: Vec::new(),
         };
         let paths: Vec<PathBuf> = match batch {
             Batch::Paths(paths) => paths.iter().cloned().collect(),
@@ -372,6 +377,7 @@ impl GitRepo {
             self.stage_path(&mut index, rel, ignore, limits, &mut holds)?;
             progress(done as u64 + 1, total);
         }
+        self.stage_deferred(&mut index, &mut holds)?;
         // write_tree before write: writing the index first drops its tree cache (DESIGN §3.1).
         let tree_oid = index.write_tree().map_err(Error::git("write tree"))?;
         let head = self.head()?;
@@ -528,6 +534,56 @@ impl GitRepo {
             ));
             return Ok(());
         }
+        if !tracked
+            && meta.is_file()
+            && meta.len() <= bulk::MAX_FILE
+            && entries_under(index, rel).is_empty()
+        {
+            // A new file: staged with the others after the walk (in one pack if many).
+            holds.deferred.push((rel.to_path_buf(), meta.clone()));
+            return Ok(());
+        }
+        self.add_file(index, rel, meta, holds)
+    }
+
+    /// Stages the new files [`Self::stage_file`] put aside: through [`bulk`] when there are
+    /// many and nothing could filter their content, else one by one. A file bulk staging hands
+    /// back (it changed while read) goes the ordinary way.
+    fn stage_deferred(&self, index: &mut git2::Index, holds: &mut Holds) -> Result<()> {
+        let mut deferred = std::mem::take(&mut holds.deferred);
+        // A file both named by the batch and found under a directory of it comes twice.
+        deferred.sort_by(|a, b| a.0.cmp(&b.0));
+        deferred.dedup_by(|a, b| a.0 == b.0);
+        if deferred.len() >= bulk::MIN_FILES
+            && !bulk::filters_may_apply(&self.repo, index, &deferred)
+        {
+            let guard = holds.guard.then_some(&holds.released);
+            let outcomes = bulk::stage(&self.repo, &self.workdir, index, &deferred, guard)?;
+            for ((rel, meta), outcome) in deferred.iter().zip(outcomes) {
+                match outcome {
+                    bulk::Outcome::Staged => {}
+                    bulk::Outcome::Held(reason) => {
+                        holds.held.push((rel.to_string_lossy().into_owned(), reason));
+                    }
+                    bulk::Outcome::Retry => self.add_file(index, rel, meta, holds)?,
+                }
+            }
+            return Ok(());
+        }
+        for (rel, meta) in &deferred {
+            self.add_file(index, rel, meta, holds)?;
+        }
+        Ok(())
+    }
+
+    /// Adds one file that passed the ignore and size checks (guard, then libgit2).
+    fn add_file(
+        &self,
+        index: &mut git2::Index,
+        rel: &Path,
+        meta: &std::fs::Metadata,
+        holds: &mut Holds,
+    ) -> Result<()> {
         if holds.guard && meta.is_file() && self.guard_holds(index, rel, meta, holds) {
             return Ok(());
         }

@@ -58,14 +58,26 @@ fn patterns() -> &'static RegexSet {
 
 /// Returns why `rel` (at `full`) must be held back, or `None` when it may be committed.
 pub fn check(rel: &Path, full: &Path) -> Option<String> {
+    key_name(rel).or_else(|| {
+        let mut head = Vec::new();
+        let file = std::fs::File::open(full).ok()?;
+        file.take(SCAN_BYTES).read_to_end(&mut head).ok()?;
+        scan(&head)
+    })
+}
+
+/// [`check`] on content already read: `head` is the file's first [`SCAN_BYTES`] (or all of it).
+pub fn check_content(rel: &Path, head: &[u8]) -> Option<String> {
+    key_name(rel).or_else(|| scan(head))
+}
+
+fn key_name(rel: &Path) -> Option<String> {
     let name = rel.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    if KEY_NAMES.contains(&name.as_str()) {
-        return Some(format!("{name} is named like an SSH private key"));
-    }
-    let mut head = Vec::new();
-    let file = std::fs::File::open(full).ok()?;
-    file.take(SCAN_BYTES).read_to_end(&mut head).ok()?;
-    let found = patterns().matches(&head);
+    KEY_NAMES.contains(&name.as_str()).then(|| format!("{name} is named like an SSH private key"))
+}
+
+fn scan(head: &[u8]) -> Option<String> {
+    let found = patterns().matches(head);
     found.iter().next().map(|i| format!("it looks like it holds {}", KINDS[i]))
 }
 

@@ -14,9 +14,12 @@
 //!   and a crash mid-migration leaves the previous version intact. A file from a newer build is
 //!   refused rather than guessed at.
 //! - Timestamps are stored as INTEGER unix milliseconds, indexed on `(timestamp)` and
-//!   `(folder, timestamp)`, so every query of a window (stats, hourly buckets, recent events,
-//!   retention) is an index range scan, and all counting happens in SQL: the daemon never loads
-//!   history into memory.
+//!   `(folder, timestamp)`, so every query of a window (recent events, retention) is an index
+//!   range scan, and all counting happens in SQL: the daemon never loads history into memory.
+//! - Stats and hourly buckets read an hourly rollup (`hourly`, per folder and hour) that
+//!   triggers keep in step with every insert and delete, plus the raw events of the window's
+//!   first partial hour: a day's figures cost 24 rollup rows and at most an hour of events,
+//!   however many rows the history holds.
 //! - Figures keep the seed's `/api/sync/metrics` field names ([`Stats`], [`HourBucket`],
 //!   [`HistoryRow`]). A sync is a `sync_success` or a `sync_failure`; `sync_start` and the other
 //!   event types are recorded but do not count as syncs.
@@ -83,7 +86,7 @@ const DAY_MS: i64 = 86_400_000;
 
 /// Schema migrations in order: entry `i` takes `user_version` from `i` to `i + 1`. Append only;
 /// an entry that has shipped is never edited.
-const MIGRATIONS: &[&str] = &[MIGRATION_1];
+const MIGRATIONS: &[&str] = &[MIGRATION_1, MIGRATION_2];
 
 const MIGRATION_1: &str = "
 CREATE TABLE events (
@@ -112,37 +115,158 @@ INSERT INTO events (folder, event_type, timestamp, duration_sec, files_changed, 
     error_msg, reason, data)
 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
 
-/// `{filter}` becomes `AND folder = :folder` or nothing.
+/// The hourly rollup: per folder and hour, the figures [`History::stats`] and
+/// [`History::hourly`] need, kept by triggers on every insert and delete of `events` (record,
+/// import, prune, clear alike), and filled from the existing rows once. A window query reads
+/// its first, partial hour from `events` and every whole hour from here: 24 rollup rows for a
+/// day instead of every event in it, whatever the history's size.
+///
+/// `last_ok`/`last_failed` are the newest success/failure of the hour; deleting that very row
+/// looks the hour up again (rows are pruned oldest first, so that is rare and one hour's scan).
+const MIGRATION_2: &str = "
+CREATE TABLE hourly (
+    folder TEXT NOT NULL,
+    hour INTEGER NOT NULL,
+    ok INTEGER NOT NULL DEFAULT 0,
+    failed INTEGER NOT NULL DEFAULT 0,
+    dur_sum REAL NOT NULL DEFAULT 0,
+    dur_n INTEGER NOT NULL DEFAULT 0,
+    files INTEGER NOT NULL DEFAULT 0,
+    hits INTEGER NOT NULL DEFAULT 0,
+    last_ok INTEGER,
+    last_failed INTEGER,
+    PRIMARY KEY (folder, hour)
+) WITHOUT ROWID;
+CREATE INDEX hourly_hour ON hourly (hour);
+INSERT INTO hourly (folder, hour, ok, failed, dur_sum, dur_n, files, hits, last_ok, last_failed)
+SELECT folder, timestamp / 3600000 * 3600000,
+    SUM(event_type = 'sync_success'),
+    SUM(event_type = 'sync_failure'),
+    COALESCE(SUM(CASE WHEN event_type = 'sync_success' THEN duration_sec END), 0),
+    COUNT(CASE WHEN event_type = 'sync_success' THEN duration_sec END),
+    COALESCE(SUM(CASE WHEN event_type = 'sync_success' THEN files_changed END), 0),
+    SUM(event_type = 'rate_limit_hit'),
+    MAX(CASE WHEN event_type = 'sync_success' THEN timestamp END),
+    MAX(CASE WHEN event_type = 'sync_failure' THEN timestamp END)
+FROM events
+WHERE event_type IN ('sync_success', 'sync_failure', 'rate_limit_hit')
+GROUP BY 1, 2;
+CREATE TRIGGER events_hourly_insert AFTER INSERT ON events
+WHEN NEW.event_type IN ('sync_success', 'sync_failure', 'rate_limit_hit')
+BEGIN
+    INSERT OR IGNORE INTO hourly (folder, hour)
+    VALUES (NEW.folder, NEW.timestamp / 3600000 * 3600000);
+    UPDATE hourly SET
+        ok = ok + (NEW.event_type = 'sync_success'),
+        failed = failed + (NEW.event_type = 'sync_failure'),
+        dur_sum = dur_sum
+            + CASE WHEN NEW.event_type = 'sync_success' THEN COALESCE(NEW.duration_sec, 0)
+              ELSE 0 END,
+        dur_n = dur_n
+            + (NEW.event_type = 'sync_success' AND NEW.duration_sec IS NOT NULL),
+        files = files
+            + CASE WHEN NEW.event_type = 'sync_success' THEN COALESCE(NEW.files_changed, 0)
+              ELSE 0 END,
+        hits = hits + (NEW.event_type = 'rate_limit_hit'),
+        last_ok = CASE WHEN NEW.event_type = 'sync_success'
+            AND (last_ok IS NULL OR NEW.timestamp > last_ok) THEN NEW.timestamp
+            ELSE last_ok END,
+        last_failed = CASE WHEN NEW.event_type = 'sync_failure'
+            AND (last_failed IS NULL OR NEW.timestamp > last_failed) THEN NEW.timestamp
+            ELSE last_failed END
+    WHERE folder = NEW.folder AND hour = NEW.timestamp / 3600000 * 3600000;
+END;
+CREATE TRIGGER events_hourly_delete AFTER DELETE ON events
+WHEN OLD.event_type IN ('sync_success', 'sync_failure', 'rate_limit_hit')
+BEGIN
+    UPDATE hourly SET
+        ok = ok - (OLD.event_type = 'sync_success'),
+        failed = failed - (OLD.event_type = 'sync_failure'),
+        dur_sum = dur_sum
+            - CASE WHEN OLD.event_type = 'sync_success' THEN COALESCE(OLD.duration_sec, 0)
+              ELSE 0 END,
+        dur_n = dur_n
+            - (OLD.event_type = 'sync_success' AND OLD.duration_sec IS NOT NULL),
+        files = files
+            - CASE WHEN OLD.event_type = 'sync_success' THEN COALESCE(OLD.files_changed, 0)
+              ELSE 0 END,
+        hits = hits - (OLD.event_type = 'rate_limit_hit'),
+        last_ok = CASE WHEN OLD.event_type = 'sync_success' AND last_ok = OLD.timestamp THEN
+            (SELECT MAX(timestamp) FROM events WHERE folder = OLD.folder
+                AND timestamp >= hourly.hour AND timestamp < hourly.hour + 3600000
+                AND event_type = 'sync_success')
+            ELSE last_ok END,
+        last_failed = CASE WHEN OLD.event_type = 'sync_failure' AND last_failed = OLD.timestamp
+            THEN (SELECT MAX(timestamp) FROM events WHERE folder = OLD.folder
+                AND timestamp >= hourly.hour AND timestamp < hourly.hour + 3600000
+                AND event_type = 'sync_failure')
+            ELSE last_failed END
+    WHERE folder = OLD.folder AND hour = OLD.timestamp / 3600000 * 3600000;
+    DELETE FROM hourly WHERE folder = OLD.folder AND hour = OLD.timestamp / 3600000 * 3600000
+        AND ok = 0 AND failed = 0 AND hits = 0;
+END;
+";
+
+/// The window `[:since, …)` as two parts: raw events of `[:since, :cut)` (`:cut` is the first
+/// whole hour at or after `:since`) and rollup rows from `:cut` on. `{filter}` becomes
+/// `AND folder = :folder` or nothing.
 const STATS_SQL: &str = "
-WITH w AS (
+WITH parts AS (
     SELECT
-        COALESCE(SUM(event_type = :success), 0) AS ok,
-        COALESCE(SUM(event_type = :failure), 0) AS failed,
-        AVG(CASE WHEN event_type = :success THEN duration_sec END) AS avg_duration,
-        COALESCE(SUM(CASE WHEN event_type = :success THEN files_changed END), 0) AS files,
-        COALESCE(SUM(event_type = :rate_limit), 0) AS hits,
+        SUM(event_type = :success) AS ok,
+        SUM(event_type = :failure) AS failed,
+        SUM(CASE WHEN event_type = :success THEN duration_sec END) AS dur_sum,
+        COUNT(CASE WHEN event_type = :success THEN duration_sec END) AS dur_n,
+        SUM(CASE WHEN event_type = :success THEN files_changed END) AS files,
+        SUM(event_type = :rate_limit) AS hits,
         MAX(CASE WHEN event_type = :success THEN timestamp END) AS last_ok,
         MAX(CASE WHEN event_type = :failure THEN timestamp END) AS last_failed
     FROM events
-    WHERE timestamp >= :since {filter}
+    WHERE timestamp >= :since AND timestamp < :cut {filter}
+    UNION ALL
+    SELECT SUM(ok), SUM(failed), SUM(dur_sum), SUM(dur_n), SUM(files), SUM(hits),
+        MAX(last_ok), MAX(last_failed)
+    FROM hourly
+    WHERE hour >= :cut {filter}
+),
+w AS (
+    SELECT
+        COALESCE(SUM(ok), 0) AS ok,
+        COALESCE(SUM(failed), 0) AS failed,
+        SUM(dur_sum) / NULLIF(SUM(dur_n), 0) AS avg_duration,
+        COALESCE(SUM(files), 0) AS files,
+        COALESCE(SUM(hits), 0) AS hits,
+        MAX(last_ok) AS last_ok,
+        MAX(last_failed) AS last_failed
+    FROM parts
 )
 SELECT ok + failed, ok, failed,
     CASE WHEN ok + failed = 0 THEN 0.0 ELSE ROUND(100.0 * ok / (ok + failed), 1) END,
     COALESCE(ROUND(avg_duration, 2), 0.0), files, hits, last_ok, last_failed
 FROM w";
 
-/// Buckets are numbered from the hour holding `since`; `{filter}` as in [`STATS_SQL`].
+/// Buckets are numbered from the hour holding `since`: its partial first part comes from
+/// `events` (`[:since, :cut)`), whole hours from the rollup; `{filter}` as in [`STATS_SQL`].
 const HOURLY_SQL: &str = "
 WITH RECURSIVE hours(n) AS (
     SELECT 0 UNION ALL SELECT n + 1 FROM hours WHERE n + 1 < :buckets
 ),
-counts AS (
+parts AS (
     SELECT (timestamp - :first) / 3600000 AS n,
         SUM(event_type = :success) AS ok,
         SUM(event_type = :failure) AS failed
     FROM events
-    WHERE timestamp >= :since AND timestamp < :end AND event_type IN (:success, :failure) {filter}
+    WHERE timestamp >= :since AND timestamp < MIN(:cut, :end)
+        AND event_type IN (:success, :failure) {filter}
     GROUP BY 1
+    UNION ALL
+    SELECT (hour - :first) / 3600000, SUM(ok), SUM(failed)
+    FROM hourly
+    WHERE hour >= :cut AND hour < :end {filter}
+    GROUP BY 1
+),
+counts AS (
+    SELECT n, SUM(ok) AS ok, SUM(failed) AS failed FROM parts GROUP BY n
 )
 SELECT hours.n, COALESCE(counts.ok, 0), COALESCE(counts.failed, 0)
 FROM hours LEFT JOIN counts ON counts.n = hours.n
@@ -421,11 +545,13 @@ impl History {
         let filter = if folder.is_some() { "AND folder = :folder" } else { "" };
         let sql = STATS_SQL.replace("{filter}", filter);
         let since = since.timestamp_millis();
+        let cut = next_hour(since);
         let mut args: Vec<(&str, &dyn ToSql)> = vec![
             (":success", &SYNC_SUCCESS),
             (":failure", &SYNC_FAILURE),
             (":rate_limit", &RATE_LIMIT_HIT),
             (":since", &since),
+            (":cut", &cut),
         ];
         if let Some(folder) = &folder {
             args.push((":folder", folder));
@@ -472,6 +598,7 @@ impl History {
             )));
         }
         let end = first + buckets * HOUR_MS;
+        let cut = next_hour(since);
         let filter = if folder.is_some() { "AND folder = :folder" } else { "" };
         let sql = HOURLY_SQL.replace("{filter}", filter);
         let mut args: Vec<(&str, &dyn ToSql)> = vec![
@@ -480,6 +607,7 @@ impl History {
             (":buckets", &buckets),
             (":first", &first),
             (":since", &since),
+            (":cut", &cut),
             (":end", &end),
         ];
         if let Some(folder) = &folder {
@@ -705,6 +833,11 @@ fn insert(stmt: &mut rusqlite::CachedStatement<'_>, ev: &HistoryEvent) -> rusqli
     ])
 }
 
+/// Returns the first whole hour at or after `ms` (unix milliseconds).
+fn next_hour(ms: i64) -> i64 {
+    ms.div_euclid(HOUR_MS) * HOUR_MS + if ms.rem_euclid(HOUR_MS) == 0 { 0 } else { HOUR_MS }
+}
+
 /// Reads a count column (SQLite integers are signed).
 fn count(row: &rusqlite::Row<'_>, idx: usize) -> rusqlite::Result<u64> {
     let n: i64 = row.get(idx)?;
@@ -853,15 +986,22 @@ mod tests {
             ("stats", STATS_SQL.replace("{filter}", "")),
             ("stats of a folder", STATS_SQL.replace("{filter}", "AND folder = :folder")),
             ("hourly", HOURLY_SQL.replace("{filter}", "")),
+            ("hourly of a folder", HOURLY_SQL.replace("{filter}", "AND folder = :folder")),
             ("recent", RECENT_SQL.replace("{where}", "")),
             ("recent of a folder", RECENT_SQL.replace("{where}", "WHERE folder = :folder")),
             ("prune by count", PRUNE_CUT_SQL.to_string()),
         ] {
             let plan = plan(&sql);
             assert!(plan.contains("INDEX events_"), "{name} must use an index: {plan}");
+            if name.starts_with("stats") || name == "hourly" {
+                assert!(
+                    !plan.contains("SCAN events") && !plan.contains("SCAN hourly"),
+                    "{name} must search the events and the rollup, not scan them: {plan}"
+                );
+            }
             // Hourly sorts its few buckets; the others must read events in index order.
             assert!(
-                name == "hourly" || !plan.contains("TEMP B-TREE FOR ORDER BY"),
+                name.starts_with("hourly") || !plan.contains("TEMP B-TREE FOR ORDER BY"),
                 "{name} must take events in index order, not sort them: {plan}"
             );
         }

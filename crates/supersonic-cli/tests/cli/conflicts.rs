@@ -16,9 +16,16 @@ fn a_conflict_made_offline_is_kept_listed_everywhere_and_resolved_once() {
     p.daemon.as_mut().unwrap().stop();
     write(&p.a_dir.join("todo.md"), "- oat milk (alpha)\n");
     write(&p.b_dir.join("todo.md"), "- soy milk (beta)\n");
+    // Read while the daemons work: a failed read counts as "not yet" (and says why in the log).
+    let last_message = |dir: &std::path::Path| {
+        let out = p.sb.git_output(dir, &["log", "-1", "--format=%B"]);
+        if !out.status.success() {
+            eprintln!("git log in {}: {}", dir.display(), String::from_utf8_lossy(&out.stderr));
+        }
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
     wait_until("both devices to commit their edit locally", CONVERGE, || {
-        p.sb.git(&p.a_dir, &["log", "-1", "--format=%B"]).contains("todo.md")
-            && p.sb.git(&p.b_dir, &["log", "-1", "--format=%B"]).contains("todo.md")
+        last_message(&p.a_dir).contains("todo.md") && last_message(&p.b_dir).contains("todo.md")
     });
     p.daemon.as_mut().unwrap().restart();
     wait_until("both trees to hold both versions", CONVERGE, || {

@@ -251,3 +251,35 @@ fn freshness_alerts_are_raised_once_and_cleared_when_the_remote_is_back() {
     assert!(cleared.contains(&("remote_unreached".into(), true)), "{cleared:?}");
     assert!(folder.status().stale.is_empty());
 }
+
+#[test]
+fn a_change_is_pushed_without_a_fetch_unless_the_remote_moved() {
+    let f = Fixture::new();
+    let bus = EventBus::default();
+    let mut folder = folder(&f, &bus);
+    write(&f.dir.join("a.md"), "one\n");
+    folder.cycle(Some(Batch::Full), Trigger::Manual).unwrap();
+    let fetch_head = f.dir.join(".git/FETCH_HEAD");
+    let fetched_at = || std::fs::metadata(&fetch_head).and_then(|m| m.modified()).ok();
+    let before = fetched_at();
+
+    // Nobody else pushed: one push, no fetch.
+    write(&f.dir.join("a.md"), "two\n");
+    let report = folder.cycle(Some(Batch::Full), Trigger::Changes).unwrap();
+    assert!(report.pushed && !report.pulled, "{report:?}");
+    assert_eq!(fetched_at(), before, "no fetch when the push went through");
+    assert_eq!(f.sb.git(&f.remote, &["show", "main:a.md"]), "two");
+
+    // Another device pushed meanwhile: the push is refused, then fetch, merge, push.
+    let peer = f.sb.clone(f.remote.to_str().unwrap(), "peer");
+    write(&peer.join("b.md"), "from the peer\n");
+    f.sb.git(&peer, &["add", "-A"]);
+    f.sb.git(&peer, &["commit", "-qm", "peer"]);
+    f.sb.git(&peer, &["push", "-q", "origin", "HEAD:main"]);
+    write(&f.dir.join("a.md"), "three\n");
+    let report = folder.cycle(Some(Batch::Full), Trigger::Changes).unwrap();
+    assert!(report.pushed && report.pulled, "{report:?}");
+    assert_eq!(f.sb.git(&f.remote, &["show", "main:a.md"]), "three");
+    assert_eq!(f.sb.git(&f.remote, &["show", "main:b.md"]), "from the peer");
+    assert_eq!(std::fs::read_to_string(f.dir.join("b.md")).unwrap(), "from the peer\n");
+}

@@ -1,5 +1,6 @@
 //! The git module on real repositories.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use supersonic_core::batcher::Batch;
@@ -291,4 +292,61 @@ fn history_walks_over_a_missing_commit_fail_instead_of_looping() {
     // A walk that retried its failing step forever (it once did) never answers.
     let counting_failed = rx.recv_timeout(Duration::from_secs(60)).expect("the walks return");
     assert!(counting_failed, "a walk over missing objects is an error, not a count");
+}
+
+#[test]
+fn a_burst_of_new_files_is_committed_through_one_pack_with_secrets_still_held_back() {
+    let mut f = Fixture::new();
+    write(&f.dir.join("old.txt"), "tracked before the burst\n");
+    f.full_snapshot();
+    let mut expected = BTreeMap::new();
+    for i in 0..600 {
+        let (rel, content) =
+            (format!("burst/d{}/f{i}.txt", i % 7), format!("file {i}\n").repeat(i));
+        write(&f.dir.join(&rel), &content);
+        expected.insert(rel, content);
+    }
+    std::fs::set_permissions(
+        f.dir.join("burst/d0/f0.txt"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    write(&f.dir.join("burst/id_ed25519"), "not really a key\n");
+    let snap = f.full_snapshot();
+    assert!(snap.commit.is_some());
+    assert_eq!(snap.files_changed, 600, "every new file but the held one");
+    assert_eq!(snap.held.len(), 1, "{:?}", snap.held);
+    assert!(snap.held[0].0.ends_with("id_ed25519"));
+    let packs: Vec<_> = std::fs::read_dir(f.dir.join(".git/objects/pack"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().extension().is_some_and(|x| x == "pack"))
+        .collect();
+    assert_eq!(packs.len(), 1, "the burst went into one pack");
+    f.sb.fsck(&f.dir);
+    // git agrees with every blob and sees a clean tree (index stat data match the files).
+    for (rel, content) in &expected {
+        assert_eq!(&f.sb.git(&f.dir, &["show", &format!("HEAD:{rel}")]), content.trim_end());
+    }
+    let status = f.sb.git(&f.dir, &["status", "--porcelain"]);
+    assert_eq!(status, "?? burst/id_ed25519", "only the held file is left out");
+    let mode = f.sb.git(&f.dir, &["ls-tree", "HEAD", "burst/d0/f0.txt"]);
+    assert!(mode.starts_with("100755"), "the executable bit is kept: {mode}");
+}
+
+#[test]
+fn a_burst_under_gitattributes_is_staged_the_ordinary_way() {
+    let mut f = Fixture::new();
+    write(&f.dir.join(".gitattributes"), "*.txt text eol=lf\n");
+    f.full_snapshot();
+    for i in 0..300 {
+        write(&f.dir.join(format!("b/f{i}.txt")), &format!("line {i}\r\n"));
+    }
+    let snap = f.full_snapshot();
+    assert_eq!(snap.files_changed, 300);
+    let packs = std::fs::read_dir(f.dir.join(".git/objects/pack")).unwrap().count();
+    assert_eq!(packs, 0, "no pack: the attributes may filter content");
+    let stored = f.sb.git_output(&f.dir, &["show", "HEAD:b/f7.txt"]).stdout;
+    assert_eq!(stored, b"line 7\n", "CRLF normalised by the attribute, as git would");
+    f.sb.fsck(&f.dir);
 }

@@ -395,7 +395,7 @@ fn migrations_are_idempotent_when_opened_twice() {
     assert_eq!(h.recent(None, 10).unwrap().len(), 1, "reopening keeps the rows");
     drop(h);
     let version = user_version(&path);
-    assert_eq!(version, 1, "one migration, applied once");
+    assert_eq!(version, 2, "two migrations (events, hourly rollup), each applied once");
     History::open(&path).unwrap();
     assert_eq!(user_version(&path), version, "a third open migrates nothing");
 }
@@ -443,6 +443,161 @@ fn history_can_move_to_another_thread() {
     let h = History::open(&db_path(&dir)).unwrap();
     let rows = std::thread::spawn(move || h.recent(None, 1).unwrap()).join().unwrap();
     assert!(rows.is_empty());
+}
+
+/// Stats and hourly buckets computed the slow way, from every row `recent` returns: what the
+/// rollup-backed queries must agree with.
+fn brute_force(
+    h: &History,
+    folder: Option<&str>,
+    since: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> (Stats, Vec<HourBucket>) {
+    let rows: Vec<_> = h
+        .recent(folder, usize::MAX >> 1)
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.timestamp >= since)
+        .collect();
+    let of = |t: &'static str| rows.iter().filter(move |r| r.event_type == t);
+    let ok = of(SYNC_SUCCESS).count() as u64;
+    let failed = of(SYNC_FAILURE).count() as u64;
+    let durations: Vec<f64> = of(SYNC_SUCCESS).filter_map(|r| r.duration_sec).collect();
+    let avg = if durations.is_empty() {
+        0.0
+    } else {
+        (durations.iter().sum::<f64>() / durations.len() as f64 * 100.0).round() / 100.0
+    };
+    let last = |t: &'static str| {
+        of(t)
+            .map(|r| r.timestamp)
+            .max()
+            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
+    };
+    let stats = Stats {
+        total_syncs: ok + failed,
+        successful_syncs: ok,
+        failed_syncs: failed,
+        success_rate: if ok + failed == 0 {
+            0.0
+        } else {
+            (1000.0 * ok as f64 / (ok + failed) as f64).round() / 10.0
+        },
+        avg_duration_sec: avg,
+        total_files_changed: of(SYNC_SUCCESS).filter_map(|r| r.files_changed).sum::<i64>() as u64,
+        rate_limit_hits: of(RATE_LIMIT_HIT).count() as u64,
+        last_success: last(SYNC_SUCCESS),
+        last_failure: last(SYNC_FAILURE),
+    };
+    let hour_ms = 3_600_000;
+    let first = since.timestamp_millis().div_euclid(hour_ms) * hour_ms;
+    let buckets = (now.timestamp_millis().div_euclid(hour_ms) - first / hour_ms) + 1;
+    let hourly = (0..buckets)
+        .map(|n| {
+            let start = first + n * hour_ms;
+            let in_hour = |t: &'static str| {
+                of(t)
+                    .filter(|r| {
+                        let ms = r.timestamp.timestamp_millis();
+                        ms >= start && ms < start + hour_ms
+                    })
+                    .count() as u64
+            };
+            let label = DateTime::from_timestamp_millis(start)
+                .unwrap()
+                .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true);
+            bucket(&label, in_hour(SYNC_SUCCESS), in_hour(SYNC_FAILURE))
+        })
+        .collect();
+    (stats, hourly)
+}
+
+#[test]
+fn rollup_backed_figures_equal_a_brute_force_count_through_records_prunes_and_clears() {
+    use rand::{Rng, SeedableRng};
+    let dir = tempfile::tempdir().unwrap();
+    let h = History::open(&db_path(&dir)).unwrap();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(0x5eed);
+    let now = at(NOW);
+    let types = [SYNC_SUCCESS, SYNC_SUCCESS, SYNC_FAILURE, RATE_LIMIT_HIT, SYNC_START, "commit"];
+    let check = |h: &History, step: &str| {
+        // Windows starting on, just after and just before hour boundaries, and mid-hour.
+        for since_min in [0, 1, 59, 60, 61, 150, 24 * 60, 24 * 60 + 7, 72 * 60 + 30] {
+            let since = now - chrono::Duration::minutes(since_min);
+            for folder in [None, Some("docs"), Some("music")] {
+                let (stats, hourly) = brute_force(h, folder, since, now);
+                let mut got = h.stats(folder, since).unwrap();
+                // Rounding to 2 decimals of sums taken in another order may differ by one unit.
+                if (got.avg_duration_sec - stats.avg_duration_sec).abs() <= 0.0100001 {
+                    got.avg_duration_sec = stats.avg_duration_sec;
+                }
+                assert_eq!(got, stats, "{step}: stats of {folder:?} since {since}");
+                assert_eq!(
+                    h.hourly(folder, since, now).unwrap(),
+                    hourly,
+                    "{step}: hourly of {folder:?} since {since}"
+                );
+            }
+        }
+    };
+    for round in 0..4 {
+        let batch: Vec<HistoryEvent> = (0..400)
+            .map(|_| {
+                let back_ms = rng.random_range(0..80 * 3_600_000_i64);
+                let mut ev = HistoryEvent::new(
+                    ["docs", "music"][rng.random_range(0..2)],
+                    types[rng.random_range(0..types.len())],
+                    now - chrono::Duration::milliseconds(back_ms),
+                );
+                if rng.random_bool(0.8) {
+                    ev.duration_sec = Some(f64::from(rng.random_range(1..5000)) / 100.0);
+                }
+                if rng.random_bool(0.7) {
+                    ev.files_changed = Some(rng.random_range(0..50));
+                }
+                ev
+            })
+            .collect();
+        if round % 2 == 0 {
+            h.record_batch(&batch).unwrap();
+        } else {
+            for ev in &batch {
+                h.record(ev).unwrap();
+            }
+        }
+        check(&h, &format!("round {round} recorded"));
+        h.prune(600 + 100 * round, 3, now).unwrap();
+        check(&h, &format!("round {round} pruned"));
+    }
+    h.clear(Some("music")).unwrap();
+    check(&h, "music cleared");
+    h.clear(None).unwrap();
+    check(&h, "all cleared");
+}
+
+#[test]
+fn a_version_1_database_gets_its_rollup_filled_from_the_existing_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = db_path(&dir);
+    let expected = {
+        let h = fixture_history(&dir);
+        (h.stats(None, at(SINCE)).unwrap(), h.hourly(Some("docs"), at(SINCE), at(NOW)).unwrap())
+    };
+    // Take the file back to schema 1: no rollup, no triggers.
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch(
+        "DROP TRIGGER events_hourly_insert; DROP TRIGGER events_hourly_delete; \
+         DROP TABLE hourly; PRAGMA user_version = 1;",
+    )
+    .unwrap();
+    drop(conn);
+    let h = History::open(&path).unwrap();
+    assert_eq!(user_version(&path), 2);
+    assert_eq!(
+        (h.stats(None, at(SINCE)).unwrap(), h.hourly(Some("docs"), at(SINCE), at(NOW)).unwrap()),
+        expected,
+        "the migration fills the rollup from the rows already there"
+    );
 }
 
 fn user_version(path: &Path) -> i64 {
