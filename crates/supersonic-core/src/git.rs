@@ -16,6 +16,8 @@
 //!   old HEAD and files that the next snapshot sees as changes: nothing is lost.
 //! - Merges are done in memory (no `MERGE_HEAD`), so a crash never leaves a half-done merge of
 //!   ours behind; any merge or rebase state in the repo is the user's, and the engine waits.
+//! - Every commit goes through one writer (`write_commit`), which signs it when the repo's git
+//!   config asks for signing ([`crate::signing`]) and writes nothing when signing fails.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -414,17 +416,80 @@ impl GitRepo {
         let message = commit_message(&changes, identity);
         let sig = self.signature(identity)?;
         let parents: Vec<&git2::Commit> = head_commit.iter().collect();
-        let oid = self
-            .repo
-            .commit(Some(&self.branch_ref()), &sig, &sig, &message, &new_tree, &parents)
-            .map_err(|e| match e.code() {
-                git2::ErrorCode::Modified | git2::ErrorCode::Locked => {
-                    Error::Busy(format!("the branch moved while committing: {}", e.message()))
-                }
-                _ => Error::git("commit")(e),
-            })?;
+        let oid = self.write_commit(true, &sig, &message, &new_tree, &parents, "commit")?;
         let Holds { skipped, held, .. } = holds;
         Ok(Snapshot { commit: Some(oid), files_changed: changes.len(), skipped, held })
+    }
+
+    /// Writes a commit of `tree` on `parents` by `sig`, signed when the repository's effective
+    /// git config asks for it (`commit.gpgsign`, see [`crate::signing`]), and returns it. With
+    /// `move_branch`, the branch then moves to it, but only from its first parent (or from
+    /// nothing, for the first commit): a branch moved meanwhile is [`Error::Busy`].
+    ///
+    /// Signing fails closed: when it is asked for and fails, no commit is written at all.
+    fn write_commit(
+        &self,
+        move_branch: bool,
+        sig: &Signature<'_>,
+        message: &str,
+        tree: &git2::Tree<'_>,
+        parents: &[&git2::Commit<'_>],
+        context: &str,
+    ) -> Result<Oid> {
+        let busy = |e: git2::Error| match e.code() {
+            git2::ErrorCode::Modified | git2::ErrorCode::Locked | git2::ErrorCode::Exists => {
+                Error::Busy(format!("the branch moved while committing: {}", e.message()))
+            }
+            _ => Error::git(context)(e),
+        };
+        let branch = self.branch_ref();
+        let Some(signer) = self.signer()? else {
+            let update = move_branch.then_some(branch.as_str());
+            return self.repo.commit(update, sig, sig, message, tree, parents).map_err(busy);
+        };
+        let buffer = self
+            .repo
+            .commit_create_buffer(sig, sig, message, tree, parents)
+            .map_err(Error::git(context))?;
+        let buffer = buffer.as_str().ok_or_else(|| {
+            Error::Invalid(format!("{context}: the commit is not UTF-8 and cannot be signed"))
+        })?;
+        let committer =
+            format!("{} <{}>", sig.name().unwrap_or_default(), sig.email().unwrap_or_default());
+        let signature = signer.sign(buffer, &committer, &self.workdir)?;
+        let oid = self.repo.commit_signed(buffer, &signature, None).map_err(Error::git(context))?;
+        if move_branch {
+            let summary = message.lines().next().unwrap_or_default();
+            let moved = match parents.first() {
+                Some(parent) => self.repo.reference_matching(
+                    &branch,
+                    oid,
+                    true,
+                    parent.id(),
+                    &format!("commit: {summary}"),
+                ),
+                None => self.repo.reference(
+                    &branch,
+                    oid,
+                    false,
+                    &format!("commit (initial): {summary}"),
+                ),
+            };
+            moved.map_err(busy)?;
+            if self.repo.head().is_err() {
+                self.repo.set_head(&branch).map_err(Error::git("set HEAD"))?;
+            }
+        }
+        Ok(oid)
+    }
+
+    /// Returns how commits are to be signed, read from the repository's effective git config
+    /// (system, global, local: what `git commit` would use) at the moment of committing, so a
+    /// fixed config applies to the next commit without a restart.
+    fn signer(&self) -> Result<Option<crate::signing::Signer>> {
+        let mut config = self.repo.config().map_err(Error::git("read the git config"))?;
+        let config = config.snapshot().map_err(Error::git("read the git config"))?;
+        crate::signing::Signer::from_config(|key| config.get_string(key).ok(), &self.workdir)
     }
 
     /// Returns every path whose working-tree state differs from the index or HEAD (full
@@ -813,10 +878,7 @@ impl GitRepo {
             let json = serde_json::to_string(r).expect("a resolution serialises");
             message.push_str(&format!("{}{json}\n", conflicts::TRAILER));
         }
-        let merge = self
-            .repo
-            .commit(None, &sig, &sig, &message, &tree, &[&lc, &rc])
-            .map_err(Error::git("commit merge"))?;
+        let merge = self.write_commit(false, &sig, &message, &tree, &[&lc, &rc], "commit merge")?;
         let files = self.checkout_and_move(Some(local), merge, "merge")?;
         Ok(Integration::Merged { commit: merge, files, conflicts: resolutions })
     }
@@ -1359,10 +1421,14 @@ impl GitRepo {
         message = message.replacen("sync:", "undo last sync:", 1);
         let sig = self.signature(identity)?;
         let head_commit = self.repo.find_commit(head).map_err(Error::git("read HEAD"))?;
-        let commit = self
-            .repo
-            .commit(None, &sig, &sig, &message, &new_tree, &[&head_commit])
-            .map_err(Error::git("commit the undo"))?;
+        let commit = self.write_commit(
+            false,
+            &sig,
+            &message,
+            &new_tree,
+            &[&head_commit],
+            "commit the undo",
+        )?;
         self.checkout_and_move(Some(head), commit, "undo last sync")?;
         self.clear_undo_point();
         Ok(UndoOutcome { commit: commit.to_string(), files: changes.len() })
