@@ -961,6 +961,33 @@ impl GitRepo {
                             r.note = Some("merged cleanly; no markers needed".into());
                         }
                     }
+                    Strategy::Command => {
+                        let command = ctx.policy.command_for(&path).unwrap_or_default();
+                        match self.command_merge(
+                            command,
+                            &conflict.ancestor,
+                            &ours,
+                            &theirs,
+                            &path,
+                            ctx.policy,
+                        )? {
+                            Ok(blob) => {
+                                let mut entry = dup(&ours);
+                                entry.id = blob;
+                                index.add(&stage0(entry, None)).map_err(Error::git("command"))?;
+                                r.result = Some(blob.to_string());
+                                r.note = Some(format!("merged by `{}`", command[0]));
+                            }
+                            Err(why) => {
+                                tracing::warn!(
+                                    "{}: merge command for {path} failed, keeping both \
+                                     versions: {why}",
+                                    self.workdir.display()
+                                );
+                                fallback(&mut r, &why);
+                            }
+                        }
+                    }
                     _ => {}
                 }
                 match r.strategy {
@@ -997,7 +1024,7 @@ impl GitRepo {
                             r.copy = Some(copy);
                         }
                     }
-                    Strategy::Union | Strategy::Markers => {}
+                    Strategy::Union | Strategy::Markers | Strategy::Command => {}
                 }
                 out.push(r);
             }
@@ -1161,6 +1188,36 @@ impl GitRepo {
                 e.file_size = 0;
                 Ok(e)
             }
+        }
+    }
+
+    /// Runs the rule's merge `command` on the three versions (see
+    /// [`conflicts::run_merge_command`]) and returns the merged blob, or why it failed (the
+    /// caller falls back to `ask`). Errors reading or writing the repository are the outer
+    /// `Err`.
+    fn command_merge(
+        &self,
+        command: &[String],
+        ancestor: &Option<IndexEntry>,
+        ours: &IndexEntry,
+        theirs: &IndexEntry,
+        path: &str,
+        policy: &Policy,
+    ) -> Result<std::result::Result<Oid, String>> {
+        let read = |oid: Oid| -> Result<Vec<u8>> {
+            Ok(self.repo.find_blob(oid).map_err(Error::git("read blob"))?.content().to_vec())
+        };
+        let base = match ancestor {
+            Some(a) => read(a.id)?,
+            None => Vec::new(),
+        };
+        let (local, remote) = (read(ours.id)?, read(theirs.id)?);
+        let input = conflicts::MergeInput { base: &base, local: &local, remote: &remote, path };
+        let merged =
+            conflicts::run_merge_command(command, input, &self.workdir, policy.command_timeout);
+        match merged {
+            Ok(bytes) => Ok(Ok(self.repo.blob(&bytes).map_err(Error::git("write blob"))?)),
+            Err(why) => Ok(Err(why)),
         }
     }
 

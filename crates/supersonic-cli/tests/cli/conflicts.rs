@@ -74,3 +74,22 @@ fn a_bad_conflict_rule_names_its_key() {
     assert!(!out.status.success());
     assert!(err.contains("conflicts.rules[0].strategy") && err.contains("sometimes"), "{err}");
 }
+
+#[test]
+fn strategy_command_without_a_command_names_the_field() {
+    let sb = Sandbox::new();
+    let remote = sb.bare_remote("r");
+    let dev = Device::new(&sb, &bin(), "alpha");
+    let dir = sb.path().join("notes");
+    write(
+        &dir.join(".supersonic-sync.conf"),
+        "conflicts:\n  rules:\n    - pattern: \"*.json\"\n      strategy: command\n",
+    );
+    let out = dev.run(&["init", dir.to_str().unwrap(), "--remote", remote.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "a rule that cannot run must be refused");
+    assert!(err.contains(".supersonic-sync.conf"), "names the file: {err}");
+    assert!(err.contains("conflicts.rules[0].command"), "names the field: {err}");
+    assert!(err.contains("strategy: command` needs the command"), "says what is missing: {err}");
+    assert!(!dir.join(".git").exists(), "nothing was created");
+}
