@@ -93,3 +93,47 @@ fn strategy_command_without_a_command_names_the_field() {
     assert!(err.contains("strategy: command` needs the command"), "says what is missing: {err}");
     assert!(!dir.join(".git").exists(), "nothing was created");
 }
+
+#[test]
+fn a_merge_command_resolves_an_offline_conflict_between_daemons() {
+    use std::os::unix::fs::PermissionsExt;
+    let mut p = Pair::new(RemoteKind::GitDaemon);
+    let driver = p.sb.path().join("concat-merge");
+    write(&driver, "#!/bin/sh\ncat \"$2\" \"$3\" > \"$2.new\" && mv \"$2.new\" \"$2\"\n");
+    std::fs::set_permissions(&driver, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let conf = format!(
+        "conflicts:\n  rules:\n    - pattern: \"*.md\"\n      strategy: command\n      \
+         command: [\"{}\", \"%O\", \"%A\", \"%B\", \"%P\"]\n",
+        driver.display()
+    );
+    // The same file on both sides: it travels with the folder and never conflicts itself.
+    write(&p.a_dir.join(".supersonic-sync.conf"), &conf);
+    write(&p.b_dir.join(".supersonic-sync.conf"), &conf);
+    write(&p.a_dir.join("todo.md"), "- milk\n");
+    p.start();
+    p.wait_converged("the base file to reach beta");
+    p.daemon.as_mut().unwrap().stop();
+    write(&p.a_dir.join("todo.md"), "- oat milk (alpha)\n");
+    write(&p.b_dir.join("todo.md"), "- soy milk (beta)\n");
+    wait_until("both devices to commit their edit locally", CONVERGE, || {
+        p.sb.git(&p.a_dir, &["log", "-1", "--format=%B"]).contains("todo.md")
+            && p.sb.git(&p.b_dir, &["log", "-1", "--format=%B"]).contains("todo.md")
+    });
+    p.daemon.as_mut().unwrap().restart();
+    let merged = |t: &std::collections::BTreeMap<String, Vec<u8>>| {
+        let text = String::from_utf8_lossy(t.get("todo.md")?).into_owned();
+        let mut lines: Vec<&str> = text.lines().collect();
+        lines.sort();
+        (lines == ["- oat milk (alpha)", "- soy milk (beta)"]).then_some(text)
+    };
+    wait_until("both devices to hold the command's merge", CONVERGE, || {
+        let t = tree(&p.a_dir);
+        t == tree(&p.b_dir) && t.len() == 2 && merged(&t).is_some()
+    });
+    let text = merged(&tree(&p.a_dir)).unwrap();
+    let on_remote = p.sb.git(&p.remote_path, &["show", "main:todo.md"]);
+    assert_eq!(format!("{on_remote}\n"), text, "the remote holds the merge too");
+    assert!(pending(&p.a).is_empty() && pending(&p.b).is_empty(), "nothing left to decide");
+    let log = p.sb.git(&p.remote_path, &["log", "--merges", "--format=%B", "main"]);
+    assert!(log.contains("C todo.md (content, command)"), "recorded with the strategy: {log}");
+}
