@@ -106,6 +106,10 @@ pub struct GitSettings {
     pub user: Option<String>,
     /// Author email of sync commits (default: the repo's `user.email`).
     pub email: Option<String>,
+    /// Whether the engine's commits are signed: true signs them as if the git config said
+    /// `commit.gpgsign = true` (key, format and program still come from the git config), false
+    /// never signs; unset, the git config decides.
+    pub sign: Option<bool>,
 }
 
 /// The seed's `sync:` section plus the engine's timing knobs.

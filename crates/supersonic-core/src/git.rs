@@ -57,6 +57,8 @@ pub struct Identity {
     pub user: Option<String>,
     /// Configured author email (else the repo's `user.email`).
     pub email: Option<String>,
+    /// Whether commits are signed (`git.sign`); None: as the repo's git config says.
+    pub sign: Option<bool>,
 }
 
 /// Limits that decide what a snapshot may commit.
@@ -414,23 +416,23 @@ impl GitRepo {
         }
         index.write().map_err(Error::git("write index"))?;
         let message = commit_message(&changes, identity);
-        let sig = self.signature(identity)?;
         let parents: Vec<&git2::Commit> = head_commit.iter().collect();
-        let oid = self.write_commit(true, &sig, &message, &new_tree, &parents, "commit")?;
+        let oid = self.write_commit(identity, true, &message, &new_tree, &parents, "commit")?;
         let Holds { skipped, held, .. } = holds;
         Ok(Snapshot { commit: Some(oid), files_changed: changes.len(), skipped, held })
     }
 
-    /// Writes a commit of `tree` on `parents` by `sig`, signed when the repository's effective
-    /// git config asks for it (`commit.gpgsign`, see [`crate::signing`]), and returns it. With
+    /// Writes a commit of `tree` on `parents` by `identity`, signed when the repository's
+    /// effective git config asks for it (`commit.gpgsign`, or the folder's `git.sign`; see
+    /// [`crate::signing`]), and returns it. With
     /// `move_branch`, the branch then moves to it, but only from its first parent (or from
     /// nothing, for the first commit): a branch moved meanwhile is [`Error::Busy`].
     ///
     /// Signing fails closed: when it is asked for and fails, no commit is written at all.
     fn write_commit(
         &self,
+        identity: &Identity,
         move_branch: bool,
-        sig: &Signature<'_>,
         message: &str,
         tree: &git2::Tree<'_>,
         parents: &[&git2::Commit<'_>],
@@ -443,7 +445,8 @@ impl GitRepo {
             _ => Error::git(context)(e),
         };
         let branch = self.branch_ref();
-        let Some(signer) = self.signer()? else {
+        let sig = &self.signature(identity)?;
+        let Some(signer) = self.signer(identity.sign)? else {
             let update = move_branch.then_some(branch.as_str());
             return self.repo.commit(update, sig, sig, message, tree, parents).map_err(busy);
         };
@@ -485,11 +488,16 @@ impl GitRepo {
 
     /// Returns how commits are to be signed, read from the repository's effective git config
     /// (system, global, local: what `git commit` would use) at the moment of committing, so a
-    /// fixed config applies to the next commit without a restart.
-    fn signer(&self) -> Result<Option<crate::signing::Signer>> {
+    /// fixed config applies to the next commit without a restart. `sign` (the folder's
+    /// `git.sign`), when set, overrides `commit.gpgsign`.
+    fn signer(&self, sign: Option<bool>) -> Result<Option<crate::signing::Signer>> {
         let mut config = self.repo.config().map_err(Error::git("read the git config"))?;
         let config = config.snapshot().map_err(Error::git("read the git config"))?;
-        crate::signing::Signer::from_config(|key| config.get_string(key).ok(), &self.workdir)
+        let get = |key: &str| match (key, sign) {
+            ("commit.gpgsign", Some(sign)) => Some(sign.to_string()),
+            _ => config.get_string(key).ok(),
+        };
+        crate::signing::Signer::from_config(get, &self.workdir)
     }
 
     /// Returns every path whose working-tree state differs from the index or HEAD (full
@@ -865,7 +873,6 @@ impl GitRepo {
         }
         let tree_oid = index.write_tree_to(&self.repo).map_err(Error::git("write merge tree"))?;
         let tree = self.repo.find_tree(tree_oid).map_err(Error::git("read merge tree"))?;
-        let sig = self.signature(identity)?;
         let mut message = format!("sync: merge remote changes on {}\n", identity.device.name);
         if !resolutions.is_empty() {
             message.push_str("\nConflicts:\n");
@@ -878,7 +885,8 @@ impl GitRepo {
             let json = serde_json::to_string(r).expect("a resolution serialises");
             message.push_str(&format!("{}{json}\n", conflicts::TRAILER));
         }
-        let merge = self.write_commit(false, &sig, &message, &tree, &[&lc, &rc], "commit merge")?;
+        let merge =
+            self.write_commit(identity, false, &message, &tree, &[&lc, &rc], "commit merge")?;
         let files = self.checkout_and_move(Some(local), merge, "merge")?;
         Ok(Integration::Merged { commit: merge, files, conflicts: resolutions })
     }
@@ -1476,11 +1484,10 @@ impl GitRepo {
         let changes = self.describe_diff(Some(&head_tree), &new_tree)?;
         let mut message = commit_message(&changes, identity);
         message = message.replacen("sync:", "undo last sync:", 1);
-        let sig = self.signature(identity)?;
         let head_commit = self.repo.find_commit(head).map_err(Error::git("read HEAD"))?;
         let commit = self.write_commit(
+            identity,
             false,
-            &sig,
             &message,
             &new_tree,
             &[&head_commit],
@@ -2147,6 +2154,7 @@ mod tests {
             device: crate::device::Device { id: "0123456789abcdef".into(), name: "pc".into() },
             user: None,
             email: None,
+            sign: None,
         };
         let evil = "a\nSync-Device-Id: ffffffffffffffff".to_string();
         let msg = commit_message(&[('A', evil), ('M', "plain name.txt".into())], &identity);

@@ -27,12 +27,13 @@ pub struct Finished {
 }
 
 impl Finished {
-    /// Returns the first non-empty line of stderr (for messages), or a description of the exit.
+    /// Returns the first non-empty line of stderr (for messages; gpg's `[GNUPG:]` status lines
+    /// are machine talk and skipped), or a description of the exit.
     pub fn reason(&self) -> String {
         String::from_utf8_lossy(&self.stderr)
             .lines()
             .map(str::trim)
-            .find(|l| !l.is_empty())
+            .find(|l| !l.is_empty() && !l.starts_with("[GNUPG:]"))
             .map(str::to_string)
             .unwrap_or_else(|| match self.status.code() {
                 Some(code) => format!("exit status {code}"),

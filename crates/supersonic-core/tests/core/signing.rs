@@ -165,3 +165,123 @@ fn a_missing_signing_key_stops_the_folder_without_an_unsigned_commit() {
     let shown = f.sb.git(&f.remote, &["show", "--format=", "--name-only", "main"]);
     assert_eq!(shown, "edit.md", "the signed commit carries the edit");
 }
+
+/// A GnuPG home in the sandbox whose agent is stopped when dropped.
+struct GnuPg {
+    home: PathBuf,
+    /// `gpg` bound to that home, for `gpg.program` (git passes it the same arguments).
+    program: PathBuf,
+}
+
+impl GnuPg {
+    fn new(sb: &Sandbox, uid: &str) -> Option<GnuPg> {
+        if std::process::Command::new("gpg").arg("--version").output().is_err() {
+            eprintln!("gpg is not installed: skipping the OpenPGP test");
+            return None;
+        }
+        let home = sb.path().join("gnupg");
+        std::fs::create_dir_all(&home).unwrap();
+        let mut perms = std::fs::metadata(&home).unwrap().permissions();
+        std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o700);
+        std::fs::set_permissions(&home, perms).unwrap();
+        let program = sb.path().join("gpg-sandboxed");
+        write(&program, &format!("#!/bin/sh\nexec gpg --homedir '{}' \"$@\"\n", home.display()));
+        let mut perms = std::fs::metadata(&program).unwrap().permissions();
+        std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+        std::fs::set_permissions(&program, perms).unwrap();
+        let gpg = GnuPg { home, program };
+        let out = std::process::Command::new(&gpg.program)
+            .args(["--batch", "--pinentry-mode", "loopback", "--passphrase", ""])
+            .args(["--quick-generate-key", uid, "ed25519", "sign", "never"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "gpg key: {}", String::from_utf8_lossy(&out.stderr));
+        Some(gpg)
+    }
+}
+
+impl Drop for GnuPg {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("gpgconf")
+            .arg("--homedir")
+            .arg(&self.home)
+            .args(["--kill", "gpg-agent"])
+            .output();
+    }
+}
+
+#[test]
+fn openpgp_signing_uses_the_committer_identity_when_no_key_is_named() {
+    let sb = Sandbox::new();
+    let remote = sb.bare_remote("r");
+    // identity("alpha") commits as `alpha user <alpha@example.com>`: git's default key.
+    let Some(gpg) = GnuPg::new(&sb, "alpha user <alpha@example.com>") else { return };
+    let mut a = Dev::new(&sb, &remote, "alpha");
+    sb.git(&a.dir, &["config", "gpg.program", gpg.program.to_str().unwrap()]);
+    sb.git(&a.dir, &["config", "commit.gpgsign", "true"]);
+    write(&a.dir.join("n.md"), "one\n");
+    a.sync();
+    write(&a.dir.join("n.md"), "two\n");
+    a.sync();
+    let program = format!("gpg.program={}", gpg.program.display());
+    let commits = sb.git(&remote, &["rev-list", "main"]);
+    assert_eq!(commits.lines().count(), 2);
+    for c in commits.lines() {
+        let out = sb.git_output(&remote, &["-c", &program, "verify-commit", "--raw", c]);
+        let status = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success() && status.contains("GOODSIG"), "{c}: {status}");
+    }
+    let raw = sb.git(&remote, &["cat-file", "commit", "main"]);
+    assert!(raw.contains("\ngpgsig -----BEGIN PGP SIGNATURE-----\n"), "{raw}");
+
+    // A key gpg does not have: the folder's next commit is refused, nothing unsigned is made.
+    sb.git(&a.dir, &["config", "user.signingkey", "nobody@nowhere.invalid"]);
+    write(&a.dir.join("n.md"), "three\n");
+    let err = a
+        .repo
+        .snapshot(
+            &supersonic_core::batcher::Batch::Full,
+            &rules(&a.dir),
+            &limits(),
+            &identity("alpha"),
+        )
+        .unwrap_err();
+    let message = err.to_string();
+    assert_eq!(err.class(), FailureClass::NeedsAttention, "{message}");
+    assert!(message.contains("user.signingkey nobody@nowhere.invalid"), "{message}");
+    assert!(!message.contains("[GNUPG:]"), "gpg's status lines stay out: {message}");
+    assert_eq!(sb.commit_count(&a.dir, "main"), 2, "no commit was made");
+}
+
+/// Commits a new file through the engine with `git.sign` set to `sign`.
+fn commit_with(f: &mut Fixture, sign: Option<bool>, file: &str) -> String {
+    write(&f.dir.join(file), "x\n");
+    let mut id = identity("alpha");
+    id.sign = sign;
+    let snap = f.repo.snapshot(&Batch::Full, &rules(&f.dir), &limits(), &id).unwrap();
+    snap.commit.unwrap().to_string()
+}
+
+#[test]
+fn the_folder_setting_git_sign_overrides_commit_gpgsign() {
+    let mut f = Fixture::new();
+    let key = ssh_key(&f.sb, "id_sync");
+    f.sb.git(&f.dir, &["config", "gpg.format", "ssh"]);
+    f.sb.git(&f.dir, &["config", "user.signingkey", key.private.to_str().unwrap()]);
+    let allowed = format!("gpg.ssh.allowedSignersFile={}", key.allowed_signers.display());
+    let verifies = |f: &Fixture, c: &str| {
+        f.sb.git_output(&f.dir, &["-c", &allowed, "verify-commit", c]).status.success()
+    };
+    // Set locally, so a developer's global commit.gpgsign cannot decide instead.
+    f.sb.git(&f.dir, &["config", "commit.gpgsign", "false"]);
+    // `git: {sign: true}` signs with the configured key although the git config says no.
+    let forced = commit_with(&mut f, Some(true), "forced.md");
+    assert!(verifies(&f, &forced), "git.sign true signs");
+    let unset = commit_with(&mut f, None, "unset.md");
+    assert!(!verifies(&f, &unset), "unset: the git config (commit.gpgsign false) decides");
+    f.sb.git(&f.dir, &["config", "commit.gpgsign", "true"]);
+    let off = commit_with(&mut f, Some(false), "off.md");
+    assert!(!verifies(&f, &off), "git.sign false never signs");
+    let on = commit_with(&mut f, None, "on.md");
+    assert!(verifies(&f, &on), "unset: the git config (signing) decides");
+}
