@@ -493,7 +493,7 @@ impl Api {
     pub fn start(&self, bus: EventBus) -> Result<EngineHandle> {
         let (app, folders) = self.load()?;
         let device = self.device(&app)?;
-        let identity = Identity { device, user: None, email: None, sign: None };
+        let identity = Identity { device, user: None, email: None, sign: false };
         let mut engine = engine::start(folders, &self.dirs, identity, bus)?;
         let api = self.clone();
         engine.watch_config(&self.dirs.app_config_file(), move || Ok(api.load()?.1))?;

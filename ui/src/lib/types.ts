@@ -295,7 +295,7 @@ export interface FolderConfig {
   branch: string;
   mode: Mode;
   paused: boolean;
-  git: { user: string | null; email: string | null; sign?: boolean | null };
+  git: { user: string | null; email: string | null; sign?: boolean };
   sync: SyncSettings;
   exclude_patterns: string[];
   metrics: {

@@ -22,7 +22,7 @@ pub fn identity(name: &str) -> Identity {
         device: Device { id: "0123456789abcdef".into(), name: name.into() },
         user: Some(format!("{name} user")),
         email: Some(format!("{name}@example.com")),
-        sign: None,
+        sign: false,
     }
 }
 

@@ -254,7 +254,7 @@ fn openpgp_signing_uses_the_committer_identity_when_no_key_is_named() {
 }
 
 /// Commits a new file through the engine with `git.sign` set to `sign`.
-fn commit_with(f: &mut Fixture, sign: Option<bool>, file: &str) -> String {
+fn commit_with(f: &mut Fixture, sign: bool, file: &str) -> String {
     write(&f.dir.join(file), "x\n");
     let mut id = identity("alpha");
     id.sign = sign;
@@ -263,7 +263,7 @@ fn commit_with(f: &mut Fixture, sign: Option<bool>, file: &str) -> String {
 }
 
 #[test]
-fn the_folder_setting_git_sign_overrides_commit_gpgsign() {
+fn the_folder_setting_git_sign_turns_signing_on_but_never_off() {
     let mut f = Fixture::new();
     let key = ssh_key(&f.sb, "id_sync");
     f.sb.git(&f.dir, &["config", "gpg.format", "ssh"]);
@@ -274,14 +274,11 @@ fn the_folder_setting_git_sign_overrides_commit_gpgsign() {
     };
     // Set locally, so a developer's global commit.gpgsign cannot decide instead.
     f.sb.git(&f.dir, &["config", "commit.gpgsign", "false"]);
-    // `git: {sign: true}` signs with the configured key although the git config says no.
-    let forced = commit_with(&mut f, Some(true), "forced.md");
-    assert!(verifies(&f, &forced), "git.sign true signs");
-    let unset = commit_with(&mut f, None, "unset.md");
-    assert!(!verifies(&f, &unset), "unset: the git config (commit.gpgsign false) decides");
+    let required = commit_with(&mut f, true, "required.md");
+    assert!(verifies(&f, &required), "git.sign true signs though git config says false");
+    let unset = commit_with(&mut f, false, "unset.md");
+    assert!(!verifies(&f, &unset), "git.sign false: the git config (false) decides");
     f.sb.git(&f.dir, &["config", "commit.gpgsign", "true"]);
-    let off = commit_with(&mut f, Some(false), "off.md");
-    assert!(!verifies(&f, &off), "git.sign false never signs");
-    let on = commit_with(&mut f, None, "on.md");
-    assert!(verifies(&f, &on), "unset: the git config (signing) decides");
+    let configured = commit_with(&mut f, false, "configured.md");
+    assert!(verifies(&f, &configured), "git.sign false cannot turn git config's signing off");
 }
