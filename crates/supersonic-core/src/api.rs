@@ -1193,15 +1193,15 @@ impl Api {
         } else {
             app.defaults.clone()
         };
-        serde_path_to_error::deserialize::<_, config::FolderSettings>(defaults).map_err(|e| {
-            config::ConfigError {
+        let defaults = serde_path_to_error::deserialize::<_, config::FolderSettings>(defaults)
+            .map_err(|e| config::ConfigError {
                 file: file.clone(),
                 line: None,
                 column: None,
                 key: Some(format!("defaults.{}", e.path())),
                 message: e.into_inner().to_string(),
-            }
-        })?;
+            })?;
+        defaults.conflicts.check(&file, "defaults")?;
         for entry in &app.folders {
             let resolved = config::resolve_folder(&file, &app, entry, &self.env)?;
             if entry.path.is_dir() {

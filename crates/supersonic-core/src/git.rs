@@ -424,9 +424,9 @@ impl GitRepo {
 
     /// Writes a commit of `tree` on `parents` by `identity`, signed when the repository's
     /// effective git config asks for it (`commit.gpgsign`, or the folder's `git.sign`; see
-    /// [`crate::signing`]), and returns it. With
-    /// `move_branch`, the branch then moves to it, but only from its first parent (or from
-    /// nothing, for the first commit): a branch moved meanwhile is [`Error::Busy`].
+    /// [`crate::signing`]), and returns it. With `move_branch`, the branch then moves to it,
+    /// but only from its first parent (or from nothing, for the first commit): a branch moved
+    /// meanwhile is [`Error::Busy`].
     ///
     /// Signing fails closed: when it is asked for and fails, no commit is written at all.
     fn write_commit(

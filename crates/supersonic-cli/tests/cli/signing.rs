@@ -63,3 +63,62 @@ fn daemons_sign_every_commit_including_the_merge_of_an_offline_conflict() {
         );
     }
 }
+
+/// An `ssh-agent` of the test's own, killed when dropped.
+struct Agent {
+    child: std::process::Child,
+    socket: PathBuf,
+}
+
+impl Agent {
+    fn start(sb: &Sandbox, key: &Path) -> Agent {
+        let socket = sb.path().join("agent.sock");
+        let child = std::process::Command::new("ssh-agent")
+            .arg("-D")
+            .arg("-a")
+            .arg(&socket)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("start ssh-agent");
+        let agent = Agent { child, socket };
+        wait_until("ssh-agent to listen", CONVERGE, || agent.socket.exists());
+        let out = std::process::Command::new("ssh-add")
+            .arg("-q")
+            .arg(key)
+            .env("SSH_AUTH_SOCK", &agent.socket)
+            .output()
+            .expect("run ssh-add");
+        assert!(out.status.success(), "ssh-add: {}", String::from_utf8_lossy(&out.stderr));
+        agent
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn a_literal_public_key_signs_through_the_ssh_agent() {
+    let sb = Sandbox::new();
+    let remote = sb.bare_remote("r");
+    let (key, allowed) = ssh_key(&sb);
+    let agent = Agent::start(&sb, &key);
+    let mut dev = Device::new(&sb, &bin(), "alpha");
+    dev.set_env("SSH_AUTH_SOCK", agent.socket.to_str().unwrap());
+    let dir = sb.path().join("notes");
+    dev.cli(&["init", dir.to_str().unwrap(), "--remote", remote.to_str().unwrap()]);
+    // As git documents it: `key::` and the public key; the private half is in the agent only.
+    let public = std::fs::read_to_string(key.with_extension("pub")).unwrap();
+    std::fs::remove_file(&key).unwrap();
+    sb.git(&dir, &["config", "gpg.format", "ssh"]);
+    sb.git(&dir, &["config", "user.signingkey", &format!("key::{}", public.trim())]);
+    sb.git(&dir, &["config", "commit.gpgsign", "true"]);
+    write(&dir.join("n.md"), "signed by the agent\n");
+    dev.cli(&["sync"]);
+    let allowed = format!("gpg.ssh.allowedSignersFile={}", allowed.display());
+    let out = sb.git_output(&remote, &["-c", &allowed, "verify-commit", "main"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
