@@ -36,7 +36,7 @@ const folder: FolderConfig = {
     secret: "***",
     format: "auto",
   },
-  conflicts: { default: "ask", rules: [], max_copies: 5 },
+  conflicts: { default: "ask", rules: [], max_copies: 5, command_timeout_sec: 10 },
   notifications: {
     enabled: true,
     failures: true,

@@ -427,6 +427,7 @@ impl Api {
                 device: device.clone(),
                 user: cfg.settings.git.user.clone(),
                 email: cfg.settings.git.email.clone(),
+                sign: cfg.settings.git.sign,
             };
             let path = cfg.path.clone();
             let outcome =
@@ -492,7 +493,7 @@ impl Api {
     pub fn start(&self, bus: EventBus) -> Result<EngineHandle> {
         let (app, folders) = self.load()?;
         let device = self.device(&app)?;
-        let identity = Identity { device, user: None, email: None };
+        let identity = Identity { device, user: None, email: None, sign: false };
         let mut engine = engine::start(folders, &self.dirs, identity, bus)?;
         let api = self.clone();
         engine.watch_config(&self.dirs.app_config_file(), move || Ok(api.load()?.1))?;
@@ -650,6 +651,7 @@ impl Api {
             device: self.device(&app)?,
             user: cfg.settings.git.user.clone(),
             email: cfg.settings.git.email.clone(),
+            sign: cfg.settings.git.sign,
         };
         let bus = EventBus::default();
         let events = bus.subscribe();
@@ -743,6 +745,7 @@ impl Api {
             device: self.device(&app)?,
             user: cfg.settings.git.user.clone(),
             email: cfg.settings.git.email.clone(),
+            sign: cfg.settings.git.sign,
         };
         let repo = GitRepo::open(&cfg.path, &cfg.branch, &cfg.remote)?;
         // A running engine may move the branch mid-way (its own cycle): the undo's checkout
@@ -1190,15 +1193,15 @@ impl Api {
         } else {
             app.defaults.clone()
         };
-        serde_path_to_error::deserialize::<_, config::FolderSettings>(defaults).map_err(|e| {
-            config::ConfigError {
+        let defaults = serde_path_to_error::deserialize::<_, config::FolderSettings>(defaults)
+            .map_err(|e| config::ConfigError {
                 file: file.clone(),
                 line: None,
                 column: None,
                 key: Some(format!("defaults.{}", e.path())),
                 message: e.into_inner().to_string(),
-            }
-        })?;
+            })?;
+        defaults.conflicts.check(&file, "defaults")?;
         for entry in &app.folders {
             let resolved = config::resolve_folder(&file, &app, entry, &self.env)?;
             if entry.path.is_dir() {

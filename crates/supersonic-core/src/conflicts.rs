@@ -5,16 +5,21 @@
 //! `conflicts:` policy (or its default): `ask` keeps both versions — the newer change keeps the
 //! path, the older moves to a conflict copy named like Syncthing's
 //! (`<stem>.sync-conflict-YYYYMMDD-HHMMSS-<device>.<ext>`) — while `newest`, `local`, `remote`,
-//! `union` and `markers` decide automatically. Every decision is written into the merge commit
-//! as a `Sync-Conflict:` trailer (which blobs, which rule), so the losing side stays recoverable,
-//! any device can list pending conflicts from the repository alone, and automatic resolutions
-//! can be undone. A conflict copy never gets a conflict copy of its own.
+//! `union` and `markers` decide automatically, and `command` hands the three versions to the
+//! rule's external merge command, called like a git merge driver (when it fails, times out or
+//! cannot start, the conflict falls back to `ask`, with the reason recorded). Every decision is
+//! written into the merge commit as a `Sync-Conflict:` trailer (which blobs, which rule), so the
+//! losing side stays recoverable, any device can list pending conflicts from the repository
+//! alone, and automatic resolutions can be undone. A conflict copy never gets a conflict copy of
+//! its own.
 //!
-//! This module holds the pure parts (naming, policy matching, union and JSON merges) and the
-//! user-facing operations on pending conflicts (list, show, resolve, undo), which write through
-//! the safe-write path: a file is only replaced if it still holds the content the user saw.
+//! This module holds the pure parts (naming, policy matching, union and JSON merges), the
+//! merge-command runner, and the user-facing operations on pending conflicts (list, show,
+//! resolve, undo), which write through the safe-write path: a file is only replaced if it still
+//! holds the content the user saw.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
@@ -73,21 +78,38 @@ pub struct Resolution {
 /// A folder's compiled conflict policy.
 #[derive(Debug)]
 pub struct Policy {
-    rules: Vec<(Gitignore, Strategy, String)>,
+    rules: Vec<Rule>,
     default: Strategy,
     /// Conflict copies kept per file.
     pub max_copies: usize,
+    /// Deadline of one merge command.
+    pub command_timeout: Duration,
+}
+
+/// One compiled rule.
+#[derive(Debug)]
+struct Rule {
+    matcher: Gitignore,
+    strategy: Strategy,
+    label: String,
+    command: Vec<String>,
 }
 
 impl Default for Policy {
     fn default() -> Self {
-        Policy { rules: Vec::new(), default: Strategy::Ask, max_copies: 5 }
+        Policy {
+            rules: Vec::new(),
+            default: Strategy::Ask,
+            max_copies: 5,
+            command_timeout: Duration::from_secs(crate::config::DEFAULT_COMMAND_TIMEOUT_SEC),
+        }
     }
 }
 
 impl Policy {
-    /// Compiles the `conflicts:` settings; a bad pattern is an error naming its key.
+    /// Compiles the `conflicts:` settings; a bad pattern or command is an error naming its key.
     pub fn compile(settings: &ConflictSettings, root: &Path, config_file: &Path) -> Result<Policy> {
+        settings.check(config_file, "")?;
         let mut rules = Vec::new();
         for (i, rule) in settings.rules.iter().enumerate() {
             let mut b = GitignoreBuilder::new(root);
@@ -102,21 +124,134 @@ impl Policy {
             };
             b.add_line(None, &rule.pattern).map_err(|e| bad(e.to_string()))?;
             let matcher = b.build().map_err(|e| bad(e.to_string()))?;
-            rules.push((matcher, rule.strategy, format!("rules[{i}] {}", rule.pattern)));
+            rules.push(Rule {
+                matcher,
+                strategy: rule.strategy,
+                label: format!("rules[{i}] {}", rule.pattern),
+                command: rule.command.clone().unwrap_or_default(),
+            });
         }
-        Ok(Policy { rules, default: settings.default, max_copies: settings.max_copies.max(1) })
+        Ok(Policy {
+            rules,
+            default: settings.default,
+            max_copies: settings.max_copies.max(1),
+            command_timeout: Duration::from_secs(settings.command_timeout_sec.max(1)),
+        })
     }
 
     /// Returns the strategy for `path` and the rule that chose it (first match wins).
     pub fn decide(&self, path: &str) -> (Strategy, String) {
+        match self.rule_for(path) {
+            Some(rule) => (rule.strategy, rule.label.clone()),
+            None => (self.default, "default".to_string()),
+        }
+    }
+
+    /// Returns the merge command (argv with placeholders) of the rule deciding `path`, when
+    /// that rule's strategy is `command`.
+    pub fn command_for(&self, path: &str) -> Option<&[String]> {
+        self.rule_for(path)
+            .filter(|r| r.strategy == Strategy::Command && !r.command.is_empty())
+            .map(|r| r.command.as_slice())
+    }
+
+    fn rule_for(&self, path: &str) -> Option<&Rule> {
         let p = Path::new(path);
-        for (matcher, strategy, label) in &self.rules {
-            if matcher.matched_path_or_any_parents(p, false).is_ignore() {
-                return (*strategy, label.clone());
+        self.rules.iter().find(|r| r.matcher.matched_path_or_any_parents(p, false).is_ignore())
+    }
+}
+
+/// The three versions of a conflicting file handed to a merge command.
+#[derive(Debug, Clone, Copy)]
+pub struct MergeInput<'a> {
+    /// The common ancestor (empty when both sides added the file).
+    pub base: &'a [u8],
+    /// This device's version.
+    pub local: &'a [u8],
+    /// The other device's version.
+    pub remote: &'a [u8],
+    /// The path in the folder.
+    pub path: &'a str,
+}
+
+/// Runs a merge `command` the way git runs a merge driver and returns the merged content.
+///
+/// The three versions are written to temporary files (private to this user, removed
+/// afterwards, named with the path's extension so a driver may pick a format from it); `%O`,
+/// `%A`, `%B` in any argument become their paths, `%P` the path in the folder, `%%` a `%`. The
+/// argv runs directly (never through a shell) in the folder's root, with `timeout` as deadline.
+/// Exit status 0 means the `%A` file holds the result; anything else (a non-zero exit, the
+/// deadline, a program that cannot start) is an `Err` with the reason, for the `ask` fallback.
+pub fn run_merge_command(
+    command: &[String],
+    input: MergeInput<'_>,
+    root: &Path,
+    timeout: Duration,
+) -> std::result::Result<Vec<u8>, String> {
+    let program = command.first().ok_or("no command configured")?;
+    let dir = tempfile::Builder::new()
+        .prefix("supersonic-merge-")
+        .tempdir()
+        .map_err(|e| format!("cannot create temporary files: {e}"))?;
+    let ext = Path::new(input.path)
+        .extension()
+        .map(|e| format!(".{}", e.to_string_lossy()))
+        .unwrap_or_default();
+    let file = |name: &str, content: &[u8]| -> std::result::Result<PathBuf, String> {
+        let path = dir.path().join(format!("{name}{ext}"));
+        std::fs::write(&path, content).map_err(|e| format!("cannot write {name}: {e}"))?;
+        Ok(path)
+    };
+    let (base, local, remote) =
+        (file("base", input.base)?, file("local", input.local)?, file("remote", input.remote)?);
+    let argv: Vec<std::ffi::OsString> = command
+        .iter()
+        .map(|arg| expand_placeholders(arg, &base, &local, &remote, input.path))
+        .collect();
+    let mut cmd = std::process::Command::new(&argv[0]);
+    cmd.args(&argv[1..]).current_dir(root);
+    let done = crate::program::run(cmd, None, timeout).map_err(|f| match f {
+        crate::program::Failure::Spawn(e) => format!("cannot run `{program}`: {e}"),
+        crate::program::Failure::TimedOut => {
+            format!("`{program}` did not finish within {} s and was killed", timeout.as_secs())
+        }
+    })?;
+    if !done.status.success() {
+        return Err(format!("`{program}` failed ({})", done.reason()));
+    }
+    std::fs::read(&local).map_err(|e| format!("`{program}` left no result in %A: {e}"))
+}
+
+/// Replaces `%O`, `%A`, `%B`, `%P` and `%%` in one argument; other `%` sequences stay as they
+/// are (as in git's merge drivers).
+fn expand_placeholders(
+    arg: &str,
+    base: &Path,
+    local: &Path,
+    remote: &Path,
+    path: &str,
+) -> std::ffi::OsString {
+    let mut out = std::ffi::OsString::new();
+    let mut chars = arg.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            out.push(c.to_string());
+            continue;
+        }
+        match chars.peek().copied() {
+            Some('O') => out.push(base),
+            Some('A') => out.push(local),
+            Some('B') => out.push(remote),
+            Some('P') => out.push(path),
+            Some('%') => out.push("%"),
+            _ => {
+                out.push("%");
+                continue;
             }
         }
-        (self.default, "default".to_string())
+        chars.next();
     }
+    out
 }
 
 /// Returns the original path of a conflict copy (`a/b.sync-conflict-…-dev.md` → `a/b.md`).
@@ -305,6 +440,17 @@ pub fn unique_name(name: &str, taken: impl Fn(&str) -> bool) -> String {
 mod tests {
     use super::*;
     use chrono::TimeZone;
+
+    #[test]
+    fn merge_command_placeholders_expand_inside_arguments() {
+        let (o, a, b) = (Path::new("/t/base.md"), Path::new("/t/local.md"), Path::new("/t/r.md"));
+        let expand = |arg| expand_placeholders(arg, o, a, b, "dir/n.md").into_string().unwrap();
+        assert_eq!(expand("--base=%O"), "--base=/t/base.md");
+        assert_eq!(expand("%A"), "/t/local.md");
+        assert_eq!(expand("%B:%P"), "/t/r.md:dir/n.md");
+        assert_eq!(expand("100%%P"), "100%P", "%% is a literal percent");
+        assert_eq!(expand("50%x%"), "50%x%", "unknown sequences stay as written");
+    }
 
     fn t() -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 11, 22, 1, 45, 30).unwrap()
@@ -772,7 +918,7 @@ pub fn resolve(
 }
 
 /// Undoes an automatic resolution: the version that lost comes back as a conflict copy (for
-/// union and markers: this device's version at the path, the other as the copy), so the
+/// union, markers and command: this device's version at the path, the other as the copy), so the
 /// conflict is pending again and nothing is lost either way.
 pub fn undo(repo: &crate::git::GitRepo, device: &str, id: &str) -> Result<ConflictView> {
     let root = repo.workdir().to_path_buf();
@@ -786,7 +932,7 @@ pub fn undo(repo: &crate::git::GitRepo, device: &str, id: &str) -> Result<Confli
         side.blob.as_deref().map(|b| repo.blob_bytes(b)).transpose()
     };
     match c.strategy {
-        Strategy::Union | Strategy::Markers => {
+        Strategy::Union | Strategy::Markers | Strategy::Command => {
             let (Some(l), Some(r)) = (blob(&c.local)?, blob(&c.remote)?) else {
                 return Err(Error::Invalid("one side was deleted; nothing to split".into()));
             };

@@ -75,6 +75,7 @@ impl Shared {
         let mut identity = self.identity.clone();
         identity.user = config.settings.git.user.clone();
         identity.email = config.settings.git.email.clone();
+        identity.sign = config.settings.git.sign;
         let opened = Folder::open(config.clone(), &self.dirs, identity, self.bus.clone()).and_then(
             |folder| {
                 let (tx, rx) = crossbeam_channel::unbounded();

@@ -16,6 +16,8 @@
 //!   old HEAD and files that the next snapshot sees as changes: nothing is lost.
 //! - Merges are done in memory (no `MERGE_HEAD`), so a crash never leaves a half-done merge of
 //!   ours behind; any merge or rebase state in the repo is the user's, and the engine waits.
+//! - Every commit goes through one writer (`write_commit`), which signs it when the repo's git
+//!   config asks for signing ([`crate::signing`]) and writes nothing when signing fails.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -57,6 +59,8 @@ pub struct Identity {
     pub user: Option<String>,
     /// Configured author email (else the repo's `user.email`).
     pub email: Option<String>,
+    /// Whether commits must be signed whatever the git config says (`git.sign`).
+    pub sign: bool,
 }
 
 /// Limits that decide what a snapshot may commit.
@@ -418,19 +422,88 @@ impl GitRepo {
         }
         index.write().map_err(Error::git("write index"))?;
         let message = commit_message(&changes, identity);
-        let sig = self.signature(identity)?;
         let parents: Vec<&git2::Commit> = head_commit.iter().collect();
-        let oid = self
-            .repo
-            .commit(Some(&self.branch_ref()), &sig, &sig, &message, &new_tree, &parents)
-            .map_err(|e| match e.code() {
-                git2::ErrorCode::Modified | git2::ErrorCode::Locked => {
-                    Error::Busy(format!("the branch moved while committing: {}", e.message()))
-                }
-                _ => Error::git("commit")(e),
-            })?;
+        let oid = self.write_commit(identity, true, &message, &new_tree, &parents, "commit")?;
         let Holds { skipped, held, .. } = holds;
         Ok(Snapshot { commit: Some(oid), files_changed: changes.len(), skipped, held })
+    }
+
+    /// Writes a commit of `tree` on `parents` by `identity`, signed when the repository's
+    /// effective git config asks for it (`commit.gpgsign`, or the folder's `git.sign`; see
+    /// [`crate::signing`]), and returns it. With `move_branch`, the branch then moves to it,
+    /// but only from its first parent (or from nothing, for the first commit): a branch moved
+    /// meanwhile is [`Error::Busy`].
+    ///
+    /// Signing fails closed: when it is asked for and fails, no commit is written at all.
+    fn write_commit(
+        &self,
+        identity: &Identity,
+        move_branch: bool,
+        message: &str,
+        tree: &git2::Tree<'_>,
+        parents: &[&git2::Commit<'_>],
+        context: &str,
+    ) -> Result<Oid> {
+        let busy = |e: git2::Error| match e.code() {
+            git2::ErrorCode::Modified | git2::ErrorCode::Locked | git2::ErrorCode::Exists => {
+                Error::Busy(format!("the branch moved while committing: {}", e.message()))
+            }
+            _ => Error::git(context)(e),
+        };
+        let branch = self.branch_ref();
+        let sig = &self.signature(identity)?;
+        let Some(signer) = self.signer(identity.sign)? else {
+            let update = move_branch.then_some(branch.as_str());
+            return self.repo.commit(update, sig, sig, message, tree, parents).map_err(busy);
+        };
+        let buffer = self
+            .repo
+            .commit_create_buffer(sig, sig, message, tree, parents)
+            .map_err(Error::git(context))?;
+        let buffer = buffer.as_str().ok_or_else(|| {
+            Error::Invalid(format!("{context}: the commit is not UTF-8 and cannot be signed"))
+        })?;
+        let committer =
+            format!("{} <{}>", sig.name().unwrap_or_default(), sig.email().unwrap_or_default());
+        let signature = signer.sign(buffer, &committer, &self.workdir)?;
+        let oid = self.repo.commit_signed(buffer, &signature, None).map_err(Error::git(context))?;
+        if move_branch {
+            let summary = message.lines().next().unwrap_or_default();
+            let moved = match parents.first() {
+                Some(parent) => self.repo.reference_matching(
+                    &branch,
+                    oid,
+                    true,
+                    parent.id(),
+                    &format!("commit: {summary}"),
+                ),
+                None => self.repo.reference(
+                    &branch,
+                    oid,
+                    false,
+                    &format!("commit (initial): {summary}"),
+                ),
+            };
+            moved.map_err(busy)?;
+            if self.repo.head().is_err() {
+                self.repo.set_head(&branch).map_err(Error::git("set HEAD"))?;
+            }
+        }
+        Ok(oid)
+    }
+
+    /// Returns how commits are to be signed, read from the repository's effective git config
+    /// (system, global, local: what `git commit` would use) at the moment of committing, so a
+    /// fixed config applies to the next commit without a restart. `sign` (the folder's
+    /// `git.sign`) turns `commit.gpgsign` on.
+    fn signer(&self, sign: bool) -> Result<Option<crate::signing::Signer>> {
+        let mut config = self.repo.config().map_err(Error::git("read the git config"))?;
+        let config = config.snapshot().map_err(Error::git("read the git config"))?;
+        let get = |key: &str| match (key, sign) {
+            ("commit.gpgsign", true) => Some("true".to_string()),
+            _ => config.get_string(key).ok(),
+        };
+        crate::signing::Signer::from_config(get, &self.workdir)
     }
 
     /// Returns every path whose working-tree state differs from the index or HEAD (full
@@ -856,7 +929,6 @@ impl GitRepo {
         }
         let tree_oid = index.write_tree_to(&self.repo).map_err(Error::git("write merge tree"))?;
         let tree = self.repo.find_tree(tree_oid).map_err(Error::git("read merge tree"))?;
-        let sig = self.signature(identity)?;
         let mut message = format!("sync: merge remote changes on {}\n", identity.device.name);
         if !resolutions.is_empty() {
             message.push_str("\nConflicts:\n");
@@ -869,10 +941,8 @@ impl GitRepo {
             let json = serde_json::to_string(r).expect("a resolution serialises");
             message.push_str(&format!("{}{json}\n", conflicts::TRAILER));
         }
-        let merge = self
-            .repo
-            .commit(None, &sig, &sig, &message, &tree, &[&lc, &rc])
-            .map_err(Error::git("commit merge"))?;
+        let merge =
+            self.write_commit(identity, false, &message, &tree, &[&lc, &rc], "commit merge")?;
         let files = self.checkout_and_move(Some(local), merge, "merge")?;
         Ok(Integration::Merged { commit: merge, files, conflicts: resolutions })
     }
@@ -955,6 +1025,33 @@ impl GitRepo {
                             r.note = Some("merged cleanly; no markers needed".into());
                         }
                     }
+                    Strategy::Command => {
+                        let command = ctx.policy.command_for(&path).unwrap_or_default();
+                        match self.command_merge(
+                            command,
+                            &conflict.ancestor,
+                            &ours,
+                            &theirs,
+                            &path,
+                            ctx.policy,
+                        )? {
+                            Ok(blob) => {
+                                let mut entry = dup(&ours);
+                                entry.id = blob;
+                                index.add(&stage0(entry, None)).map_err(Error::git("command"))?;
+                                r.result = Some(blob.to_string());
+                                r.note = Some(format!("merged by `{}`", command[0]));
+                            }
+                            Err(why) => {
+                                tracing::warn!(
+                                    "{}: merge command for {path} failed, keeping both \
+                                     versions: {why}",
+                                    self.workdir.display()
+                                );
+                                fallback(&mut r, &why);
+                            }
+                        }
+                    }
                     _ => {}
                 }
                 match r.strategy {
@@ -991,7 +1088,7 @@ impl GitRepo {
                             r.copy = Some(copy);
                         }
                     }
-                    Strategy::Union | Strategy::Markers => {}
+                    Strategy::Union | Strategy::Markers | Strategy::Command => {}
                 }
                 out.push(r);
             }
@@ -1155,6 +1252,36 @@ impl GitRepo {
                 e.file_size = 0;
                 Ok(e)
             }
+        }
+    }
+
+    /// Runs the rule's merge `command` on the three versions (see
+    /// [`conflicts::run_merge_command`]) and returns the merged blob, or why it failed (the
+    /// caller falls back to `ask`). Errors reading or writing the repository are the outer
+    /// `Err`.
+    fn command_merge(
+        &self,
+        command: &[String],
+        ancestor: &Option<IndexEntry>,
+        ours: &IndexEntry,
+        theirs: &IndexEntry,
+        path: &str,
+        policy: &Policy,
+    ) -> Result<std::result::Result<Oid, String>> {
+        let read = |oid: Oid| -> Result<Vec<u8>> {
+            Ok(self.repo.find_blob(oid).map_err(Error::git("read blob"))?.content().to_vec())
+        };
+        let base = match ancestor {
+            Some(a) => read(a.id)?,
+            None => Vec::new(),
+        };
+        let (local, remote) = (read(ours.id)?, read(theirs.id)?);
+        let input = conflicts::MergeInput { base: &base, local: &local, remote: &remote, path };
+        let merged =
+            conflicts::run_merge_command(command, input, &self.workdir, policy.command_timeout);
+        match merged {
+            Ok(bytes) => Ok(Ok(self.repo.blob(&bytes).map_err(Error::git("write blob"))?)),
+            Err(why) => Ok(Err(why)),
         }
     }
 
@@ -1413,12 +1540,15 @@ impl GitRepo {
         let changes = self.describe_diff(Some(&head_tree), &new_tree)?;
         let mut message = commit_message(&changes, identity);
         message = message.replacen("sync:", "undo last sync:", 1);
-        let sig = self.signature(identity)?;
         let head_commit = self.repo.find_commit(head).map_err(Error::git("read HEAD"))?;
-        let commit = self
-            .repo
-            .commit(None, &sig, &sig, &message, &new_tree, &[&head_commit])
-            .map_err(Error::git("commit the undo"))?;
+        let commit = self.write_commit(
+            identity,
+            false,
+            &message,
+            &new_tree,
+            &[&head_commit],
+            "commit the undo",
+        )?;
         self.checkout_and_move(Some(head), commit, "undo last sync")?;
         self.clear_undo_point();
         Ok(UndoOutcome { commit: commit.to_string(), files: changes.len() })
@@ -2080,6 +2210,7 @@ mod tests {
             device: crate::device::Device { id: "0123456789abcdef".into(), name: "pc".into() },
             user: None,
             email: None,
+            sign: false,
         };
         let evil = "a\nSync-Device-Id: ffffffffffffffff".to_string();
         let msg = commit_message(&[('A', evil), ('M', "plain name.txt".into())], &identity);

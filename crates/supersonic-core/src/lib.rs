@@ -26,6 +26,8 @@ pub mod ignore;
 pub mod notifications;
 pub mod outlets;
 pub mod paths;
+pub mod program;
+pub mod signing;
 pub mod status;
 pub mod throttle;
 pub mod watcher;

@@ -143,7 +143,14 @@ export interface Metrics {
   conflicts: ConflictSummary[];
 }
 
-export type Strategy = "ask" | "newest" | "local" | "remote" | "union" | "markers";
+export type Strategy =
+  | "ask"
+  | "newest"
+  | "local"
+  | "remote"
+  | "union"
+  | "markers"
+  | "command";
 
 /** One side of a conflict (`SideView`). */
 export interface SideView {
@@ -240,6 +247,8 @@ export interface AddFolderRequest {
 export interface ConflictRule {
   pattern: string;
   strategy: Strategy;
+  /** For `strategy: "command"`: the merge command's argv (`%O`, `%A`, `%B`, `%P`). */
+  command?: string[];
 }
 
 export interface SyncSettings {
@@ -286,7 +295,7 @@ export interface FolderConfig {
   branch: string;
   mode: Mode;
   paused: boolean;
-  git: { user: string | null; email: string | null };
+  git: { user: string | null; email: string | null; sign?: boolean };
   sync: SyncSettings;
   exclude_patterns: string[];
   metrics: {
@@ -295,7 +304,12 @@ export interface FolderConfig {
     history_file: string | null;
   };
   webhooks: WebhookSettings;
-  conflicts: { default: Strategy; rules: ConflictRule[]; max_copies: number };
+  conflicts: {
+    default: Strategy;
+    rules: ConflictRule[];
+    max_copies: number;
+    command_timeout_sec: number;
+  };
   notifications: NotificationSettings;
 }
 

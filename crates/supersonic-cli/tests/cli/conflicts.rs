@@ -81,3 +81,94 @@ fn a_bad_conflict_rule_names_its_key() {
     assert!(!out.status.success());
     assert!(err.contains("conflicts.rules[0].strategy") && err.contains("sometimes"), "{err}");
 }
+
+#[test]
+fn strategy_command_without_a_command_names_the_field() {
+    let sb = Sandbox::new();
+    let remote = sb.bare_remote("r");
+    let dev = Device::new(&sb, &bin(), "alpha");
+    let dir = sb.path().join("notes");
+    dev.cli(&["init", dir.to_str().unwrap(), "--remote", remote.to_str().unwrap()]);
+    // Merge commands are device-local: the folder's entry in config.yaml.
+    let cfg = dev.config_dir().join("config.yaml");
+    let yaml = std::fs::read_to_string(&cfg).unwrap();
+    let entry = format!("- path: {}\n", dir.display());
+    assert!(yaml.contains(&entry), "{yaml}");
+    let rule = "  conflicts:\n    rules:\n    - pattern: '*.json'\n      strategy: command\n";
+    std::fs::write(&cfg, yaml.replace(&entry, &format!("{entry}{rule}"))).unwrap();
+    let out = dev.run(&["status"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "a rule that cannot run must be refused");
+    assert!(err.contains("config.yaml"), "names the file: {err}");
+    assert!(err.contains("folders[0].conflicts.rules[0].command"), "names the field: {err}");
+    assert!(err.contains("strategy: command` needs the command"), "says what is missing: {err}");
+}
+
+#[test]
+fn a_merge_command_in_the_shared_folder_config_is_refused() {
+    let sb = Sandbox::new();
+    let remote = sb.bare_remote("r");
+    let dev = Device::new(&sb, &bin(), "alpha");
+    let dir = sb.path().join("notes");
+    // Any device that can push could write this file: it must not choose programs to run.
+    write(
+        &dir.join(".supersonic-sync.conf"),
+        "conflicts:\n  rules:\n    - pattern: \"*.json\"\n      strategy: command\n      \
+         command: [\"/bin/sh\", \"-c\", \"touch pwned\"]\n",
+    );
+    let out = dev.run(&["init", dir.to_str().unwrap(), "--remote", remote.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains(".supersonic-sync.conf") && err.contains("conflicts.rules[0].command"));
+    assert!(err.contains("config.yaml"), "says where the rule belongs: {err}");
+    assert!(!dir.join(".git").exists() && !dir.join("pwned").exists(), "nothing ran or was made");
+}
+
+#[test]
+fn a_merge_command_resolves_an_offline_conflict_between_daemons() {
+    use std::os::unix::fs::PermissionsExt;
+    let mut p = Pair::new(RemoteKind::GitDaemon);
+    let driver = p.sb.path().join("concat-merge");
+    write(&driver, "#!/bin/sh\ncat \"$2\" \"$3\" > \"$2.new\" && mv \"$2.new\" \"$2\"\n");
+    std::fs::set_permissions(&driver, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let conf = format!(
+        "  conflicts:\n    rules:\n      - pattern: \"*.md\"\n        strategy: command\n        \
+         command: [\"{}\", \"%O\", \"%A\", \"%B\", \"%P\"]\n",
+        driver.display()
+    );
+    // Device-local, as merge commands must be: `defaults:` in each device's config.yaml.
+    for dev in [&p.a, &p.b] {
+        let cfg = dev.config_dir().join("config.yaml");
+        let yaml = std::fs::read_to_string(&cfg).unwrap();
+        assert!(yaml.contains("defaults: null\n"), "{yaml}");
+        std::fs::write(&cfg, yaml.replace("defaults: null\n", &format!("defaults:\n{conf}")))
+            .unwrap();
+    }
+    write(&p.a_dir.join("todo.md"), "- milk\n");
+    p.start();
+    p.wait_converged("the base file to reach beta");
+    p.daemon.as_mut().unwrap().stop();
+    write(&p.a_dir.join("todo.md"), "- oat milk (alpha)\n");
+    write(&p.b_dir.join("todo.md"), "- soy milk (beta)\n");
+    wait_until("both devices to commit their edit locally", CONVERGE, || {
+        p.sb.git(&p.a_dir, &["log", "-1", "--format=%B"]).contains("todo.md")
+            && p.sb.git(&p.b_dir, &["log", "-1", "--format=%B"]).contains("todo.md")
+    });
+    p.daemon.as_mut().unwrap().restart();
+    let merged = |t: &std::collections::BTreeMap<String, Vec<u8>>| {
+        let text = String::from_utf8_lossy(t.get("todo.md")?).into_owned();
+        let mut lines: Vec<&str> = text.lines().collect();
+        lines.sort();
+        (lines == ["- oat milk (alpha)", "- soy milk (beta)"]).then_some(text)
+    };
+    wait_until("both devices to hold the command's merge", CONVERGE, || {
+        let t = tree(&p.a_dir);
+        t == tree(&p.b_dir) && t.len() == 1 && merged(&t).is_some()
+    });
+    let text = merged(&tree(&p.a_dir)).unwrap();
+    let on_remote = p.sb.git(&p.remote_path, &["show", "main:todo.md"]);
+    assert_eq!(format!("{on_remote}\n"), text, "the remote holds the merge too");
+    assert!(pending(&p.a).is_empty() && pending(&p.b).is_empty(), "nothing left to decide");
+    let log = p.sb.git(&p.remote_path, &["log", "--merges", "--format=%B", "main"]);
+    assert!(log.contains("C todo.md (content, command)"), "recorded with the strategy: {log}");
+}

@@ -15,6 +15,7 @@ mod quarantine;
 mod reload;
 mod secrets;
 mod security;
+mod signing;
 mod soak;
 mod sync;
 mod undo;

@@ -360,3 +360,150 @@ fn copies_beyond_the_cap_are_pruned_only_when_in_history() {
         assert!(history.contains(&format!("+a{round}")), "a{round} is still in history");
     }
 }
+
+/// Writes an executable merge driver script into the sandbox and returns its path.
+fn driver(sb: &Sandbox, name: &str, body: &str) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let path = sb.path().join("drivers").join(name);
+    write(&path, &format!("#!/bin/sh\n{body}\n"));
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}
+
+/// Two devices whose `*.md` conflicts go to `driver`, with a synced base `notes.md`.
+fn command_pair(sb: &Sandbox, driver: &std::path::Path, extra: &str) -> (Dev, Dev) {
+    let policy = format!(
+        "rules:\n  - pattern: '*.md'\n    strategy: command\n    command: ['{}', '%O', '%A', \
+         '%B', '%P']\n{extra}",
+        driver.display()
+    );
+    let remote = sb.bare_remote("r");
+    let mut a = Dev::new(sb, &remote, "alpha").with_policy(&policy);
+    let mut b = Dev::new(sb, &remote, "beta").with_policy(&policy);
+    write(&a.dir.join("notes.md"), "base\n");
+    a.sync();
+    b.sync();
+    write(&a.dir.join("notes.md"), "alpha edit\n");
+    a.sync();
+    write(&b.dir.join("notes.md"), "beta edit\n");
+    (a, b)
+}
+
+#[test]
+fn a_merge_command_resolves_the_conflict_for_every_device() {
+    let sb = Sandbox::new();
+    let log = sb.path().join("driver.log");
+    // Like a git merge driver: the result goes into %A. Logs its arguments to prove %O/%P.
+    let script = driver(
+        &sb,
+        "concat.sh",
+        &format!(
+            "printf '%s\\n' \"$@\" >> '{}'\ncat \"$2\" \"$3\" > \"$2.new\" && mv \"$2.new\" \"$2\"",
+            log.display()
+        ),
+    );
+    let (mut a, mut b) = command_pair(&sb, &script, "");
+    let res = b.sync();
+    assert_eq!(res.len(), 1, "{res:?}");
+    assert_eq!(res[0].strategy, Strategy::Command, "{res:?}");
+    assert_eq!(res[0].rule, "rules[0] *.md");
+    assert_eq!(res[0].copy, None, "no conflict copy: the command decided");
+    assert!(res[0].note.as_deref().unwrap_or("").contains("merged by"), "{res:?}");
+    let merged = "beta edit\nalpha edit\n"; // local (beta, merging) then remote
+    assert_eq!(b.read("notes.md").as_deref(), Some(merged));
+    a.sync();
+    assert_eq!(a.read("notes.md").as_deref(), Some(merged), "alpha receives the merge");
+    assert_eq!(a.files(), vec!["notes.md"]);
+    assert_eq!(b.files(), vec!["notes.md"]);
+    let on_remote = std::process::Command::new("git")
+        .args(["show", "main:notes.md"])
+        .current_dir(sb.path().join("remotes/r.git"))
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&on_remote.stdout), merged, "the remote has the merge");
+
+    let args: Vec<String> =
+        std::fs::read_to_string(&log).unwrap().lines().map(str::to_string).collect();
+    assert_eq!(args.len(), 4, "%O %A %B %P: {args:?}");
+    assert_eq!(args[3], "notes.md", "%P is the path in the folder");
+    for temp in &args[..3] {
+        assert!(temp.ends_with(".md"), "temp files keep the extension: {temp}");
+        assert!(!std::path::Path::new(temp).exists(), "{temp} was cleaned up");
+    }
+    // Recorded like any automatic resolution: listed (with --all) and undoable.
+    let auto = conflicts::list(&b.repo, "beta", true).unwrap();
+    assert_eq!(auto.len(), 1, "{auto:?}");
+    assert_eq!((auto[0].status.as_str(), auto[0].strategy), ("auto", Strategy::Command));
+    assert!(conflicts::list(&b.repo, "beta", false).unwrap().is_empty(), "nothing pending");
+}
+
+#[test]
+fn a_failing_merge_command_falls_back_to_ask() {
+    let sb = Sandbox::new();
+    let script = driver(&sb, "fail.sh", "echo 'cannot merge this' >&2\nexit 1");
+    let (_a, mut b) = command_pair(&sb, &script, "");
+    let res = b.sync();
+    assert_eq!(res.len(), 1, "{res:?}");
+    assert_eq!(res[0].strategy, Strategy::Ask, "{res:?}");
+    let note = res[0].note.clone().unwrap_or_default();
+    assert!(
+        note.contains("command fell back to ask") && note.contains("cannot merge this"),
+        "the reason is recorded: {note}"
+    );
+    let copy = res[0].copy.clone().expect("both versions kept");
+    let mut versions = vec![b.read("notes.md").unwrap(), b.read(&copy).unwrap()];
+    versions.sort();
+    assert_eq!(versions, vec!["alpha edit\n", "beta edit\n"], "both versions are kept");
+    let pending = conflicts::list(&b.repo, "beta", false).unwrap();
+    assert_eq!(pending.len(), 1, "listed for the user to pick: {pending:?}");
+    assert_eq!(pending[0].rule, "rules[0] *.md");
+}
+
+#[test]
+fn a_merge_command_past_its_deadline_is_killed_and_falls_back_to_ask() {
+    let sb = Sandbox::new();
+    let pid_file = sb.path().join("sleeper.pid");
+    // The sleeper is a grandchild: only killing the whole process group stops it.
+    let body = format!("sleep 120 &\necho $! > '{}'\nwait", pid_file.display());
+    let script = driver(&sb, "slow.sh", &body);
+    let (_a, mut b) = command_pair(&sb, &script, "command_timeout_sec: 1\n");
+    let res = b.sync();
+    assert_eq!(res[0].strategy, Strategy::Ask, "{res:?}");
+    let note = res[0].note.clone().unwrap_or_default();
+    assert!(note.contains("did not finish within 1 s and was killed"), "{note}");
+    assert!(res[0].copy.is_some(), "both versions kept: {res:?}");
+    let pid = std::fs::read_to_string(&pid_file).unwrap().trim().to_string();
+    // Killed processes linger only as zombies until their parent (init, for the orphaned
+    // sleeper) reaps them: either way they no longer run.
+    supersonic_testkit::wait_until(
+        "the driver's sleeper to be killed",
+        Duration::from_secs(30),
+        || match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+            Err(_) => true,
+            Ok(stat) => {
+                stat.rsplit(')').next().is_some_and(|rest| rest.trim_start().starts_with('Z'))
+            }
+        },
+    );
+}
+
+#[test]
+fn a_merge_command_that_cannot_start_falls_back_to_ask() {
+    let sb = Sandbox::new();
+    let missing = sb.path().join("drivers/not-installed");
+    let (_a, mut b) = command_pair(&sb, &missing, "");
+    let res = b.sync();
+    assert_eq!(res[0].strategy, Strategy::Ask, "{res:?}");
+    assert!(res[0].note.as_deref().unwrap_or("").contains("cannot run"), "{res:?}");
+    assert!(res[0].copy.is_some());
+}
+
+#[test]
+fn strategy_command_without_a_command_names_the_field() {
+    let settings: supersonic_core::config::ConflictSettings =
+        serde_yaml::from_str("rules: [{pattern: '*.json', strategy: command}]").unwrap();
+    let err = conflicts::Policy::compile(&settings, Path::new("/f"), Path::new("f.conf"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("conflicts.rules[0].command") && err.contains("missing"), "{err}");
+}

@@ -7,6 +7,7 @@ mod convergence;
 mod folder;
 mod git;
 mod history;
+mod signing;
 mod webhooks;
 
 use std::path::{Path, PathBuf};
@@ -21,6 +22,7 @@ pub fn identity(name: &str) -> Identity {
         device: Device { id: "0123456789abcdef".into(), name: name.into() },
         user: Some(format!("{name} user")),
         email: Some(format!("{name}@example.com")),
+        sign: false,
     }
 }
 
