@@ -584,6 +584,19 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     if let Some(next) = &s.next_retry {
                         println!("  next try:  {next}");
                     }
+                    if let Some(g) = &s.growth {
+                        println!(
+                            "  size:      files {} ({} tracked), .git {} (packs {}, {} loose \
+                             object(s)), {} commit(s)",
+                            human_bytes(g.worktree_bytes),
+                            g.tracked_files,
+                            human_bytes(g.git_bytes),
+                            human_bytes(g.pack_bytes),
+                            g.loose_objects,
+                            g.commits
+                        );
+                        println!("  last gc:   {}", g.last_gc.as_deref().unwrap_or("never"));
+                    }
                 }
             }
             Ok(ExitCode::SUCCESS)
@@ -1079,10 +1092,31 @@ fn log_event(event: &Event) {
         Event::Warning { message, .. } => tracing::warn!("{folder}: {message}"),
         Event::Stale { message, cleared: false, .. } => tracing::warn!("{folder}: {message}"),
         Event::Stale { alert, cleared: true, .. } => tracing::info!("{folder}: {alert} cleared"),
+        Event::OperationFinished { operation, ok: true, .. } => {
+            tracing::info!("{folder}: {operation:?} finished")
+        }
+        Event::OperationFinished { operation, error, .. } => {
+            tracing::warn!("{folder}: {operation:?} failed: {}", error.as_deref().unwrap_or("?"))
+        }
         Event::Progress { operation, phase, done, total, finished, .. } => match total {
             _ if *finished => tracing::debug!("{folder}: {operation:?} finished"),
             Some(total) => tracing::debug!("{folder}: {operation:?} {phase} {done}/{total}"),
             None => tracing::debug!("{folder}: {operation:?} {phase} {done}"),
         },
     }
+}
+
+/// Returns `bytes` in binary units with one decimal ("1.5 MiB"), plain bytes below 1 KiB.
+fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
+    if bytes < 1024 {
+        return format!("{bytes} B");
+    }
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
 }
