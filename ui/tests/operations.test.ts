@@ -119,6 +119,7 @@ describe("the add folder form", () => {
     expect(fieldFor({ code: "bad_request", key: "branch" })).toBe("branch");
     expect(fieldFor({ code: "remote_unreachable" })).toBe("remote");
     expect(fieldFor({ code: "busy" })).toBe("form");
+    expect(fieldFor({ code: "invalid_request", key: "form" })).toBe("form");
   });
 });
 

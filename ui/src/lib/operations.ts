@@ -124,7 +124,8 @@ export function seedRequest(form: AddForm): SeedRequest {
 
 /**
  * Returns the form field an error belongs to: the backend names it in `key` for hydrate and
- * seed requests (`url` and `remote` are both the remote field); otherwise by code.
+ * seed requests (`url` and `remote` are both the remote field; `form` is the whole form, as for
+ * an operation that failed in the background); otherwise by code.
  */
 export function fieldFor(err: { code: string; key?: string | undefined }): Field {
   switch (err.key) {
@@ -135,6 +136,8 @@ export function fieldFor(err: { code: string; key?: string | undefined }): Field
       return "remote";
     case "branch":
       return "branch";
+    case "form":
+      return "form";
   }
   if (err.code.startsWith("remote_")) return "remote";
   if (err.code === "invalid_request" || err.code === "bad_request") return "path";
