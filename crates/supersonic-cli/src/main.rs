@@ -522,8 +522,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     println!("  no commits yet");
                 }
                 for d in &f.devices {
+                    let synced = d
+                        .seen
+                        .last_sync
+                        .map(|t| format!("  synced {}", t.format("%Y-%m-%d %H:%M")))
+                        .unwrap_or_default();
                     println!(
-                        "  {:<20} {:>6} commit(s)  last {}{}{}",
+                        "  {:<20} {:>6} commit(s)  last {}{synced}{}{}",
                         d.seen.name,
                         d.seen.commits,
                         d.seen.last_commit.format("%Y-%m-%d %H:%M"),

@@ -55,6 +55,10 @@ pub const GC_QUIET: Duration = Duration::from_secs(120);
 /// Deadline of one `git gc`: a full repack of a large repository at low priority takes
 /// minutes; past this it is killed (git's own files stay consistent) and retried next interval.
 pub const GC_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+/// Shortest time between two records of this device's last sync on the remote (one tiny
+/// forced ref push each, outside the branch): often enough that a device which only receives
+/// never looks silent, rarely enough to cost nothing next to the syncs themselves.
+pub const DEVICE_SEEN_EVERY: Duration = Duration::from_secs(600);
 /// Name of the lock file that keeps two Supersonic processes off the same folder.
 pub const FOLDER_LOCK_FILE: &str = "supersonic.lock";
 
@@ -166,6 +170,8 @@ pub struct Folder {
     gc_dirty: bool,
     /// When a cycle last changed something (committed, pulled or pushed).
     last_change: Instant,
+    /// When this device's last sync was last recorded on the remote.
+    seen_published: Option<Instant>,
     _lock: File,
 }
 
@@ -257,6 +263,7 @@ impl Folder {
             gc_epoch: SystemTime::now(),
             gc_dirty: false,
             last_change: Instant::now(),
+            seen_published: None,
             _lock: lock,
             config,
         })
@@ -448,6 +455,7 @@ impl Folder {
                         pulled: report.pulled,
                         pushed: report.pushed,
                     });
+                    self.publish_seen();
                 }
                 if report.commit.is_some() || report.pulled || report.pushed {
                     self.growth_dirty = true;
@@ -866,6 +874,22 @@ impl Folder {
     }
 
     /// Returns a reporter of `op`'s progress for this folder.
+    /// Records on the remote that this device just synced, when the last record is older than
+    /// [`DEVICE_SEEN_EVERY`] (a mirror, which never writes to the remote, does not). A failure
+    /// is logged, never the cycle's: the record only informs the devices view.
+    fn publish_seen(&mut self) {
+        if self.config.mode == Mode::PullOnly
+            || self.seen_published.is_some_and(|t| t.elapsed() < DEVICE_SEEN_EVERY)
+        {
+            return;
+        }
+        self.seen_published = Some(Instant::now());
+        let now = DateTime::<Utc>::from(self.now());
+        if let Err(e) = self.repo.publish_seen(&self.identity, now, self.timeout()) {
+            tracing::warn!("{}: cannot record this device's last sync: {e}", self.folder_name());
+        }
+    }
+
     /// Measures the repository's size now and publishes it in the status.
     pub fn measure_growth(&mut self) {
         match self.repo.growth(Utc::now()) {

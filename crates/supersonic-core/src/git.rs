@@ -41,6 +41,12 @@ pub const REMOTE: &str = "origin";
 /// crashed process. Long enough to skip a lock a live git just created and not yet written to,
 /// short enough that recovery after `kill -9` is quick.
 pub const STALE_LOCK_AGE: Duration = Duration::from_secs(2);
+/// Where each device records when it last synced: `refs/supersonic/devices/<device id>` points at
+/// a tiny commit (empty tree, no parent, never on the branch) made at the sync. Pushed beside the
+/// branch, fetched into [`REMOTE_DEVICE_REFS`].
+pub const DEVICE_REFS: &str = "refs/supersonic/devices/";
+/// Where the other devices' records land when fetched.
+pub const REMOTE_DEVICE_REFS: &str = "refs/supersonic/remote-devices/";
 /// How many lines of changed paths a commit message lists before summarising the rest.
 pub const MESSAGE_MAX_PATHS: usize = 50;
 
@@ -639,11 +645,13 @@ impl GitRepo {
         progress: Option<ProgressFn>,
     ) -> Result<bool> {
         let refspec = format!("+{}:{}", self.branch_ref(), self.remote_ref());
+        // The devices' last-sync records come along (a glob matching nothing is no error).
+        let devices = format!("+{DEVICE_REFS}*:{REMOTE_DEVICE_REFS}*");
         let out = run_network_with_progress(
             "fetch",
             &self.remote_url,
             Some(&self.workdir),
-            &["fetch", "--no-tags", "--no-write-fetch-head", REMOTE, &refspec],
+            &["fetch", "--no-tags", "--no-write-fetch-head", REMOTE, &refspec, &devices],
             timeout,
             progress,
         )?;
@@ -658,6 +666,94 @@ impl GitRepo {
             return Ok(false);
         }
         Err(remote_error("fetch", &self.remote_url, &out.stderr))
+    }
+
+    /// Records that this device synced to HEAD at `now`: points its device ref at a new tiny
+    /// commit (empty tree, no parent, the device trailers and a `Synced-To:` line) and pushes
+    /// that ref alone (forced: only this device writes it) within `timeout`. Nothing lands on
+    /// the branch; each record replaces the last, so the remote holds one small commit per
+    /// device.
+    pub fn publish_seen(
+        &self,
+        identity: &Identity,
+        now: DateTime<Utc>,
+        timeout: Duration,
+    ) -> Result<()> {
+        let head = self.head()?.map(|h| h.to_string()).unwrap_or_default();
+        let tree = self
+            .repo
+            .treebuilder(None)
+            .and_then(|b| b.write())
+            .and_then(|oid| self.repo.find_tree(oid))
+            .map_err(Error::git("write the empty tree"))?;
+        let base = self.signature(identity)?;
+        let time = git2::Time::new(now.timestamp(), 0);
+        let sig = Signature::new(
+            base.name().unwrap_or("supersonic"),
+            base.email().unwrap_or("supersonic@supersonic-sync.invalid"),
+            &time,
+        )
+        .map_err(Error::git("make signature"))?;
+        let message = format!(
+            "supersonic: {} synced\n\nSynced-To: {head}{}",
+            identity.device.name,
+            trailers(identity)
+        );
+        let name = format!("{DEVICE_REFS}{}", identity.device.id);
+        let commit = self
+            .repo
+            .commit(None, &sig, &sig, &message, &tree, &[])
+            .map_err(Error::git("record the last sync"))?;
+        self.repo
+            .reference(&name, commit, true, "supersonic: synced")
+            .map_err(Error::git("record the last sync"))?;
+        let refspec = format!("+{name}:{name}");
+        let out = run_network(
+            "push",
+            &self.remote_url,
+            Some(&self.workdir),
+            &["push", "--porcelain", "--no-verify", REMOTE, &refspec],
+            timeout,
+        )?;
+        if out.success {
+            // Our own record counts as seen on the remote too.
+            let _ = self.repo.reference(
+                &format!("{REMOTE_DEVICE_REFS}{}", identity.device.id),
+                commit,
+                true,
+                "supersonic: synced",
+            );
+            Ok(())
+        } else {
+            Err(remote_error("push", &self.remote_url, &format!("{}\n{}", out.stderr, out.stdout)))
+        }
+    }
+
+    /// Returns every device's last recorded sync, by device id: from the fetched records, and
+    /// this device's own local one.
+    pub fn last_syncs(&self) -> Result<Vec<(String, String, DateTime<Utc>)>> {
+        let mut out: Vec<(String, String, DateTime<Utc>)> = Vec::new();
+        for glob in [format!("{REMOTE_DEVICE_REFS}*"), format!("{DEVICE_REFS}*")] {
+            let refs = self.repo.references_glob(&glob).map_err(Error::git("list device refs"))?;
+            for r in refs.flatten() {
+                let Ok(c) = r.peel_to_commit() else { continue };
+                let msg = c.message().unwrap_or_default();
+                let Some(id) = msg
+                    .lines()
+                    .rev()
+                    .find_map(|l| l.strip_prefix("Sync-Device-Id: "))
+                    .map(|v| v.trim().to_string())
+                else {
+                    continue;
+                };
+                let when = commit_time(&c);
+                match out.iter_mut().find(|(i, _, _)| *i == id) {
+                    Some(seen) => seen.2 = seen.2.max(when),
+                    None => out.push((id, commit_device(&c), when)),
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// Pushes the synced branch within `timeout` (never forced).
@@ -1248,10 +1344,28 @@ impl GitRepo {
                     last_commit: when,
                     first_commit: when,
                     via_supersonic: id.is_some(),
+                    last_sync: None,
                 }),
             }
         }
-        seen.sort_by_key(|d| std::cmp::Reverse(d.last_commit));
+        for (id, name, when) in self.last_syncs()? {
+            match seen.iter_mut().find(|d| d.id.as_deref() == Some(id.as_str())) {
+                Some(d) => d.last_sync = Some(when),
+                // A device that only receives: seen syncing, never committing (in this depth).
+                None => seen.push(DeviceSeen {
+                    id: Some(id),
+                    name,
+                    commits: 0,
+                    last_commit: when,
+                    first_commit: when,
+                    via_supersonic: true,
+                    last_sync: Some(when),
+                }),
+            }
+        }
+        seen.sort_by_key(|d| {
+            std::cmp::Reverse(d.last_sync.unwrap_or(d.last_commit).max(d.last_commit))
+        });
         Ok(seen)
     }
 
@@ -1819,6 +1933,10 @@ pub struct DeviceSeen {
     pub first_commit: DateTime<Utc>,
     /// Whether its commits carry Supersonic's trailers (else: edits made with git directly).
     pub via_supersonic: bool,
+    /// When it last synced, as it recorded (see [`DEVICE_REFS`]); a device that only receives
+    /// has this recent while its `last_commit` ages. `None` for devices that never recorded it
+    /// (older versions, plain git). With `commits: 0`, `last_commit` is this time too.
+    pub last_sync: Option<DateTime<Utc>>,
 }
 
 /// Output of a network git command.

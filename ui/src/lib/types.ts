@@ -457,6 +457,11 @@ export interface Device {
   /** Whether its commits carry Supersonic's trailers (else: plain git). */
   via_supersonic: boolean;
   this_device: boolean;
+  /**
+   * When it last synced, as it recorded on the remote; null when it never did (plain git, older
+   * versions). A device that only receives has this recent and `commits` may be 0.
+   */
+  last_sync?: string | null;
 }
 
 /** `GET /api/devices`: one folder's devices, most recently active first (`FolderDevices`). */
