@@ -299,6 +299,8 @@ export interface SyncSettings {
   mass_delete_ratio: number;
   mass_delete_min_files: number;
   min_free_disk_mb: number;
+  /** Hours between scheduled `git gc` runs (0 = no automatic gc at all). */
+  gc_interval_hours: number;
 }
 
 export interface WebhookSettings {

@@ -148,6 +148,13 @@ fn config_is_read_and_updated_with_validation() {
     let reset = json!({"folder": f.dev.dir, "settings": {"sync": {"max_latency_ms": null}}});
     let r = f.server.send("PATCH", "/api/config", &reset).json();
     assert_eq!(r["folders"][0]["sync"]["max_latency_ms"], 10000, "null falls back to the default");
+
+    let gc = json!({"folder": f.dev.dir, "settings": {"sync": {"gc_interval_hours": -1}}});
+    let r = f.server.send("PATCH", "/api/config", &gc);
+    assert_eq!((r.status, r.json()["key"].as_str()), (400, Some("sync.gc_interval_hours")));
+    let gc = json!({"folder": f.dev.dir, "settings": {"sync": {"gc_interval_hours": 0.5}}});
+    let r = f.server.send("PATCH", "/api/config", &gc).json();
+    assert_eq!(r["folders"][0]["sync"]["gc_interval_hours"], 0.5, "fractions of an hour work");
 }
 
 #[test]
