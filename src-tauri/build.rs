@@ -6,6 +6,8 @@ const COMMANDS: &[&str] = &[
     "status",
     "metrics",
     "add_folder",
+    "hydrate_folder",
+    "seed_folder",
     "sync_now",
     "pause_folder",
     "resume_folder",

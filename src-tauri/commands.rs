@@ -16,7 +16,7 @@ use std::path::PathBuf;
 
 use supersonic_core::api::{
     Api, ConflictOutcome, EffectiveConfig, FolderDevices, FolderQuarantine, IgnoreCheck,
-    InitOutcome, SyncedBy, UndoReport,
+    InitOutcome, Operation, SyncedBy, UndoReport,
 };
 use supersonic_core::conflicts::ConflictView;
 use supersonic_core::doctor::Report;
@@ -42,6 +42,8 @@ pub fn handler() -> impl Fn(tauri::ipc::Invoke) -> bool + Send + Sync + 'static 
         status,
         metrics,
         add_folder,
+        hydrate_folder,
+        seed_folder,
         sync_now,
         pause_folder,
         resume_folder,
@@ -98,6 +100,28 @@ async fn metrics(
 async fn add_folder(desk: State<'_, Desk>, request: control::AddFolder) -> Answer<InitOutcome> {
     let req = request.into_init()?;
     run(&desk, move |api, _| Ok(api.init_folder(req)?)).await
+}
+
+/// Starts restoring a folder from a remote (`POST /api/hydrate`); answers at once with the
+/// operation, whose progress and end come as `sync://event`s.
+#[tauri::command]
+async fn hydrate_folder(desk: State<'_, Desk>, request: control::Hydrate) -> Answer<Operation> {
+    run(&desk, {
+        let bus = desk.bus.clone();
+        move |api, _| control::start_hydrate(api, request, bus)
+    })
+    .await
+}
+
+/// Starts pushing an existing folder into an empty remote (`POST /api/seed`), like
+/// [`hydrate_folder`].
+#[tauri::command]
+async fn seed_folder(desk: State<'_, Desk>, request: control::Seed) -> Answer<Operation> {
+    run(&desk, {
+        let bus = desk.bus.clone();
+        move |api, _| control::start_seed(api, request, bus)
+    })
+    .await
 }
 
 #[tauri::command]

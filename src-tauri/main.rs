@@ -33,6 +33,8 @@ pub struct Desk {
     pub api: Api,
     /// The engine running in this process, when any folder is configured.
     pub control: Option<EngineControl>,
+    /// The engine's event bus: background operations (hydrate, seed) report on it.
+    pub bus: EventBus,
 }
 
 /// The running engine, stopped (pending changes committed) when the app exits.
@@ -82,7 +84,8 @@ fn main() {
                     None
                 }
             };
-            let desk = Desk { api, control: engine.as_ref().map(EngineHandle::control) };
+            let desk =
+                Desk { api, control: engine.as_ref().map(EngineHandle::control), bus: bus.clone() };
             let (notify_updates, updates) = crossbeam_channel::unbounded();
             let settings = supersonic_core::notifications::folder_settings(&folders);
             notify::start(app.handle().clone(), settings, bus.subscribe(), updates);

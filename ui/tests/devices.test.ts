@@ -38,6 +38,18 @@ describe("stale devices", () => {
   it("do not include a device whose time cannot be read", () => {
     expect(isStale(device({ last_commit: "garbage" }), now)).toBe(false);
   });
+
+  it("are not those that only receive but synced recently", () => {
+    const old = new Date(now - 90 * DAY).toISOString();
+    const receiver = device({
+      commits: 0,
+      last_commit: old,
+      last_sync: new Date(now - DAY).toISOString(),
+    });
+    expect(isStale(receiver, now)).toBe(false);
+    expect(isStale({ ...receiver, last_sync: old }, now)).toBe(true);
+    expect(isStale({ ...receiver, last_sync: null }, now)).toBe(true);
+  });
 });
 
 describe("devices across folders", () => {

@@ -471,6 +471,12 @@ try {
     writeFileSync(join(dirA, "live2.md"), "one more\n");
     await waitUntil("total syncs to grow", async () => (await statValue("total_syncs")) > before);
     await shoot("dashboard");
+    const row = `[data-testid="growth"] tr[data-folder="${dirA}"]`;
+    await page.waitForSelector(row, { timeout: WAIT_MS });
+    const commits = Number(await page.getAttribute(row, "data-commits"));
+    assert(commits > 0, `the repository size panel counts alpha's commits: ${commits}`);
+    assert(Number(await page.getAttribute(row, "data-git-bytes")) > 0, "and sizes its .git");
+    await shootElement('[data-testid="growth"]', "dashboard-growth");
   });
 
   await check("both devices edit todo.md: beta keeps both versions", async () => {
@@ -1111,6 +1117,40 @@ try {
       async () => (await page.textContent(`${card} [data-fact="last-sync"]`)) === "just now",
     );
   });
+
+  await check(
+    "Add folder: restore from a remote with a progress bar, and a refused seed",
+    async () => {
+      const restored = join(tmp, "alpha-restored");
+      await go("settings");
+      await page.click('[data-action="add-folder"]');
+      await page.check('input[name="af-kind"][value="hydrate"]');
+      await page.fill("#af-path", restored);
+      await page.fill("#af-remote", remote2);
+      await page.click('[data-testid="add-folder"] button[type="submit"]');
+      await page.waitForSelector(`.folders button[title="${restored}"]`, { timeout: WAIT_MS });
+      assertEq(
+        readFileSync(join(restored, "hello.txt"), "utf8"),
+        "added from the UI\n",
+        "the remote's file is restored",
+      );
+
+      // Seeding a remote that already has the branch fails in the background; the form says why.
+      const seeded = join(tmp, "alpha-seeded");
+      mkdirSync(seeded);
+      writeFileSync(join(seeded, "x.txt"), "x\n");
+      await page.click('[data-action="add-folder"]');
+      await page.check('input[name="af-kind"][value="seed"]');
+      await page.fill("#af-path", seeded);
+      await page.fill("#af-remote", remote2);
+      await page.click('[data-testid="add-folder"] button[type="submit"]');
+      await page.waitForSelector('[data-testid="add-folder"] [role="alert"]', { timeout: WAIT_MS });
+      const why = await page.textContent('[data-testid="add-folder"] [role="alert"]');
+      assert(why.includes("already has branch main"), `the engine's words are shown: ${why}`);
+      await page.waitForSelector('[data-testid="operation"][data-phase="failed"]');
+      await shootElement('[data-testid="add-folder"]', "add-folder-seed-refused");
+    },
+  );
 
   await check(
     "Settings: a folder's remote, branch and mode change, with errors shown at their fields",

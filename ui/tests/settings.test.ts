@@ -24,6 +24,7 @@ const folder: FolderConfig = {
     mass_delete_ratio: 0.5,
     mass_delete_min_files: 50,
     min_free_disk_mb: 100,
+    gc_interval_hours: 24,
   },
   exclude_patterns: ["build/"],
   metrics: { history_max_entries: 1000, history_max_age_days: 90, history_file: null },

@@ -522,8 +522,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     println!("  no commits yet");
                 }
                 for d in &f.devices {
+                    let synced = d
+                        .seen
+                        .last_sync
+                        .map(|t| format!("  synced {}", t.format("%Y-%m-%d %H:%M")))
+                        .unwrap_or_default();
                     println!(
-                        "  {:<20} {:>6} commit(s)  last {}{}{}",
+                        "  {:<20} {:>6} commit(s)  last {}{synced}{}{}",
                         d.seen.name,
                         d.seen.commits,
                         d.seen.last_commit.format("%Y-%m-%d %H:%M"),
@@ -583,6 +588,19 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     println!("  pending:   {} change(s)", s.pending_changes);
                     if let Some(next) = &s.next_retry {
                         println!("  next try:  {next}");
+                    }
+                    if let Some(g) = &s.growth {
+                        println!(
+                            "  size:      files {} ({} tracked), .git {} (packs {}, {} loose \
+                             object(s)), {} commit(s)",
+                            human_bytes(g.worktree_bytes),
+                            g.tracked_files,
+                            human_bytes(g.git_bytes),
+                            human_bytes(g.pack_bytes),
+                            g.loose_objects,
+                            g.commits
+                        );
+                        println!("  last gc:   {}", g.last_gc.as_deref().unwrap_or("never"));
                     }
                 }
             }
@@ -1079,10 +1097,31 @@ fn log_event(event: &Event) {
         Event::Warning { message, .. } => tracing::warn!("{folder}: {message}"),
         Event::Stale { message, cleared: false, .. } => tracing::warn!("{folder}: {message}"),
         Event::Stale { alert, cleared: true, .. } => tracing::info!("{folder}: {alert} cleared"),
+        Event::OperationFinished { operation, ok: true, .. } => {
+            tracing::info!("{folder}: {operation:?} finished")
+        }
+        Event::OperationFinished { operation, error, .. } => {
+            tracing::warn!("{folder}: {operation:?} failed: {}", error.as_deref().unwrap_or("?"))
+        }
         Event::Progress { operation, phase, done, total, finished, .. } => match total {
             _ if *finished => tracing::debug!("{folder}: {operation:?} finished"),
             Some(total) => tracing::debug!("{folder}: {operation:?} {phase} {done}/{total}"),
             None => tracing::debug!("{folder}: {operation:?} {phase} {done}"),
         },
     }
+}
+
+/// Returns `bytes` in binary units with one decimal ("1.5 MiB"), plain bytes below 1 KiB.
+fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
+    if bytes < 1024 {
+        return format!("{bytes} B");
+    }
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
 }

@@ -11,7 +11,7 @@ use crate::config::{self, AppConfig, FolderConfig, FolderEntry, Mode};
 use crate::conflicts::{self, Action, ConflictView};
 use crate::device::Device;
 use crate::engine::{self, EngineHandle};
-use crate::events::EventBus;
+use crate::events::{EventBus, ProgressOp};
 use crate::folder::{self, CycleReport, Folder, Trigger};
 use crate::git::{self, GitRepo, Identity};
 use crate::history::{self, History, HistoryEvent, HistoryRow, HourBucket, ImportReport, Stats};
@@ -199,6 +199,71 @@ pub struct ConflictBlob {
     pub bytes: Vec<u8>,
 }
 
+/// Folders with a hydrate or seed running in this process: a second one on the same folder
+/// would fight over it.
+static RUNNING: std::sync::Mutex<std::collections::BTreeSet<PathBuf>> =
+    std::sync::Mutex::new(std::collections::BTreeSet::new());
+
+/// A long operation running in the background (hydrate, seed).
+#[derive(Debug, Clone, Serialize)]
+pub struct Operation {
+    /// Its id; the [`Event::OperationFinished`](crate::events::Event::OperationFinished) that
+    /// ends it carries the same.
+    pub id: String,
+    /// Which operation.
+    pub operation: ProgressOp,
+    /// The folder it works on (the events name it).
+    pub folder: PathBuf,
+}
+
+impl Operation {
+    /// Runs `work` on a thread with a progress reporter on `bus`, then reports its end.
+    fn spawn(
+        operation: ProgressOp,
+        folder: PathBuf,
+        bus: EventBus,
+        work: impl FnOnce(&crate::folder::Progress) -> Result<()> + Send + 'static,
+    ) -> Result<Operation> {
+        if !RUNNING.lock().unwrap_or_else(|e| e.into_inner()).insert(folder.clone()) {
+            return Err(Error::Busy(format!(
+                "a hydrate or seed of {} is already running",
+                folder.display()
+            )));
+        }
+        let op = Operation { id: format!("{:016x}", rand::random::<u64>()), operation, folder };
+        let name = op.folder.display().to_string();
+        let done = op.clone();
+        let spawned =
+            std::thread::Builder::new().name(format!("{operation:?} {name}")).spawn(move || {
+                let progress = crate::folder::Progress::new(
+                    bus.clone(),
+                    name.clone(),
+                    operation,
+                    Duration::ZERO,
+                );
+                let result = work(&progress);
+                progress.finish();
+                RUNNING.lock().unwrap_or_else(|e| e.into_inner()).remove(&done.folder);
+                if let Err(e) = &result {
+                    tracing::warn!("{name}: {operation:?} failed: {e}");
+                }
+                bus.emit(crate::events::Event::OperationFinished {
+                    folder: name,
+                    id: done.id,
+                    operation,
+                    ok: result.is_ok(),
+                    code: result.as_ref().err().map(|e| e.code().to_string()),
+                    error: result.err().map(|e| git::scrub(&e.to_string())),
+                });
+            });
+        if let Err(e) = spawned {
+            RUNNING.lock().unwrap_or_else(|e| e.into_inner()).remove(&op.folder);
+            return Err(Error::Invalid(format!("cannot start a thread: {e}")));
+        }
+        Ok(op)
+    }
+}
+
 /// Outcome of `check-ignore` for one path.
 #[derive(Debug, Clone, Serialize)]
 pub struct IgnoreCheck {
@@ -233,6 +298,25 @@ impl Api {
     /// remote reachability), and only then creates the repo, the embedded remote if needed, and
     /// the config entry. Bad input leaves nothing written.
     pub fn init_folder(&self, req: InitRequest) -> Result<InitOutcome> {
+        let (entry, outcome) = self.prepare_folder(req)?;
+        self.register(entry)?;
+        Ok(outcome)
+    }
+
+    /// Adds `entry` to the app config (a running engine picks it up from there).
+    fn register(&self, entry: FolderEntry) -> Result<()> {
+        let file = self.dirs.app_config_file();
+        let mut app = config::load_app_config(&file)?;
+        if app.folders.iter().any(|f| f.path == entry.path) {
+            return Err(Error::Invalid(format!("{} is already synced", entry.path.display())));
+        }
+        app.folders.push(entry);
+        config::save_app_config(&file, &app)
+    }
+
+    /// Does everything `init` does but the config entry: validates, then creates the folder,
+    /// the embedded remote if needed and the repository; returns the entry to register.
+    fn prepare_folder(&self, req: InitRequest) -> Result<(FolderEntry, InitOutcome)> {
         let path = paths::absolute(&req.path);
         match std::fs::metadata(&path) {
             Ok(m) if m.is_dir() => {}
@@ -246,7 +330,7 @@ impl Api {
             }
         }
         let file = self.dirs.app_config_file();
-        let mut app = config::load_app_config(&file)?;
+        let app = config::load_app_config(&file)?;
         if let Some(existing) = app.folders.iter().find(|f| f.path == path) {
             return Err(Error::Invalid(format!(
                 "{} is already synced (remote {})",
@@ -324,15 +408,14 @@ impl Api {
             }
         }
         GitRepo::init(&path, &branch, &remote)?;
-        app.folders.push(entry);
-        config::save_app_config(&file, &app)?;
-        Ok(InitOutcome {
+        let outcome = InitOutcome {
             path,
             remote: config::redact_url(&remote),
             embedded_remote: embedded,
             branch,
             mode: req.mode,
-        })
+        };
+        Ok((entry, outcome))
     }
 
     /// Returns the effective configuration with secrets redacted.
@@ -364,6 +447,12 @@ impl Api {
                 }
             }
             let repo = GitRepo::open(&cfg.path, &cfg.branch, &cfg.remote);
+            // No engine measures it: measure now (one walk of `.git`, none of the folder).
+            let growth =
+                repo.as_ref().ok().and_then(|r| r.growth(chrono::Utc::now()).ok()).map(|mut g| {
+                    g.last_gc = recorded.as_ref().and_then(|r| r.growth.as_ref()?.last_gc.clone());
+                    g
+                });
             let (state, head, ahead, pending) = match &repo {
                 Ok(repo) => {
                     let (ahead, _) = repo.ahead_behind().unwrap_or((0, 0));
@@ -403,6 +492,7 @@ impl Api {
                 } else {
                     Vec::new()
                 },
+                growth,
             });
         }
         Ok(out)
@@ -543,33 +633,90 @@ impl Api {
             .collect()
     }
 
+    /// Checks what `hydrate` can check without the network: a remote is given, the folder is
+    /// not synced yet and is missing or empty. Returns the absolute folder and the remote.
+    pub fn check_hydrate(&self, req: &InitRequest) -> Result<(PathBuf, String)> {
+        let path = paths::absolute(&req.path);
+        let Some(remote) = req.remote.as_deref().map(normalise_remote) else {
+            return Err(Error::Invalid("hydrate needs the remote to clone (--remote URL)".into()));
+        };
+        self.check_unsynced(&path)?;
+        match std::fs::read_dir(&path).map(|mut entries| entries.next().is_some()) {
+            Ok(true) => Err(Error::Invalid(format!(
+                "{} is not empty; hydrate restores into a new or empty folder (use `init` to \
+                 sync an existing one)",
+                path.display()
+            ))),
+            Ok(false) => Ok((path, remote)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok((path, remote)),
+            Err(e) => Err(Error::io(&path, e)),
+        }
+    }
+
+    /// Fails when the folder at `path` (absolute) is in the config already.
+    fn check_unsynced(&self, path: &Path) -> Result<()> {
+        let app = config::load_app_config(&self.dirs.app_config_file())?;
+        if app.folders.iter().any(|f| f.path == path) {
+            return Err(Error::Invalid(format!("{} is already synced", path.display())));
+        }
+        Ok(())
+    }
+
+    /// Checks what `seed` can check without the network: a remote is given, and the folder
+    /// exists and is not synced yet. Returns the absolute folder.
+    pub fn check_seed(&self, req: &InitRequest) -> Result<PathBuf> {
+        let path = paths::absolute(&req.path);
+        if req.remote.as_deref().is_none_or(|r| r.trim().is_empty()) {
+            return Err(Error::Invalid("seed needs the remote to fill (--remote URL)".into()));
+        }
+        if !path.is_dir() {
+            return Err(Error::Invalid(format!(
+                "{} is not an existing folder; seed pushes a folder that exists",
+                path.display()
+            )));
+        }
+        self.check_unsynced(&path)?;
+        Ok(path)
+    }
+
+    /// Starts `hydrate` on a thread of its own after [`Api::check_hydrate`]: its progress, and
+    /// then an [`Event::OperationFinished`](crate::events::Event::OperationFinished), go to
+    /// `bus`. Returns at once with the operation's id.
+    pub fn start_hydrate(&self, req: InitRequest, bus: EventBus) -> Result<Operation> {
+        let (path, _) = self.check_hydrate(&req)?;
+        let api = self.clone();
+        Operation::spawn(ProgressOp::Hydrate, path, bus, move |progress| {
+            api.hydrate(req, progress.callback()).map(|_| ())
+        })
+    }
+
+    /// Starts `seed` on a thread of its own after [`Api::check_seed`], reporting as
+    /// [`Api::start_hydrate`] does.
+    pub fn start_seed(&self, req: InitRequest, bus: EventBus) -> Result<Operation> {
+        let path = self.check_seed(&req)?;
+        let api = self.clone();
+        Operation::spawn(ProgressOp::Seed, path, bus, move |progress| {
+            let folder = progress.clone();
+            api.seed(req, move |event| {
+                // Staging and pushing report as the seed they are part of.
+                if let crate::events::Event::Progress {
+                    phase, done, total, finished: false, ..
+                } = event
+                {
+                    folder.clone().update(phase, *done, *total);
+                }
+            })
+            .map(|_| ())
+        })
+    }
+
     /// Restores a synced folder on a new device: clones `req.remote` into `req.path` (which
     /// must not exist or be empty) with `progress` reporting the transfer, then registers it
     /// like `init`. The clone goes to a hidden sibling directory first and is moved into place
     /// only when complete, so an interrupted hydrate leaves no half folder: running it again
     /// starts over cleanly.
     pub fn hydrate(&self, req: InitRequest, progress: git::ProgressFn) -> Result<InitOutcome> {
-        let path = paths::absolute(&req.path);
-        let Some(remote) = req.remote.as_deref().map(normalise_remote) else {
-            return Err(Error::Invalid("hydrate needs the remote to clone (--remote URL)".into()));
-        };
-        let file = self.dirs.app_config_file();
-        let app = config::load_app_config(&file)?;
-        if app.folders.iter().any(|f| f.path == path) {
-            return Err(Error::Invalid(format!("{} is already synced", path.display())));
-        }
-        match std::fs::read_dir(&path).map(|mut entries| entries.next().is_some()) {
-            Ok(true) => {
-                return Err(Error::Invalid(format!(
-                    "{} is not empty; hydrate restores into a new or empty folder (use `init` \
-                     to sync an existing one)",
-                    path.display()
-                )))
-            }
-            Ok(false) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(Error::io(&path, e)),
-        }
+        let (path, remote) = self.check_hydrate(&req)?;
         let parent = path.parent().ok_or_else(|| Error::Invalid("no parent directory".into()))?;
         std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
@@ -644,9 +791,12 @@ impl Api {
                 config::redact_url(&remote)
             )));
         }
-        let outcome = self.init_folder(InitRequest { branch: Some(branch), ..req })?;
-        let (app, folders) = self.load()?;
-        let cfg = self.find_folder(&folders, &outcome.path)?.clone();
+        // Registered only once pushed: a running engine must not take the folder meanwhile,
+        // and a failed seed leaves no folder in the config.
+        let (entry, outcome) = self.prepare_folder(InitRequest { branch: Some(branch), ..req })?;
+        let file = self.dirs.app_config_file();
+        let app = config::load_app_config(&file)?;
+        let cfg = config::resolve_folder(&file, &app, &entry, &self.env)?;
         let identity = Identity {
             device: self.device(&app)?,
             user: cfg.settings.git.user.clone(),
@@ -661,7 +811,9 @@ impl Api {
         let report = folder.cycle(Some(crate::batcher::Batch::Full), Trigger::Manual);
         drop(folder); // the last sender: the printer ends
         let _ = printer.join();
-        Ok((outcome, report?))
+        let report = report?;
+        self.register(entry)?;
+        Ok((outcome, report))
     }
 
     /// Returns, per folder, the files the secret guard holds back now.

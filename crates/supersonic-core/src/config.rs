@@ -147,6 +147,9 @@ pub struct SyncSettings {
     pub min_free_disk_mb: u64,
     /// Hold back files that look like secrets (private keys, tokens) until released.
     pub secret_guard: bool,
+    /// Hours between scheduled `git gc` runs (when the folder is quiet); 0 turns every
+    /// automatic gc off, including the `git gc --auto` after syncs. Fractions are allowed.
+    pub gc_interval_hours: f64,
 }
 
 impl Default for SyncSettings {
@@ -167,6 +170,7 @@ impl Default for SyncSettings {
             mass_delete_min_files: 50,
             min_free_disk_mb: 64,
             secret_guard: true,
+            gc_interval_hours: 24.0,
         }
     }
 }
@@ -697,6 +701,13 @@ fn validate(file: &Path, config: &FolderConfig) -> Result<(), ConfigError> {
     }
     if !(0.0..=1.0).contains(&s.mass_delete_ratio) {
         return Err(ConfigError::new(file, Some("sync.mass_delete_ratio"), "must be within 0..1"));
+    }
+    if !s.gc_interval_hours.is_finite() || s.gc_interval_hours < 0.0 {
+        return Err(ConfigError::new(
+            file,
+            Some("sync.gc_interval_hours"),
+            "must be 0 (off) or a positive number of hours",
+        ));
     }
     if s.backoff_max_sec < s.backoff_initial_sec {
         return Err(ConfigError::new(

@@ -132,6 +132,22 @@ pub enum Event {
         /// Whether this is the operation's last event.
         finished: bool,
     },
+    /// A background operation (a hydrate or seed started from the UI or the HTTP API) ended.
+    /// Its [`Event::Progress`] events name the same folder and operation.
+    OperationFinished {
+        /// The folder path.
+        folder: String,
+        /// The operation's id, as the request that started it answered.
+        id: String,
+        /// Which operation.
+        operation: ProgressOp,
+        /// Whether it succeeded (then the folder is in the config and the engine syncs it).
+        ok: bool,
+        /// Why it failed, scrubbed of secrets.
+        error: Option<String>,
+        /// The failure's machine-readable code.
+        code: Option<String>,
+    },
 }
 
 /// What long operation a [`Event::Progress`] reports.
@@ -164,6 +180,7 @@ impl Event {
             | Event::FileSkipped { folder, .. }
             | Event::Warning { folder, .. }
             | Event::Progress { folder, .. }
+            | Event::OperationFinished { folder, .. }
             | Event::Stale { folder, .. } => folder,
         }
     }

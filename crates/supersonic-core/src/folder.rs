@@ -28,7 +28,7 @@ use crate::git::{GitRepo, Identity, Integration, PushOutcome, SnapshotLimits};
 use crate::history::{self, History, HistoryEvent};
 use crate::ignore::IgnoreRules;
 use crate::paths::Dirs;
-use crate::status::{FolderState, FolderStatus, HeldFile};
+use crate::status::{FolderState, FolderStatus, HeldFile, RepoGrowth};
 use crate::throttle::{Limits, Throttle, Verdict};
 use crate::watcher::{FolderWatch, WatchMsg};
 use crate::{Error, FailureClass, Result};
@@ -46,6 +46,21 @@ pub const BUSY_RETRY: Duration = Duration::from_secs(2);
 pub const PRUNE_EVERY: usize = 100;
 /// Commits walked back from HEAD when reconciling history after a crash.
 pub const RECONCILE_DEPTH: usize = 500;
+/// Shortest time between two growth measurements while syncs keep changing the repository:
+/// a measurement walks `.git` and the history (milliseconds to a few hundred on a large
+/// repository), so it follows changes, but never per change.
+pub const GROWTH_REFRESH: Duration = Duration::from_secs(180);
+/// How long a folder must have been quiet (no commit, pull or push) before `git gc` runs, so a
+/// burst of edits is not slowed by a repack. Capped at half the gc interval, so a short
+/// interval (a test's) still finds a quiet moment.
+pub const GC_QUIET: Duration = Duration::from_secs(120);
+/// Deadline of one `git gc`: a full repack of a large repository at low priority takes
+/// minutes; past this it is killed (git's own files stay consistent) and retried next interval.
+pub const GC_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+/// Shortest time between two records of this device's last sync on the remote (one tiny
+/// forced ref push each, outside the branch): often enough that a device which only receives
+/// never looks silent, rarely enough to cost nothing next to the syncs themselves.
+pub const DEVICE_SEEN_EVERY: Duration = Duration::from_secs(600);
 /// Name of the lock file that keeps two Supersonic processes off the same folder.
 pub const FOLDER_LOCK_FILE: &str = "supersonic.lock";
 
@@ -144,6 +159,21 @@ pub struct Folder {
     /// status reads it instead of walking history on every state change.
     unpushed: usize,
     rules_version: u64,
+    /// The repository's size, as last measured, and when.
+    growth: Option<RepoGrowth>,
+    growth_at: Option<Instant>,
+    /// Whether syncs changed the repository since the last measurement.
+    growth_dirty: bool,
+    /// When `git gc` last ran (kept across restarts in the status file).
+    last_gc: Option<DateTime<Utc>>,
+    /// When the gc schedule started counting when no gc ran yet (the engine start).
+    gc_epoch: SystemTime,
+    /// Whether syncs changed the repository since the last gc (then `gc --auto` runs when quiet).
+    gc_dirty: bool,
+    /// When a cycle last changed something (committed, pulled or pushed).
+    last_change: Instant,
+    /// When this device's last sync was last recorded on the remote.
+    seen_published: Option<Instant>,
     _lock: File,
 }
 
@@ -190,6 +220,12 @@ impl Folder {
             .and_then(|s| s.last_sync)
             .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
             .map(|t| t.with_timezone(&Utc));
+        let recorded = crate::status::read(&dirs.status_dir(), &id);
+        let last_gc = recorded
+            .and_then(|s| s.growth)
+            .and_then(|g| g.last_gc)
+            .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
+            .map(|t| t.with_timezone(&Utc));
         let throttle = history
             .as_ref()
             .and_then(|h| h.load_throttle(&folder_name).ok().flatten())
@@ -222,6 +258,14 @@ impl Folder {
             progress_delay: PROGRESS_DELAY,
             unpushed,
             rules_version: 0,
+            growth: None,
+            growth_at: None,
+            growth_dirty: true,
+            last_gc,
+            gc_epoch: SystemTime::now(),
+            gc_dirty: false,
+            last_change: Instant::now(),
+            seen_published: None,
             _lock: lock,
             config,
         })
@@ -348,6 +392,10 @@ impl Folder {
             last_error: self.last_error.clone(),
             consecutive_failures: self.throttle.consecutive_failures(),
             next_retry: self.retry_at.map(|t| DateTime::<Utc>::from(t).to_rfc3339()),
+            growth: self.growth.clone().map(|mut g| {
+                g.last_gc = self.last_gc.map(|t| t.to_rfc3339());
+                g
+            }),
         }
     }
 
@@ -409,6 +457,12 @@ impl Folder {
                         pulled: report.pulled,
                         pushed: report.pushed,
                     });
+                    self.publish_seen();
+                }
+                if report.commit.is_some() || report.pulled || report.pushed {
+                    self.growth_dirty = true;
+                    self.gc_dirty = true;
+                    self.last_change = Instant::now();
                 }
                 let state = match &report.throttled {
                     _ if paused => FolderState::Paused,
@@ -838,6 +892,145 @@ impl Folder {
     }
 
     /// Returns a reporter of `op`'s progress for this folder.
+    /// Records on the remote that this device just synced, when the last record is older than
+    /// [`DEVICE_SEEN_EVERY`] (a mirror, which never writes to the remote, does not). A failure
+    /// is logged, never the cycle's: the record only informs the devices view.
+    fn publish_seen(&mut self) {
+        if self.config.mode == Mode::PullOnly
+            || self.seen_published.is_some_and(|t| t.elapsed() < DEVICE_SEEN_EVERY)
+        {
+            return;
+        }
+        self.seen_published = Some(Instant::now());
+        let now = DateTime::<Utc>::from(self.now());
+        if let Err(e) = self.repo.publish_seen(&self.identity, now, self.timeout()) {
+            tracing::warn!("{}: cannot record this device's last sync: {e}", self.folder_name());
+        }
+    }
+
+    /// Measures the repository's size now and publishes it in the status.
+    pub fn measure_growth(&mut self) {
+        match self.repo.growth(Utc::now()) {
+            Ok(g) => {
+                self.growth = Some(g);
+                self.growth_at = Some(Instant::now());
+                self.growth_dirty = false;
+                self.write_status();
+            }
+            Err(e) => tracing::warn!("{}: cannot measure the repository: {e}", self.folder_name()),
+        }
+    }
+
+    /// Returns the gc interval, `None` when gc is off.
+    fn gc_interval(&self) -> Option<Duration> {
+        let hours = self.config.settings.sync.gc_interval_hours;
+        (hours > 0.0).then(|| Duration::from_secs_f64(hours * 3600.0))
+    }
+
+    /// Returns whether the folder may be maintained now: neither paused nor stopped.
+    fn maintainable(&self) -> bool {
+        self.state != FolderState::Paused
+            && self.stop.is_none()
+            && !matches!(self.state, FolderState::Error { .. })
+    }
+
+    /// Returns when [`Folder::maintain`] next has work: a growth refresh after changes, a
+    /// `gc --auto` once quiet after changes, a scheduled gc; `now` when it is due already.
+    /// `None` when nothing is pending.
+    pub fn maintenance_due(&self, now: Instant) -> Option<Instant> {
+        if !self.maintainable() {
+            return None;
+        }
+        let growth = match self.growth_at {
+            None => Some(now),
+            Some(at) if self.growth_dirty => Some(at + GROWTH_REFRESH),
+            Some(_) => None,
+        };
+        let gc = self.gc_interval().map(|interval| {
+            let quiet = self.last_change + GC_QUIET.min(interval / 2);
+            if self.gc_dirty {
+                return quiet;
+            }
+            let since = self.last_gc.map_or(self.gc_epoch, SystemTime::from);
+            let wait = (since + interval).duration_since(self.now()).unwrap_or_default();
+            quiet.max(now + wait)
+        });
+        growth.into_iter().chain(gc).min()
+    }
+
+    /// Does the maintenance that is due at `now` (see [`Folder::maintenance_due`]). Runs in the
+    /// worker between cycles, so `git gc` never overlaps a sync of this folder.
+    pub fn maintain(&mut self, now: Instant) {
+        if !self.maintainable() {
+            return;
+        }
+        let Some(interval) = self.gc_interval() else {
+            return self.refresh_growth(now);
+        };
+        let quiet = now >= self.last_change + GC_QUIET.min(interval / 2);
+        let since = self.last_gc.map_or(self.gc_epoch, SystemTime::from);
+        let scheduled = self.now().duration_since(since).is_ok_and(|d| d >= interval);
+        if quiet && (scheduled || self.gc_dirty) {
+            let _ = self.gc(!scheduled);
+        }
+        self.refresh_growth(now);
+    }
+
+    fn refresh_growth(&mut self, now: Instant) {
+        let due = match self.growth_at {
+            None => true,
+            Some(at) => self.growth_dirty && now >= at + GROWTH_REFRESH,
+        };
+        if due {
+            self.measure_growth();
+        }
+    }
+
+    /// Runs `git gc` now (`auto`: `git gc --auto`, which acts only past git's thresholds) and
+    /// records it in history with the `.git` size before and after; an automatic run that
+    /// changed nothing is not recorded (it runs after every burst of syncs). Returns the
+    /// `.git` sizes before and after.
+    pub fn gc(&mut self, auto: bool) -> Result<(u64, u64)> {
+        let started = Instant::now();
+        let before = self.repo.growth(Utc::now())?;
+        let outcome = self.repo.gc(auto, GC_TIMEOUT);
+        self.gc_dirty = false;
+        if !auto || outcome.is_err() {
+            self.last_gc = Some(DateTime::<Utc>::from(self.now()));
+        }
+        let after = self.repo.growth(Utc::now())?;
+        let changed = after.git_bytes != before.git_bytes
+            || after.loose_objects != before.loose_objects
+            || after.pack_bytes != before.pack_bytes;
+        if !auto || changed || outcome.is_err() {
+            let mut row = HistoryEvent::new(&self.folder_name(), history::GC, Utc::now());
+            row.duration_sec = Some(started.elapsed().as_secs_f64());
+            row.reason = Some(format!(
+                "{}: .git {} -> {} bytes",
+                if auto { "git gc --auto" } else { "git gc" },
+                before.git_bytes,
+                after.git_bytes
+            ));
+            row.error_msg = outcome.as_ref().err().map(|e| e.to_string());
+            row.data = Some(serde_json::json!({
+                "auto": auto,
+                "git_bytes_before": before.git_bytes,
+                "git_bytes_after": after.git_bytes,
+                "loose_objects_before": before.loose_objects,
+                "loose_objects_after": after.loose_objects,
+            }));
+            self.record(row);
+        }
+        self.growth = Some(after.clone());
+        self.growth_at = Some(Instant::now());
+        self.growth_dirty = false;
+        self.write_status();
+        if let Err(e) = &outcome {
+            tracing::warn!("{}: git gc failed: {e}", self.folder_name());
+        }
+        outcome.map(|_| (before.git_bytes, after.git_bytes))
+    }
+
     fn progress(&self, op: ProgressOp) -> Progress {
         Progress::new(self.bus.clone(), self.folder_name(), op, self.progress_delay)
     }
@@ -920,7 +1113,7 @@ const PROGRESS_EVERY: Duration = Duration::from_millis(200);
 /// within [`PROGRESS_DELAY`], then at most one per [`PROGRESS_EVERY`], and a last one marked
 /// finished. Shared with the reader thread of a network command, hence the lock.
 #[derive(Clone)]
-struct Progress {
+pub(crate) struct Progress {
     inner: Arc<std::sync::Mutex<ProgressState>>,
 }
 
@@ -937,7 +1130,7 @@ struct ProgressState {
 }
 
 impl Progress {
-    fn new(bus: EventBus, folder: String, op: ProgressOp, delay: Duration) -> Progress {
+    pub(crate) fn new(bus: EventBus, folder: String, op: ProgressOp, delay: Duration) -> Progress {
         let state = ProgressState {
             bus,
             folder,
@@ -952,7 +1145,7 @@ impl Progress {
         Progress { inner: Arc::new(std::sync::Mutex::new(state)) }
     }
 
-    fn update(&mut self, phase: &str, done: u64, total: Option<u64>) {
+    pub(crate) fn update(&mut self, phase: &str, done: u64, total: Option<u64>) {
         let mut s = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         if s.phase != phase {
             s.phase = phase.to_string();
@@ -970,13 +1163,13 @@ impl Progress {
     }
 
     /// A callback for [`GitRepo::fetch_with_progress`] and friends.
-    fn callback(&self) -> crate::git::ProgressFn {
+    pub(crate) fn callback(&self) -> crate::git::ProgressFn {
         let mut this = self.clone();
         Box::new(move |phase, done, total| this.update(phase, done, total))
     }
 
     /// Ends the operation: a last event, if any was sent.
-    fn finish(self) {
+    pub(crate) fn finish(self) {
         let s = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         if s.last.is_some() {
             s.emit(true);
@@ -1093,7 +1286,10 @@ pub fn run_worker(mut folder: Folder, commands: Receiver<Command>, config_change
         let now = Instant::now();
         let retry =
             folder.retry_at().map(|t| now + t.duration_since(folder.now()).unwrap_or_default());
-        let deadline = [batcher.due_at(), Some(next_poll), Some(next_rescan), retry]
+        // Maintenance waits while a batch is pending (the batch's deadline comes first).
+        let maintenance =
+            if batcher.due_at().is_none() { folder.maintenance_due(now) } else { None };
+        let deadline = [batcher.due_at(), Some(next_poll), Some(next_rescan), retry, maintenance]
             .into_iter()
             .flatten()
             .min()
@@ -1197,6 +1393,9 @@ pub fn run_worker(mut folder: Folder, commands: Receiver<Command>, config_change
             folder.retry_at = None;
             let _ = folder.cycle(None, Trigger::Retry);
         }
+        if batcher.due_at().is_none() && folder.maintenance_due(now).is_some_and(|t| t <= now) {
+            folder.maintain(now);
+        }
     }
 }
 
@@ -1262,7 +1461,9 @@ fn history_row(event: &Event) -> Option<HistoryEvent> {
     let now = Utc::now();
     let mut row = HistoryEvent::new(event.folder(), "", now);
     match event {
-        Event::State { .. } | Event::Progress { .. } => return None,
+        Event::State { .. } | Event::Progress { .. } | Event::OperationFinished { .. } => {
+            return None
+        }
         Event::Stale { alert, message, cleared, .. } => {
             row.event_type = history::STALE.into();
             row.reason = Some(if *cleared { format!("{alert} cleared") } else { message.clone() });

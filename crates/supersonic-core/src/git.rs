@@ -34,6 +34,7 @@ use crate::conflicts::{self, Policy, Resolution, Version};
 use crate::device::Device;
 use crate::error::is_disk_full;
 use crate::ignore::IgnoreRules;
+use crate::status::RepoGrowth;
 use crate::{Error, FailureClass, Result};
 
 mod bulk;
@@ -44,6 +45,12 @@ pub const REMOTE: &str = "origin";
 /// crashed process. Long enough to skip a lock a live git just created and not yet written to,
 /// short enough that recovery after `kill -9` is quick.
 pub const STALE_LOCK_AGE: Duration = Duration::from_secs(2);
+/// Where each device records when it last synced: `refs/supersonic/devices/<device id>` points at
+/// a tiny commit (empty tree, no parent, never on the branch) made at the sync. Pushed beside the
+/// branch, fetched into [`REMOTE_DEVICE_REFS`].
+pub const DEVICE_REFS: &str = "refs/supersonic/devices/";
+/// Where the other devices' records land when fetched.
+pub const REMOTE_DEVICE_REFS: &str = "refs/supersonic/remote-devices/";
 /// How many lines of changed paths a commit message lists before summarising the rest.
 pub const MESSAGE_MAX_PATHS: usize = 50;
 
@@ -767,11 +774,13 @@ impl GitRepo {
         progress: Option<ProgressFn>,
     ) -> Result<bool> {
         let refspec = format!("+{}:{}", self.branch_ref(), self.remote_ref());
+        // The devices' last-sync records come along (a glob matching nothing is no error).
+        let devices = format!("+{DEVICE_REFS}*:{REMOTE_DEVICE_REFS}*");
         let out = run_network_with_progress(
             "fetch",
             &self.remote_url,
             Some(&self.workdir),
-            &["fetch", "--no-tags", "--no-write-fetch-head", REMOTE, &refspec],
+            &["fetch", "--no-tags", "--no-write-fetch-head", REMOTE, &refspec, &devices],
             timeout,
             progress,
         )?;
@@ -786,6 +795,94 @@ impl GitRepo {
             return Ok(false);
         }
         Err(remote_error("fetch", &self.remote_url, &out.stderr))
+    }
+
+    /// Records that this device synced to HEAD at `now`: points its device ref at a new tiny
+    /// commit (empty tree, no parent, the device trailers and a `Synced-To:` line) and pushes
+    /// that ref alone (forced: only this device writes it) within `timeout`. Nothing lands on
+    /// the branch; each record replaces the last, so the remote holds one small commit per
+    /// device.
+    pub fn publish_seen(
+        &self,
+        identity: &Identity,
+        now: DateTime<Utc>,
+        timeout: Duration,
+    ) -> Result<()> {
+        let head = self.head()?.map(|h| h.to_string()).unwrap_or_default();
+        let tree = self
+            .repo
+            .treebuilder(None)
+            .and_then(|b| b.write())
+            .and_then(|oid| self.repo.find_tree(oid))
+            .map_err(Error::git("write the empty tree"))?;
+        let base = self.signature(identity)?;
+        let time = git2::Time::new(now.timestamp(), 0);
+        let sig = Signature::new(
+            base.name().unwrap_or("supersonic"),
+            base.email().unwrap_or("supersonic@supersonic-sync.invalid"),
+            &time,
+        )
+        .map_err(Error::git("make signature"))?;
+        let message = format!(
+            "supersonic: {} synced\n\nSynced-To: {head}{}",
+            identity.device.name,
+            trailers(identity)
+        );
+        let name = format!("{DEVICE_REFS}{}", identity.device.id);
+        let commit = self
+            .repo
+            .commit(None, &sig, &sig, &message, &tree, &[])
+            .map_err(Error::git("record the last sync"))?;
+        self.repo
+            .reference(&name, commit, true, "supersonic: synced")
+            .map_err(Error::git("record the last sync"))?;
+        let refspec = format!("+{name}:{name}");
+        let out = run_network(
+            "push",
+            &self.remote_url,
+            Some(&self.workdir),
+            &["push", "--porcelain", "--no-verify", REMOTE, &refspec],
+            timeout,
+        )?;
+        if out.success {
+            // Our own record counts as seen on the remote too.
+            let _ = self.repo.reference(
+                &format!("{REMOTE_DEVICE_REFS}{}", identity.device.id),
+                commit,
+                true,
+                "supersonic: synced",
+            );
+            Ok(())
+        } else {
+            Err(remote_error("push", &self.remote_url, &format!("{}\n{}", out.stderr, out.stdout)))
+        }
+    }
+
+    /// Returns every device's last recorded sync, by device id: from the fetched records, and
+    /// this device's own local one.
+    pub fn last_syncs(&self) -> Result<Vec<(String, String, DateTime<Utc>)>> {
+        let mut out: Vec<(String, String, DateTime<Utc>)> = Vec::new();
+        for glob in [format!("{REMOTE_DEVICE_REFS}*"), format!("{DEVICE_REFS}*")] {
+            let refs = self.repo.references_glob(&glob).map_err(Error::git("list device refs"))?;
+            for r in refs.flatten() {
+                let Ok(c) = r.peel_to_commit() else { continue };
+                let msg = c.message().unwrap_or_default();
+                let Some(id) = msg
+                    .lines()
+                    .rev()
+                    .find_map(|l| l.strip_prefix("Sync-Device-Id: "))
+                    .map(|v| v.trim().to_string())
+                else {
+                    continue;
+                };
+                let when = commit_time(&c);
+                match out.iter_mut().find(|(i, _, _)| *i == id) {
+                    Some(seen) => seen.2 = seen.2.max(when),
+                    None => out.push((id, commit_device(&c), when)),
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// Pushes the synced branch within `timeout` (never forced).
@@ -1430,10 +1527,28 @@ impl GitRepo {
                     last_commit: when,
                     first_commit: when,
                     via_supersonic: id.is_some(),
+                    last_sync: None,
                 }),
             }
         }
-        seen.sort_by_key(|d| std::cmp::Reverse(d.last_commit));
+        for (id, name, when) in self.last_syncs()? {
+            match seen.iter_mut().find(|d| d.id.as_deref() == Some(id.as_str())) {
+                Some(d) => d.last_sync = Some(when),
+                // A device that only receives: seen syncing, never committing (in this depth).
+                None => seen.push(DeviceSeen {
+                    id: Some(id),
+                    name,
+                    commits: 0,
+                    last_commit: when,
+                    first_commit: when,
+                    via_supersonic: true,
+                    last_sync: Some(when),
+                }),
+            }
+        }
+        seen.sort_by_key(|d| {
+            std::cmp::Reverse(d.last_sync.unwrap_or(d.last_commit).max(d.last_commit))
+        });
         Ok(seen)
     }
 
@@ -1597,6 +1712,81 @@ impl GitRepo {
             .map(|e| String::from_utf8_lossy(&e.path).into_owned())
             .filter(|p| conflicts::is_conflict_copy(p))
             .collect())
+    }
+
+    /// Measures how big the repository is (see [`RepoGrowth`]): the index's record of tracked
+    /// sizes, one walk of `.git` (never of the work tree) and one walk of the commits from HEAD.
+    /// Costs milliseconds on a small repository and grows with history; the engine calls it off
+    /// the hot path, at most every few minutes.
+    pub fn growth(&self, now: DateTime<Utc>) -> Result<RepoGrowth> {
+        let index = self.repo.index().map_err(Error::git("open index"))?;
+        let (tracked_files, worktree_bytes) =
+            index.iter().fold((0u64, 0u64), |(n, b), e| (n + 1, b + u64::from(e.file_size)));
+        let git_dir = self.repo.path().to_path_buf();
+        let mut g = RepoGrowth {
+            worktree_bytes,
+            tracked_files,
+            measured_at: now.to_rfc3339(),
+            ..RepoGrowth::default()
+        };
+        let mut stack = vec![git_dir.clone()];
+        let objects = git_dir.join("objects");
+        let packs = objects.join("pack");
+        while let Some(dir) = stack.pop() {
+            let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+            for entry in entries.flatten() {
+                let Ok(meta) = entry.metadata() else { continue }; // gone meanwhile
+                let path = entry.path();
+                if meta.is_dir() {
+                    stack.push(path);
+                    continue;
+                }
+                g.git_bytes += meta.len();
+                if dir == packs {
+                    if path.extension().is_some_and(|e| e == "pack") {
+                        g.pack_bytes += meta.len();
+                    }
+                } else if dir.parent() == Some(objects.as_path())
+                    && dir.file_name().is_some_and(|n| {
+                        n.len() == 2 && n.to_string_lossy().bytes().all(|b| b.is_ascii_hexdigit())
+                    })
+                {
+                    g.loose_objects += 1;
+                    g.loose_bytes += meta.len();
+                }
+            }
+        }
+        if let Some(head) = self.head()? {
+            let mut walk = self.repo.revwalk().map_err(Error::git("walk history"))?;
+            walk.push(head).map_err(Error::git("walk history"))?;
+            g.commits = walk.count() as u64;
+        }
+        Ok(g)
+    }
+
+    /// Runs `git gc` on the repository (`--auto`: only when git's own thresholds say so),
+    /// at low priority (`nice`, when installed), in the foreground (never detached, so it ends
+    /// before the next cycle), killed when `timeout` passes. The caller makes sure no cycle of
+    /// the folder runs meanwhile.
+    pub fn gc(&self, auto: bool, timeout: Duration) -> Result<()> {
+        let workdir = self.workdir.display().to_string();
+        let mut args = vec!["-c", "gc.autoDetach=false", "gc", "--quiet"];
+        if auto {
+            args.push("--auto");
+        }
+        let out = run_git("gc", &workdir, Some(&self.workdir), &args, timeout, None, true)?;
+        // libgit2 keeps the old pack list; let it see the new packs at once.
+        if let Ok(odb) = self.repo.odb() {
+            let _ = odb.refresh();
+        }
+        if out.success {
+            Ok(())
+        } else {
+            Err(Error::Git {
+                context: format!("git gc in {workdir}"),
+                source: git2::Error::from_str(out.stderr.trim()),
+            })
+        }
     }
 
     /// Returns a blob's content by id.
@@ -1929,6 +2119,10 @@ pub struct DeviceSeen {
     pub first_commit: DateTime<Utc>,
     /// Whether its commits carry Supersonic's trailers (else: edits made with git directly).
     pub via_supersonic: bool,
+    /// When it last synced, as it recorded (see [`DEVICE_REFS`]); a device that only receives
+    /// has this recent while its `last_commit` ages. `None` for devices that never recorded it
+    /// (older versions, plain git). With `commits: 0`, `last_commit` is this time too.
+    pub last_sync: Option<DateTime<Utc>>,
 }
 
 /// Output of a network git command.
@@ -1968,8 +2162,30 @@ pub fn run_network_with_progress(
     timeout: Duration,
     progress: Option<ProgressFn>,
 ) -> Result<NetOutput> {
+    run_git(op, remote, cwd, args, timeout, progress, false)
+}
+
+/// Runs git as [`run_network_with_progress`] says; with `low_priority`, under `nice -n 19`
+/// when `nice` is installed (plain git otherwise).
+fn run_git(
+    op: &'static str,
+    remote: &str,
+    cwd: Option<&Path>,
+    args: &[&str],
+    timeout: Duration,
+    progress: Option<ProgressFn>,
+    low_priority: bool,
+) -> Result<NetOutput> {
     use std::os::unix::process::CommandExt;
-    let mut cmd = Command::new("git");
+    let nice = low_priority.then(find_nice).flatten();
+    let mut cmd = match &nice {
+        Some(nice) => {
+            let mut cmd = Command::new(nice);
+            cmd.args(["-n", "19", "git"]);
+            cmd
+        }
+        None => Command::new("git"),
+    };
     if let Some(cwd) = cwd {
         cmd.current_dir(cwd);
     }
@@ -2048,6 +2264,13 @@ pub fn run_network_with_progress(
         stdout: scrub(&String::from_utf8_lossy(&stdout)),
         stderr: scrub(&String::from_utf8_lossy(&stderr)),
     })
+}
+
+/// Returns the `nice` program from `PATH`, if installed.
+fn find_nice() -> Option<PathBuf> {
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|dir| dir.join("nice"))
+        .find(|p| p.is_file())
 }
 
 /// The phases git reports with `--progress` (sent and received, local and `remote:`).

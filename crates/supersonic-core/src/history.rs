@@ -80,6 +80,8 @@ pub const STALE: &str = "stale";
 pub const SYNC_UNDONE: &str = "sync_undone";
 /// Something the user may want to know that is not a failure.
 pub const WARNING: &str = "warning";
+/// `git gc` ran on the folder's repository (`data`: `.git` bytes before and after, `auto`).
+pub const GC: &str = "gc";
 
 const HOUR_MS: i64 = 3_600_000;
 const DAY_MS: i64 = 86_400_000;

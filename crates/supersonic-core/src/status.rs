@@ -72,6 +72,39 @@ pub struct FolderStatus {
     /// Freshness alerts that hold now, in words.
     #[serde(default)]
     pub stale: Vec<String>,
+    /// How big the repository has grown, as last measured (the engine refreshes it after
+    /// syncs, at most every few minutes).
+    #[serde(default)]
+    pub growth: Option<RepoGrowth>,
+}
+
+/// How big a folder's repository is: cheap figures, measured off the hot path.
+///
+/// `worktree_bytes` sums the sizes the git index records for tracked files (no walk of the
+/// folder); `git_bytes` is the size of every file under `.git`; `pack_bytes` and the loose
+/// figures split the object store the way `git count-objects -v` does; `commits` counts the
+/// commits reachable from HEAD.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RepoGrowth {
+    /// Bytes of the tracked files, as the index records them.
+    pub worktree_bytes: u64,
+    /// Tracked files.
+    pub tracked_files: u64,
+    /// Bytes under `.git`.
+    pub git_bytes: u64,
+    /// Bytes of pack files (`objects/pack/*.pack`).
+    pub pack_bytes: u64,
+    /// Loose objects (`objects/XX/*`).
+    pub loose_objects: u64,
+    /// Bytes of loose objects.
+    pub loose_bytes: u64,
+    /// Commits reachable from HEAD.
+    pub commits: u64,
+    /// When these figures were measured (RFC 3339).
+    pub measured_at: String,
+    /// When `git gc` last ran on the folder (RFC 3339).
+    #[serde(default)]
+    pub last_gc: Option<String>,
 }
 
 /// A file the secret guard holds back.
@@ -154,6 +187,7 @@ mod tests {
             next_retry: None,
             held_back: Vec::new(),
             stale: Vec::new(),
+            growth: None,
         }
     }
 

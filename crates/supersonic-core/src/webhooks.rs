@@ -247,6 +247,7 @@ fn names(event: &Event) -> &'static [&'static str] {
         Event::State { .. }
         | Event::Committed { .. }
         | Event::Progress { .. }
+        | Event::OperationFinished { .. }
         | Event::Stale { cleared: true, .. } => &[],
     }
 }
@@ -322,6 +323,13 @@ impl Notification {
             Event::Stale { alert, message, cleared, .. } => {
                 json!({ "alert": alert, "message": message, "cleared": cleared })
             }
+            Event::OperationFinished { id, operation, ok, error, code, .. } => json!({
+                "id": id,
+                "operation": operation,
+                "ok": ok,
+                "error": error,
+                "code": code,
+            }),
             Event::Progress { operation, phase, done, total, finished, .. } => json!({
                 "operation": operation,
                 "phase": phase,

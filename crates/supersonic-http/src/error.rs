@@ -60,10 +60,10 @@ impl From<supersonic_core::Error> for ApiError {
 /// the status of the engine error it carries the code of.
 impl From<crate::control::Failure> for ApiError {
     fn from(f: crate::control::Failure) -> ApiError {
-        let status = if f.code == "bad_request" {
-            StatusCode::BAD_REQUEST
-        } else {
-            StatusCode::INTERNAL_SERVER_ERROR
+        let status = match f.code.as_str() {
+            "bad_request" | "invalid_request" | "config_invalid" => StatusCode::BAD_REQUEST,
+            "busy" => StatusCode::CONFLICT,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
         ApiError { status, code: f.code, message: f.message, key: f.key }
     }

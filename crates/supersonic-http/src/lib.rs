@@ -126,6 +126,8 @@ pub(crate) struct AppState {
     pub(crate) api: Api,
     pub(crate) control: Option<EngineControl>,
     pub(crate) events: broadcast::Sender<Event>,
+    /// The engine's event bus: background operations report on it.
+    pub(crate) bus: EventBus,
     pub(crate) shutdown: watch::Receiver<()>,
     pub(crate) ui_dir: Option<PathBuf>,
 }
@@ -205,7 +207,7 @@ pub fn start(
         built
     });
     let (stop, shutdown) = watch::channel(());
-    let state = AppState { api, control, events, shutdown: shutdown.clone(), ui_dir };
+    let state = AppState { api, control, events, bus, shutdown: shutdown.clone(), ui_dir };
     let app = router(state, Arc::new(access::Access::new(opts.token, addr.port())));
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -253,6 +255,8 @@ fn router(state: AppState, access: Arc<access::Access>) -> Router {
     let protected = Router::new()
         .route("/api/status", get(routes::status))
         .route("/api/folders", post(routes::add_folder))
+        .route("/api/hydrate", post(routes::hydrate))
+        .route("/api/seed", post(routes::seed))
         .route("/api/folders/sync", post(routes::sync_now))
         .route("/api/folders/pause", post(routes::pause))
         .route("/api/folders/resume", post(routes::resume))

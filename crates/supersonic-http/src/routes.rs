@@ -15,8 +15,8 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use supersonic_core::api::{
-    ConflictOutcome, EffectiveConfig, FolderQuarantine, IgnoreCheck, InitOutcome, SyncedBy,
-    UndoReport,
+    ConflictOutcome, EffectiveConfig, FolderQuarantine, IgnoreCheck, InitOutcome, Operation,
+    SyncedBy, UndoReport,
 };
 use supersonic_core::conflicts::ConflictView;
 use supersonic_core::folder::CycleReport;
@@ -44,6 +44,36 @@ pub(crate) async fn add_folder(
     let req = req.into_init()?;
     let out = blocking(move || s.api.init_folder(req)).await?;
     Ok((StatusCode::CREATED, Json(out)))
+}
+
+/// `POST /api/hydrate {"url", "path", "branch"?, "mode"?}`: starts restoring a folder from a
+/// remote in the background and answers `202 {id, operation, folder}` at once; progress comes
+/// as `progress` events on `/api/events`, the end as `operation_finished` (on success the
+/// folder is in the config, and a running engine syncs it). A field that cannot work is a
+/// `400` whose `key` names it.
+pub(crate) async fn hydrate(
+    State(s): State<AppState>,
+    Body(req): Body<control::Hydrate>,
+) -> Result<(StatusCode, Json<Operation>), ApiError> {
+    let op = blocking_failure(move || control::start_hydrate(&s.api, req, s.bus.clone())).await?;
+    Ok((StatusCode::ACCEPTED, Json(op)))
+}
+
+/// `POST /api/seed {"path", "remote", "branch"?}`: starts pushing an existing folder into an
+/// empty remote in the background, answering and reporting like `/api/hydrate`.
+pub(crate) async fn seed(
+    State(s): State<AppState>,
+    Body(req): Body<control::Seed>,
+) -> Result<(StatusCode, Json<Operation>), ApiError> {
+    let op = blocking_failure(move || control::start_seed(&s.api, req, s.bus.clone())).await?;
+    Ok((StatusCode::ACCEPTED, Json(op)))
+}
+
+/// Runs a control-surface call on the blocking pool.
+async fn blocking_failure<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, control::Failure> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f).await.map_err(ApiError::internal)?.map_err(ApiError::from)
 }
 
 /// `POST /api/folders/sync`: runs a cycle of the folder now and answers with what it did.

@@ -28,11 +28,14 @@ import type {
   FolderStatus,
   HeldOutcome,
   HistoryRow,
+  HydrateRequest,
   IgnoreCheck,
   InitOutcome,
   Metrics,
+  Operation,
   PauseOutcome,
   Resolution,
+  SeedRequest,
   SettingsPatch,
   Side,
   UndoReport,
@@ -56,6 +59,8 @@ export const COMMANDS = {
   status: { ipc: "status", method: "GET", path: "/api/status" },
   metrics: { ipc: "metrics", method: "GET", path: "/api/sync/metrics" },
   addFolder: { ipc: "add_folder", method: "POST", path: "/api/folders" },
+  hydrate: { ipc: "hydrate_folder", method: "POST", path: "/api/hydrate" },
+  seed: { ipc: "seed_folder", method: "POST", path: "/api/seed" },
   syncNow: { ipc: "sync_now", method: "POST", path: "/api/folders/sync" },
   pause: { ipc: "pause_folder", method: "POST", path: "/api/folders/pause" },
   resume: { ipc: "resume_folder", method: "POST", path: "/api/folders/resume" },
@@ -305,6 +310,19 @@ export function addFolder(req: AddFolderRequest): Promise<InitOutcome> {
   return call("addFolder", { body: req });
 }
 
+/**
+ * Starts restoring a folder from a remote into a new or empty folder; answers at once with the
+ * operation, whose `progress` and `operation_finished` events follow on the event stream.
+ */
+export function hydrateFolder(req: HydrateRequest): Promise<Operation> {
+  return call("hydrate", { body: req });
+}
+
+/** Starts pushing an existing folder into an empty remote; reports like `hydrateFolder`. */
+export function seedFolder(req: SeedRequest): Promise<Operation> {
+  return call("seed", { body: req });
+}
+
 /** Runs a sync cycle of `folder` now. */
 export function syncNow(folder: string): Promise<CycleReport> {
   return call("syncNow", { body: { folder } });
@@ -482,6 +500,7 @@ export const EVENT_KINDS = [
   "warning",
   "stale",
   "progress",
+  "operation_finished",
 ] as const;
 
 /** Whether live events arrive. */

@@ -2,8 +2,9 @@
 // parameter wherever the answer depends on the clock.
 //
 // What the backend knows of a device is its commits (`GET /api/devices` walks each folder's
-// history), so "last active" means its latest change that reached this folder: a device that
-// syncs but never edits looks quiet here.
+// history) and, for devices that record it, their last sync (a small ref each device pushes
+// beside the branch). "Last active" is the later of the two, so a device that syncs but never
+// edits is not flagged.
 
 import type { Device, FolderDevices } from "./types";
 
@@ -14,10 +15,19 @@ import type { Device, FolderDevices } from "./types";
  */
 export const STALE_AFTER_MS = 7 * 24 * 3600 * 1000;
 
+/** Returns when `d` was last active: its latest commit or its last recorded sync (ms). */
+export function lastActive(d: Pick<Device, "last_commit" | "last_sync">): number {
+  const times = [d.last_commit, d.last_sync ?? ""].map(Date.parse).filter((t) => !Number.isNaN(t));
+  return times.length ? Math.max(...times) : NaN;
+}
+
 /** Returns whether `d` is stale at `now`. This device never is: it is running right now. */
-export function isStale(d: Pick<Device, "last_commit" | "this_device">, now: number): boolean {
+export function isStale(
+  d: Pick<Device, "last_commit" | "last_sync" | "this_device">,
+  now: number,
+): boolean {
   if (d.this_device) return false;
-  const t = Date.parse(d.last_commit);
+  const t = lastActive(d);
   return !Number.isNaN(t) && now - t > STALE_AFTER_MS;
 }
 

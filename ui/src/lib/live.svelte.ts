@@ -173,7 +173,9 @@ export class Live {
     }
     if (e.kind === "stale") this.onStale(e);
     // A cycle that ended ends its operations, even one whose last event was lost.
-    if (e.kind === "sync_success" || e.kind === "sync_failure") this.clearProgress(e.folder);
+    if (e.kind === "sync_success" || e.kind === "sync_failure" || e.kind === "operation_finished") {
+      this.clearProgress(e.folder);
+    }
     this.revision++;
     this.soon();
   }

@@ -34,7 +34,49 @@ export type FolderStatus = FolderState & {
   held_back: HeldFile[];
   /** Freshness alerts that hold now, in words ("2 commit(s) have waited 3 h to be pushed"). */
   stale: string[];
+  /** How big the repository has grown, as last measured (absent before the first measure). */
+  growth?: RepoGrowth | null;
 };
+
+/**
+ * How big a folder's repository is (`RepoGrowth`): the tracked files' size as the git index
+ * records it, everything under `.git` (packs and loose objects split out), the commit count.
+ */
+export interface RepoGrowth {
+  worktree_bytes: number;
+  tracked_files: number;
+  git_bytes: number;
+  pack_bytes: number;
+  loose_objects: number;
+  loose_bytes: number;
+  commits: number;
+  /** When the figures were measured (RFC 3339). */
+  measured_at: string;
+  /** When `git gc` last ran on the folder. */
+  last_gc: string | null;
+}
+
+/** `POST /api/hydrate`: restore a folder from a remote into a new or empty folder. */
+export interface HydrateRequest {
+  url: string;
+  path: string;
+  branch?: string;
+  mode?: Mode;
+}
+
+/** `POST /api/seed`: push an existing folder into an empty remote. */
+export interface SeedRequest {
+  path: string;
+  remote: string;
+  branch?: string;
+}
+
+/** A long operation started in the background (`Operation`); its events name `folder`. */
+export interface Operation {
+  id: string;
+  operation: ProgressOp;
+  folder: string;
+}
 
 /** A file the secret guard holds back because it looks like a key or token (`HeldFile`). */
 export interface HeldFile {
@@ -266,6 +308,8 @@ export interface SyncSettings {
   mass_delete_ratio: number;
   mass_delete_min_files: number;
   min_free_disk_mb: number;
+  /** Hours between scheduled `git gc` runs (0 = no automatic gc at all). */
+  gc_interval_hours: number;
 }
 
 export interface WebhookSettings {
@@ -375,7 +419,19 @@ export type EngineEvent =
   | { kind: "file_skipped"; folder: string; path: string; reason: string }
   | { kind: "warning"; folder: string; message: string }
   | StaleEvent
-  | ProgressEvent;
+  | ProgressEvent
+  | OperationFinishedEvent;
+
+/** A background hydrate or seed ended (`Event::OperationFinished`). */
+export interface OperationFinishedEvent {
+  kind: "operation_finished";
+  folder: string;
+  id: string;
+  operation: ProgressOp;
+  ok: boolean;
+  error: string | null;
+  code: string | null;
+}
 
 /**
  * A freshness alert was raised or cleared (`Event::Stale`). `alert` names it (`unpushed`,
@@ -417,6 +473,11 @@ export interface Device {
   /** Whether its commits carry Supersonic's trailers (else: plain git). */
   via_supersonic: boolean;
   this_device: boolean;
+  /**
+   * When it last synced, as it recorded on the remote; null when it never did (plain git, older
+   * versions). A device that only receives has this recent and `commits` may be 0.
+   */
+  last_sync?: string | null;
 }
 
 /** `GET /api/devices`: one folder's devices, most recently active first (`FolderDevices`). */

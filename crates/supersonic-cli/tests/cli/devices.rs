@@ -39,6 +39,29 @@ fn devices_lists_every_device_of_the_history_with_counts_and_marks_this_one() {
 }
 
 #[test]
+fn a_device_that_only_receives_shows_its_last_sync_without_committing_on_the_branch() {
+    let p = Pair::new(RemoteKind::Path);
+    write(&p.a_dir.join("a1.txt"), "1\n");
+    p.a.cli(&["sync"]);
+    p.b.cli(&["sync"]); // beta only receives
+    let branch_commits = p.remote_commits();
+    p.a.cli(&["sync"]); // alpha fetches beta's record
+
+    let out: serde_json::Value = serde_json::from_str(&p.a.cli(&["devices", "--json"])).unwrap();
+    let devices = out[0]["devices"].as_array().unwrap();
+    let beta = devices.iter().find(|d| d["name"] == "beta").unwrap_or_else(|| panic!("{out}"));
+    assert_eq!(beta["commits"], 0, "beta made no commit on the branch: {out}");
+    assert!(beta["last_sync"].as_str().is_some(), "but its sync is recorded: {out}");
+    let alpha = devices.iter().find(|d| d["name"] == "alpha").unwrap();
+    assert!(alpha["last_sync"].as_str().is_some(), "alpha records its syncs too: {out}");
+    assert_eq!(p.remote_commits(), branch_commits, "the records never touch the branch");
+    let refs =
+        p.sb.git(&p.remote_path, &["for-each-ref", "--format=%(refname)", "refs/supersonic/"]);
+    assert_eq!(refs.lines().count(), 2, "one record per device on the remote: {refs}");
+    p.sb.fsck(&p.remote_path);
+}
+
+#[test]
 fn doctor_passes_a_healthy_folder_and_names_the_fix_for_a_broken_one() {
     let p = Pair::new(RemoteKind::Path);
     let out = p.a.run(&["doctor", "--json"]);

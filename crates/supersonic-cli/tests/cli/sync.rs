@@ -181,3 +181,29 @@ fn sync_pause_and_resume_reach_a_running_daemon() {
         p.sb.git(&p.remote_path, &["ls-tree", "--name-only", "main"]).contains("later.txt")
     });
 }
+
+#[test]
+fn status_reports_the_repository_size_growing_with_commits() {
+    let p = Pair::new(RemoteKind::Path);
+    write(&p.a_dir.join("a.md"), &"alpha\n".repeat(100));
+    p.a.cli(&["sync"]);
+    let growth = |json: &str| -> serde_json::Value {
+        let all: serde_json::Value = serde_json::from_str(json).unwrap();
+        all[0]["growth"].clone()
+    };
+    let first = growth(&p.a.cli(&["status", "--json"]));
+    assert_eq!(first["commits"], 1, "{first}");
+    assert_eq!(first["worktree_bytes"], 600, "{first}");
+    write(&p.a_dir.join("b.md"), &"beta\n".repeat(100));
+    p.a.cli(&["sync"]);
+    let second = growth(&p.a.cli(&["status", "--json"]));
+    assert_eq!(second["commits"], 2, "{second}");
+    assert_eq!(second["worktree_bytes"], 1100, "{second}");
+    assert!(
+        second["git_bytes"].as_u64() > first["git_bytes"].as_u64(),
+        "new objects grow .git: {first} {second}"
+    );
+    let text = p.a.cli(&["status"]);
+    assert!(text.contains("size:      files 1.1 KiB (2 tracked)"), "{text}");
+    assert!(text.contains("2 commit(s)"), "{text}");
+}

@@ -257,17 +257,28 @@ fn a_change_is_pushed_without_a_fetch_unless_the_remote_moved() {
     let f = Fixture::new();
     let bus = EventBus::default();
     let mut folder = folder(&f, &bus);
+    // Every fetch runs the remote's upload-pack: a wrapper that counts its runs.
+    let log = f.sb.path().join("fetches.log");
+    let wrapper = f.sb.path().join("upload-pack");
+    std::fs::write(
+        &wrapper,
+        format!("#!/bin/sh\necho fetch >> '{}'\nexec git-upload-pack \"$@\"\n", log.display()),
+    )
+    .unwrap();
+    std::fs::set_permissions(&wrapper, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .unwrap();
+    f.sb.git(&f.dir, &["config", "remote.origin.uploadpack", wrapper.to_str().unwrap()]);
+    let fetches = || std::fs::read_to_string(&log).map_or(0, |l| l.lines().count());
     write(&f.dir.join("a.md"), "one\n");
     folder.cycle(Some(Batch::Full), Trigger::Manual).unwrap();
-    let fetch_head = f.dir.join(".git/FETCH_HEAD");
-    let fetched_at = || std::fs::metadata(&fetch_head).and_then(|m| m.modified()).ok();
-    let before = fetched_at();
+    let before = fetches();
+    assert!(before >= 1, "a manual sync fetches (the wrapper sees it)");
 
     // Nobody else pushed: one push, no fetch.
     write(&f.dir.join("a.md"), "two\n");
     let report = folder.cycle(Some(Batch::Full), Trigger::Changes).unwrap();
     assert!(report.pushed && !report.pulled, "{report:?}");
-    assert_eq!(fetched_at(), before, "no fetch when the push went through");
+    assert_eq!(fetches(), before, "no fetch when the push went through");
     assert_eq!(f.sb.git(&f.remote, &["show", "main:a.md"]), "two");
 
     // Another device pushed meanwhile: the push is refused, then fetch, merge, push.
@@ -279,7 +290,120 @@ fn a_change_is_pushed_without_a_fetch_unless_the_remote_moved() {
     write(&f.dir.join("a.md"), "three\n");
     let report = folder.cycle(Some(Batch::Full), Trigger::Changes).unwrap();
     assert!(report.pushed && report.pulled, "{report:?}");
+    assert!(fetches() > before, "the refused push led to a fetch");
     assert_eq!(f.sb.git(&f.remote, &["show", "main:a.md"]), "three");
     assert_eq!(f.sb.git(&f.remote, &["show", "main:b.md"]), "from the peer");
     assert_eq!(std::fs::read_to_string(f.dir.join("b.md")).unwrap(), "from the peer\n");
+}
+
+#[test]
+fn repository_growth_is_reported_and_grows_with_commits() {
+    let f = Fixture::new();
+    let bus = EventBus::default();
+    let mut folder = folder(&f, &bus);
+    write(&f.dir.join("a.md"), &"first note\n".repeat(100));
+    folder.cycle(Some(Batch::Full), Trigger::Manual).unwrap();
+    folder.measure_growth();
+    let first = folder.status().growth.expect("measured");
+    assert_eq!(first.commits, 1, "one commit so far: {first:?}");
+    assert_eq!(first.tracked_files, 1);
+    assert_eq!(first.worktree_bytes, 1100, "the index records the tracked file's size");
+    assert!(first.git_bytes > 0 && first.loose_objects > 0, "{first:?}");
+    write(&f.dir.join("b.md"), &"second note\n".repeat(200));
+    folder.cycle(Some(Batch::Full), Trigger::Manual).unwrap();
+    folder.measure_growth();
+    let second = folder.status().growth.expect("measured");
+    assert_eq!(second.commits, 2, "{second:?}");
+    assert_eq!(second.worktree_bytes, 1100 + 2400);
+    assert!(second.git_bytes > first.git_bytes, "new objects grow .git: {first:?} {second:?}");
+    assert!(second.loose_objects > first.loose_objects);
+}
+
+#[test]
+fn gc_records_sizes_before_and_after_and_keeps_the_repository_sound() {
+    let f = Fixture::new();
+    let bus = EventBus::default();
+    let mut folder = folder(&f, &bus);
+    // 20 versions of a 16 KiB file that hardly compresses alone: loose, each version is a
+    // whole object; packed, they are deltas of one another.
+    let mut x: u64 = 42;
+    let base: String = (0..2048)
+        .map(|_| {
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            format!("{:07x}\n", x >> 36)
+        })
+        .collect();
+    for i in 0..20 {
+        write(&f.dir.join("big.txt"), &format!("{base}version {i}\n"));
+        folder.cycle(Some(Batch::Full), Trigger::Manual).unwrap();
+    }
+    let (before, after) = folder.gc(false).unwrap();
+    assert!(after < before, "packing 20 versions as deltas shrinks .git: {before} -> {after}");
+    let growth = folder.status().growth.expect("measured by gc");
+    assert_eq!(growth.loose_objects, 0, "every object is reachable, so packed: {growth:?}");
+    assert!(growth.last_gc.is_some());
+    f.sb.fsck(&f.dir);
+    let history = supersonic_core::history::History::open(
+        &f.sb.path().join("data").join(supersonic_core::history::HISTORY_FILE),
+    )
+    .unwrap();
+    let rows = history.recent(None, 100).unwrap();
+    let gc = rows.iter().find(|r| r.event_type == "gc").expect("a gc row in history");
+    let data = gc.data.as_ref().unwrap();
+    assert_eq!(data["git_bytes_before"], before);
+    assert_eq!(data["git_bytes_after"], after);
+    write(&f.dir.join("after.md"), "after gc\n");
+    let report = folder.cycle(Some(Batch::Full), Trigger::Manual).unwrap();
+    assert!(report.pushed, "syncing goes on after gc: {report:?}");
+    assert_eq!(f.sb.commit_count(&f.remote, "main"), 21);
+}
+
+#[test]
+fn the_worker_runs_gc_on_schedule_without_disturbing_syncing() {
+    let f = Fixture::new();
+    let bus = EventBus::default();
+    let mut settings = FolderSettings::default();
+    settings.sync.gc_interval_hours = 1.0 / 3600.0; // every second, after half a second quiet
+    settings.sync.debounce_ms = 50;
+    let folder = folder_with(&f, &bus, settings, &f.remote.display().to_string());
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let (changed_tx, _changed_rx) = crossbeam_channel::unbounded();
+    let worker =
+        std::thread::spawn(move || supersonic_core::folder::run_worker(folder, rx, changed_tx));
+    let history = supersonic_core::history::History::open(
+        &f.sb.path().join("data").join(supersonic_core::history::HISTORY_FILE),
+    )
+    .unwrap();
+    let gc_rows = || {
+        history
+            .recent(None, 1000)
+            .unwrap()
+            .into_iter()
+            .filter(|r| r.event_type == "gc" && r.data.as_ref().is_some_and(|d| d["auto"] == false))
+            .count()
+    };
+    let wait = |what: &str, cond: &dyn Fn() -> bool| {
+        let end = std::time::Instant::now() + Duration::from_secs(60);
+        while !cond() {
+            assert!(std::time::Instant::now() < end, "timed out waiting for {what}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    for i in 0..5 {
+        write(&f.dir.join(format!("n{i}.md")), &format!("note {i}\n"));
+        let n = i + 1;
+        wait("the edit to reach the remote", &|| f.sb.commit_count(&f.remote, "main") >= n);
+    }
+    wait("two scheduled gc runs", &|| gc_rows() >= 2);
+    write(&f.dir.join("late.md"), "written between gc runs\n");
+    wait("the late edit to reach the remote", &|| f.sb.commit_count(&f.remote, "main") >= 6);
+    tx.send(supersonic_core::folder::Command::Shutdown).unwrap();
+    worker.join().unwrap();
+    f.sb.fsck(&f.dir);
+    let status = supersonic_core::status::read(
+        &f.sb.path().join("data").join("status"),
+        &supersonic_core::paths::folder_id(&f.dir),
+    );
+    let growth = status.and_then(|s| s.growth).expect("the worker publishes growth");
+    assert!(growth.last_gc.is_some() && growth.commits >= 5, "{growth:?}");
 }

@@ -148,6 +148,13 @@ fn config_is_read_and_updated_with_validation() {
     let reset = json!({"folder": f.dev.dir, "settings": {"sync": {"max_latency_ms": null}}});
     let r = f.server.send("PATCH", "/api/config", &reset).json();
     assert_eq!(r["folders"][0]["sync"]["max_latency_ms"], 10000, "null falls back to the default");
+
+    let gc = json!({"folder": f.dev.dir, "settings": {"sync": {"gc_interval_hours": -1}}});
+    let r = f.server.send("PATCH", "/api/config", &gc);
+    assert_eq!((r.status, r.json()["key"].as_str()), (400, Some("sync.gc_interval_hours")));
+    let gc = json!({"folder": f.dev.dir, "settings": {"sync": {"gc_interval_hours": 0.5}}});
+    let r = f.server.send("PATCH", "/api/config", &gc).json();
+    assert_eq!(r["folders"][0]["sync"]["gc_interval_hours"], 0.5, "fractions of an hour work");
 }
 
 #[test]
@@ -655,4 +662,137 @@ fn an_undo_is_pushed_by_the_running_engine_before_the_answer() {
     );
     drop(server);
     engine.stop();
+}
+
+/// Reads `sse` until the `operation_finished` event of operation `id`; returns it with the
+/// `progress` events of `folder` seen before it.
+fn until_finished(
+    sse: &mut SseStream,
+    id: &str,
+    folder: &str,
+) -> (serde_json::Value, Vec<serde_json::Value>) {
+    let mut progress = Vec::new();
+    loop {
+        let (kind, data) = sse.next_event().expect("the stream stays open until the end");
+        let json: serde_json::Value = serde_json::from_str(&data).unwrap();
+        if kind == "progress" && json["folder"] == folder {
+            progress.push(json);
+        } else if kind == "operation_finished" && json["id"] == id {
+            return (json, progress);
+        }
+    }
+}
+
+#[test]
+fn seed_and_hydrate_run_in_the_background_over_smart_http_with_progress() {
+    let sb = Sandbox::new();
+    let notes = sb.bare_remote("notes");
+    sb.bare_remote("shared");
+    let http = SmartHttp::start(&sb, &sb.remotes_dir(), None);
+    let url = http.url("shared.git");
+
+    // Alpha seeds the empty remote with an existing folder, through the API.
+    let alpha = Dev::new(&sb, &notes, "alpha");
+    let bus = supersonic_core::events::EventBus::default();
+    let server = Server::start(&alpha.api, None, bus, None);
+    let mut sse = SseStream::open(&server, &format!("/api/events?token={}", server.token));
+    assert_eq!(sse.next_event().unwrap().0, "ready");
+    let src = sb.path().join("photos");
+    for i in 0..300 {
+        write(&src.join(format!("d{}/p{i}.txt", i % 5)), format!("picture {i}\n"));
+    }
+    let r = server.send("POST", "/api/seed", &json!({"path": src, "remote": url}));
+    assert_eq!(r.status, 202, "a seed is accepted and runs in the background: {r:?}");
+    let op = r.json();
+    assert_eq!(op["operation"], "seed");
+    assert_eq!(op["folder"], src.display().to_string());
+    let (done, progress) =
+        until_finished(&mut sse, op["id"].as_str().unwrap(), &src.display().to_string());
+    assert_eq!(done["ok"], true, "{done}");
+    assert!(
+        progress.iter().any(|p| p["operation"] == "seed" && p["done"].as_u64() > Some(0)),
+        "staging 300 files and pushing them report progress: {progress:?}"
+    );
+    assert_eq!(progress.last().unwrap()["finished"], true, "progress ends: {progress:?}");
+    assert_eq!(sb.commit_count(&sb.remotes_dir().join("shared.git"), "main"), 1);
+    let status = server.get("/api/status").json();
+    assert!(
+        status.as_array().unwrap().iter().any(|f| f["path"] == src.display().to_string()),
+        "the seeded folder is in the config: {status}"
+    );
+
+    // A second seed into the now filled remote fails in the background, and says why.
+    let other = sb.path().join("other");
+    write(&other.join("x.txt"), "x\n");
+    let r = server.send("POST", "/api/seed", &json!({"path": other, "remote": url}));
+    assert_eq!(r.status, 202, "{r:?}");
+    let (failed, _) =
+        until_finished(&mut sse, r.json()["id"].as_str().unwrap(), &other.display().to_string());
+    assert_eq!(failed["ok"], false, "{failed}");
+    assert!(failed["error"].as_str().unwrap().contains("already has branch main"), "{failed}");
+    let status = server.get("/api/status").body;
+    assert!(!status.contains(&other.display().to_string()), "a failed seed registers nothing");
+
+    // Beta, with its engine running, restores the folder from the remote through the API.
+    let beta = Dev::new(&sb, &notes, "beta");
+    let beta_bus = supersonic_core::events::EventBus::default();
+    let engine = beta.api.start(beta_bus.clone()).unwrap();
+    let beta_server = Server::start(&beta.api, Some(engine.control()), beta_bus, None);
+    let mut beta_sse =
+        SseStream::open(&beta_server, &format!("/api/events?token={}", beta_server.token));
+    assert_eq!(beta_sse.next_event().unwrap().0, "ready");
+    let restored = sb.path().join("beta-photos");
+    let r = beta_server.send("POST", "/api/hydrate", &json!({"url": url, "path": restored}));
+    assert_eq!(r.status, 202, "{r:?}");
+    let (done, progress) = until_finished(
+        &mut beta_sse,
+        r.json()["id"].as_str().unwrap(),
+        &restored.display().to_string(),
+    );
+    assert_eq!(done["ok"], true, "{done}");
+    assert!(progress.iter().all(|p| p["operation"] == "hydrate"), "{progress:?}");
+    assert_eq!(
+        std::fs::read_to_string(restored.join("d2/p7.txt")).unwrap(),
+        "picture 7\n",
+        "the clone is in place"
+    );
+    // The running engine picked the new folder up: an edit there reaches the remote.
+    write(&restored.join("from-beta.txt"), "hello\n");
+    let end = std::time::Instant::now() + ANSWER;
+    while sb.commit_count(&sb.remotes_dir().join("shared.git"), "main") < 2 {
+        assert!(std::time::Instant::now() < end, "beta's engine never synced the new folder");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    drop(beta_server);
+    drop(engine);
+    sb.fsck(&restored);
+}
+
+#[test]
+fn hydrate_and_seed_requests_name_the_field_at_fault() {
+    let f = Fixture::start();
+    let cases = [
+        ("/api/hydrate", json!({"url": "", "path": "/tmp/x"}), "url"),
+        ("/api/hydrate", json!({"url": "/r.git", "path": "relative/dir"}), "path"),
+        ("/api/hydrate", json!({"url": "--upload-pack=evil", "path": "/tmp/x"}), "url"),
+        ("/api/hydrate", json!({"url": "/r.git", "path": f.dev.dir}), "path"),
+        ("/api/hydrate", json!({"url": "/r.git", "path": "/tmp/x", "branch": "a..b"}), "branch"),
+        ("/api/seed", json!({"path": "/tmp/x", "remote": " "}), "remote"),
+        ("/api/seed", json!({"path": f.sb.path().join("missing"), "remote": "/r.git"}), "path"),
+        ("/api/seed", json!({"path": f.dev.dir, "remote": "/r.git"}), "path"),
+    ];
+    for (route, body, key) in cases {
+        let r = f.server.send("POST", route, &body);
+        assert_eq!(r.status, 400, "{route} {body}: {r:?}");
+        assert_eq!(r.json()["key"], key, "{route} {body}: {}", r.body);
+    }
+    // Not empty: hydrate restores into a new or empty folder only.
+    let full = f.sb.path().join("full");
+    write(&full.join("a.txt"), "a\n");
+    let r = f.server.send("POST", "/api/hydrate", &json!({"url": "/r.git", "path": full}));
+    assert_eq!((r.status, r.json()["key"].as_str()), (400, Some("path")), "{}", r.body);
+    assert!(r.json()["message"].as_str().unwrap().contains("not empty"), "{}", r.body);
+    // Token-protected like every mutating endpoint.
+    let r = f.server.request("POST", "/api/seed", &[], Some("{}"));
+    assert_eq!(r.status, 401, "{r:?}");
 }
