@@ -772,14 +772,7 @@ impl Api {
             row.reason = Some(format!("last sync undone on {}", identity.device.name));
             let _ = h.record(&row);
         }
-        let synced = match self.sync_once(Some(&cfg.path), false)?.pop() {
-            Some((_, Ok(_))) => SyncedBy::ThisCommand,
-            Some((_, Err(Error::Invalid(m)))) if m.contains("already being synced") => {
-                SyncedBy::RunningEngine
-            }
-            Some((_, Err(e))) => SyncedBy::Failed(e.to_string()),
-            None => SyncedBy::Failed("folder vanished".into()),
-        };
+        let synced = self.synced_after_change(&cfg.path)?;
         Ok(UndoReport { folder: cfg.path, undone, synced })
     }
 
@@ -931,15 +924,21 @@ impl Api {
             row.reason = Some(format!("{} ({}) on {}", conflict.path, conflict.kind, device.name));
             let _ = h.record(&row);
         }
-        let synced = match self.sync_once(Some(&folder), false)?.pop() {
+        let synced = self.synced_after_change(&folder)?;
+        Ok(ConflictOutcome { folder, conflict, synced })
+    }
+
+    /// Syncs `folder` after a change made on the user's behalf, and tells who takes the change
+    /// to the remote: this call, or a running daemon that holds the folder.
+    fn synced_after_change(&self, folder: &Path) -> Result<SyncedBy> {
+        Ok(match self.sync_once(Some(folder), false)?.pop() {
             Some((_, Ok(_))) => SyncedBy::ThisCommand,
             Some((_, Err(Error::Invalid(m)))) if m.contains("already being synced") => {
                 SyncedBy::RunningEngine
             }
             Some((_, Err(e))) => SyncedBy::Failed(e.to_string()),
             None => SyncedBy::Failed("folder vanished".into()),
-        };
-        Ok(ConflictOutcome { folder, conflict, synced })
+        })
     }
 
     fn history_path(&self) -> PathBuf {
