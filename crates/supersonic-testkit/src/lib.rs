@@ -16,7 +16,8 @@
 //!   [`Reply`]s (statuses, headers, delays, or never).
 //!
 //! Servers stop when dropped. Helpers [`wait_until`] and [`free_port`] cover polling for an
-//! expected outcome with a generous bound, and picking a port for a server that binds itself.
+//! expected outcome with a generous bound, and picking a port for a server that binds itself;
+//! [`tree_with_links`] records what a directory holds, to prove nothing in it changed.
 
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
@@ -35,7 +36,9 @@ pub use http::SmartHttp;
 pub use receiver::{Receiver, Reply, Request};
 pub use sandbox::Sandbox;
 
+use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, TcpListener};
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// Interval between two evaluations of a [`wait_until`] condition.
@@ -64,6 +67,33 @@ pub fn wait_until(what: &str, timeout: Duration, mut condition: impl FnMut() -> 
         }
         std::thread::sleep(POLL_INTERVAL.min(timeout.saturating_sub(start.elapsed())));
     }
+}
+
+/// Returns what `dir` holds: each file's bytes and each link as `-> target`, by path relative
+/// to `dir`, without following any link.
+///
+/// # Panics
+///
+/// Panics when a directory, file or link below `dir` cannot be read.
+pub fn tree_with_links(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap().flatten() {
+            let path = entry.path();
+            let rel = path.strip_prefix(dir).unwrap().to_path_buf();
+            let meta = std::fs::symlink_metadata(&path).unwrap();
+            if meta.file_type().is_symlink() {
+                let target = std::fs::read_link(&path).unwrap();
+                out.insert(rel, format!("-> {}", target.display()).into_bytes());
+            } else if meta.is_dir() {
+                stack.push(path);
+            } else {
+                out.insert(rel, std::fs::read(&path).unwrap());
+            }
+        }
+    }
+    out
 }
 
 /// Returns a free TCP port on 127.0.0.1.
