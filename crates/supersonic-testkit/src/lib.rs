@@ -28,6 +28,7 @@ mod hanging;
 mod http;
 mod receiver;
 mod sandbox;
+mod wire;
 
 pub use daemon::GitDaemon;
 pub use device::{Device, FAST_ENV};
