@@ -17,7 +17,8 @@
 //!
 //! Servers stop when dropped. Helpers [`wait_until`] and [`free_port`] cover polling for an
 //! expected outcome with a generous bound, and picking a port for a server that binds itself;
-//! [`tree_with_links`] records what a directory holds, to prove nothing in it changed.
+//! [`tree_with_links`] records what a directory holds, to prove nothing in it changed, and
+//! [`conflict_id`] computes the engine's conflict id without the engine.
 
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
@@ -95,6 +96,30 @@ pub fn tree_with_links(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
         }
     }
     out
+}
+
+/// Returns the id the engine gives a conflict: the first 12 hex digits of the SHA-256 of the
+/// parts, each followed by a NUL, computed with coreutils' `sha256sum`, independently of the
+/// engine's code.
+///
+/// # Panics
+///
+/// Panics when `sha256sum` cannot be run.
+pub fn conflict_id(parts: &[&str]) -> String {
+    use std::io::Write;
+    let mut child = std::process::Command::new("sha256sum")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("run sha256sum");
+    let mut input = Vec::new();
+    for p in parts {
+        input.extend_from_slice(p.as_bytes());
+        input.push(0);
+    }
+    child.stdin.take().unwrap().write_all(&input).unwrap();
+    let out = child.wait_with_output().unwrap();
+    String::from_utf8(out.stdout).unwrap()[..12].to_string()
 }
 
 /// Returns a free TCP port on 127.0.0.1.

@@ -6,31 +6,12 @@
 use std::path::PathBuf;
 
 use serde_json::json;
-use supersonic_testkit::tree_with_links;
+use supersonic_testkit::{conflict_id, tree_with_links};
 
 use crate::*;
 
 /// Content that must never leave the `outside` directory.
 const SECRET: &str = "TOP-SECRET-51c0de outside the synced folder\n";
-
-/// The engine's conflict id: the first 12 hex digits of the SHA-256 of the NUL-terminated
-/// parts, computed with coreutils' `sha256sum`, independently of the engine.
-fn conflict_id(parts: &[&str]) -> String {
-    use std::io::Write;
-    let mut child = std::process::Command::new("sha256sum")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("run sha256sum");
-    let mut input = Vec::new();
-    for p in parts {
-        input.extend_from_slice(p.as_bytes());
-        input.push(0);
-    }
-    child.stdin.take().unwrap().write_all(&input).unwrap();
-    let out = child.wait_with_output().unwrap();
-    String::from_utf8(out.stdout).unwrap()[..12].to_string()
-}
 
 /// A device whose remote holds what a malicious peer pushed: a link `evil` to `outside`,
 /// links named like conflict copies, and a merge commit whose `Sync-Conflict:` records name
