@@ -18,7 +18,7 @@
 //! reads included; the rest get `401` with `WWW-Authenticate: Basic realm="git"`.
 
 use std::io::{self, BufReader, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -68,7 +68,12 @@ impl SmartHttp {
             let shutdown = Arc::clone(&shutdown);
             thread::Builder::new()
                 .name(format!("smart-http-{port}"))
-                .spawn(move || accept_loop(&listener, &shutdown, &backend))
+                .spawn(move || {
+                    let stopping = || shutdown.load(Ordering::SeqCst);
+                    wire::accept_loop(&listener, "smart-http", stopping, move |stream| {
+                        serve(&backend, stream)
+                    });
+                })
                 .expect("spawn the smart HTTP accept thread")
         };
         SmartHttp { port, shutdown, accept_thread: Some(accept_thread) }
@@ -149,24 +154,6 @@ impl Response {
     }
 }
 
-fn accept_loop(listener: &TcpListener, shutdown: &AtomicBool, backend: &Arc<Backend>) {
-    for stream in listener.incoming() {
-        if shutdown.load(Ordering::SeqCst) {
-            return;
-        }
-        let Ok(stream) = stream else { continue };
-        let backend = Arc::clone(backend);
-        let spawned = thread::Builder::new().name("smart-http-conn".to_owned()).spawn(move || {
-            if let Err(err) = serve(&backend, stream) {
-                eprintln!("smart-http: connection failed: {err}");
-            }
-        });
-        if let Err(err) = spawned {
-            eprintln!("smart-http: cannot spawn a connection thread: {err}");
-        }
-    }
-}
-
 /// Serves one request on `stream` and closes it.
 fn serve(backend: &Backend, stream: TcpStream) -> io::Result<()> {
     stream.set_read_timeout(Some(IDLE_TIMEOUT))?;
@@ -176,7 +163,7 @@ fn serve(backend: &Backend, stream: TcpStream) -> io::Result<()> {
     let mut reader = BufReader::new(stream);
     let request = wire::read_request(&mut reader, &mut writer, None)?;
     let response = respond(backend, &request, peer);
-    write_response(&mut writer, &response)?;
+    wire::write_response(&mut writer, &response.status, &response.headers, &response.body)?;
     writer.flush()?;
     writer.shutdown(std::net::Shutdown::Both)
 }
@@ -314,16 +301,6 @@ fn find_header_end(output: &[u8]) -> Option<(usize, usize)> {
             None
         }
     })
-}
-
-fn write_response(writer: &mut impl Write, response: &Response) -> io::Result<()> {
-    let mut head = format!("HTTP/1.1 {}\r\n", response.status);
-    for (name, value) in &response.headers {
-        head.push_str(&format!("{name}: {value}\r\n"));
-    }
-    head.push_str(&format!("Content-Length: {}\r\nConnection: close\r\n\r\n", response.body.len()));
-    writer.write_all(head.as_bytes())?;
-    writer.write_all(&response.body)
 }
 
 /// Encodes `input` as standard base64 with padding, as Basic authentication sends it.

@@ -15,7 +15,7 @@
 
 use std::collections::VecDeque;
 use std::io::{self, BufReader, Write};
-use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::net::{Ipv4Addr, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle};
@@ -167,7 +167,13 @@ impl Receiver {
             let shared = Arc::clone(&shared);
             thread::Builder::new()
                 .name(format!("receiver-{port}"))
-                .spawn(move || accept_loop(&listener, &shared))
+                .spawn(move || {
+                    let stopping = || shared.shutdown.load(Ordering::SeqCst);
+                    let conn = Arc::clone(&shared);
+                    wire::accept_loop(&listener, "receiver", stopping, move |stream| {
+                        serve(&conn, stream)
+                    });
+                })
                 .expect("spawn the receiver accept thread")
         };
         Receiver { port, shared, accept_thread: Some(accept_thread) }
@@ -227,24 +233,6 @@ impl Drop for Receiver {
     }
 }
 
-fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
-    for stream in listener.incoming() {
-        if shared.shutdown.load(Ordering::SeqCst) {
-            return;
-        }
-        let Ok(stream) = stream else { continue };
-        let shared = Arc::clone(shared);
-        let spawned = thread::Builder::new().name("receiver-conn".to_owned()).spawn(move || {
-            if let Err(err) = serve(&shared, stream) {
-                eprintln!("receiver: connection failed: {err}");
-            }
-        });
-        if let Err(err) = spawned {
-            eprintln!("receiver: cannot spawn a connection thread: {err}");
-        }
-    }
-}
-
 /// Reads one request on `stream`, records it, answers it as scripted and closes the connection.
 fn serve(shared: &Shared, stream: TcpStream) -> io::Result<()> {
     stream.set_read_timeout(Some(IDLE_TIMEOUT))?;
@@ -288,19 +276,10 @@ fn serve(shared: &Shared, stream: TcpStream) -> io::Result<()> {
             state = shared.changed.wait_timeout(state, left).unwrap_or_else(|e| e.into_inner()).0;
         }
     }
-    write_reply(&mut writer, &reply)?;
+    let status = format!("{} {}", reply.status, reason(reply.status));
+    wire::write_response(&mut writer, &status, &reply.headers, &reply.body)?;
     writer.flush()?;
     writer.shutdown(std::net::Shutdown::Both)
-}
-
-fn write_reply(writer: &mut impl Write, reply: &Reply) -> io::Result<()> {
-    let mut head = format!("HTTP/1.1 {} {}\r\n", reply.status, reason(reply.status));
-    for (name, value) in &reply.headers {
-        head.push_str(&format!("{name}: {value}\r\n"));
-    }
-    head.push_str(&format!("Content-Length: {}\r\nConnection: close\r\n\r\n", reply.body.len()));
-    writer.write_all(head.as_bytes())?;
-    writer.write_all(&reply.body)
 }
 
 /// Returns the reason phrase of the statuses tests use (clients ignore it anyway).

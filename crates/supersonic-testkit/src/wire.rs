@@ -1,5 +1,6 @@
-//! HTTP/1.1 requests as the testkit's servers ([`crate::SmartHttp`], [`crate::Receiver`]) read
-//! them off a connection.
+//! HTTP/1.1 as the testkit's servers ([`crate::SmartHttp`], [`crate::Receiver`]) speak it: an
+//! accept loop with a thread per connection, requests read off a connection, and responses
+//! that always carry `Content-Length` and `Connection: close`.
 //!
 //! One request per connection: the request line, at most [`MAX_HEADERS`] header lines of at
 //! most [`MAX_LINE`] bytes, then the body, framed by chunked transfer encoding or by
@@ -9,6 +10,8 @@
 //! (or its own wake-up connection) from a broken request.
 
 use std::io::{self, BufRead, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::thread;
 
 /// The longest request line or header line accepted, in bytes.
 const MAX_LINE: u64 = 16 * 1024;
@@ -39,6 +42,48 @@ impl Request {
 /// Returns the value of header `name` among `headers` (matched case-insensitively), if present.
 pub(crate) fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
     headers.iter().find(|(key, _)| key.eq_ignore_ascii_case(name)).map(|(_, value)| value.as_str())
+}
+
+/// Accepts connections on `listener` until `stopping` holds when one arrives, and serves each
+/// with `serve` on a thread of its own named `{name}-conn`; failures are logged as `{name}: ...`.
+pub(crate) fn accept_loop(
+    listener: &TcpListener,
+    name: &str,
+    stopping: impl Fn() -> bool,
+    serve: impl Fn(TcpStream) -> io::Result<()> + Clone + Send + 'static,
+) {
+    for stream in listener.incoming() {
+        if stopping() {
+            return;
+        }
+        let Ok(stream) = stream else { continue };
+        let (serve, label) = (serve.clone(), name.to_owned());
+        let spawned = thread::Builder::new().name(format!("{name}-conn")).spawn(move || {
+            if let Err(err) = serve(stream) {
+                eprintln!("{label}: connection failed: {err}");
+            }
+        });
+        if let Err(err) = spawned {
+            eprintln!("{name}: cannot spawn a connection thread: {err}");
+        }
+    }
+}
+
+/// Writes a response: `status` (code and reason), `headers`, then `body` framed by
+/// `Content-Length`, with `Connection: close`.
+pub(crate) fn write_response(
+    writer: &mut impl Write,
+    status: &str,
+    headers: &[(String, String)],
+    body: &[u8],
+) -> io::Result<()> {
+    let mut head = format!("HTTP/1.1 {status}\r\n");
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str(&format!("Content-Length: {}\r\nConnection: close\r\n\r\n", body.len()));
+    writer.write_all(head.as_bytes())?;
+    writer.write_all(body)
 }
 
 /// Reads one request, answering `Expect: 100-continue` on `writer` before reading the body.
