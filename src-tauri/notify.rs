@@ -3,8 +3,6 @@
 //! module only shows them over D-Bus with notify-rust, as the CLI daemon does. A missing session
 //! bus or notification server is logged once and never stops syncing.
 
-use std::time::Instant;
-
 use crossbeam_channel::Receiver;
 use supersonic_core::events::Event;
 use supersonic_core::notifications::{NotificationSettings, Notifier};
@@ -19,20 +17,7 @@ pub fn start(
     let spawned = std::thread::Builder::new().name("supersonic-notify".into()).spawn(move || {
         let mut notifier = Notifier::new(settings);
         let mut warned = false;
-        loop {
-            let event = crossbeam_channel::select! {
-                recv(events) -> event => match event {
-                    Ok(event) => event,
-                    Err(_) => return,
-                },
-                recv(updates) -> settings => {
-                    if let Ok(settings) = settings {
-                        notifier.set_settings(settings);
-                    }
-                    continue;
-                }
-            };
-            let Some(n) = notifier.on_event(&event, Instant::now()) else { continue };
+        while let Some(n) = notifier.next(&events, &updates) {
             let urgency = if n.urgent {
                 notify_rust::Urgency::Critical
             } else {

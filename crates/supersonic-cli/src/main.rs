@@ -390,22 +390,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let results = api.sync_once(dir.as_deref(), allow_mass_delete)?;
             let mut failed = false;
             for (path, result) in results {
-                let result = match result {
-                    // A running daemon holds the folder: ask it instead.
-                    Err(supersonic_core::Error::Invalid(m))
-                        if m.contains("already being synced") =>
-                    {
-                        via_daemon(&api, "sync", &path).map(|r| r.unwrap_or_default())
-                    }
-                    other => other.map_err(anyhow::Error::from),
-                };
-                match result {
-                    Ok(r) => println!("{}: {}", path.display(), describe(&r)),
-                    Err(e) => {
-                        failed = true;
-                        eprintln!("supersonic: error: {}: {e:#}", path.display());
-                    }
-                }
+                failed |= !print_cycle(&path, or_via_daemon(&api, &path, result));
             }
             Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
         }
@@ -422,13 +407,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     }
                     other => other.map(|r| r.unwrap_or_default()),
                 };
-                match result {
-                    Ok(r) => println!("{}: {}", path.display(), describe(&r)),
-                    Err(e) => {
-                        failed = true;
-                        eprintln!("supersonic: error: {}: {e:#}", path.display());
-                    }
-                }
+                failed |= !print_cycle(&path, result);
             }
             Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
         }
@@ -887,30 +866,43 @@ fn pause_resume(api: &Api, dir: Option<PathBuf>, pause: bool) -> Result<ExitCode
     Ok(ExitCode::SUCCESS)
 }
 
-/// Asks the running daemon (through its control socket) to act on `folder`.
 /// Syncs `folder` now: through the running daemon when it holds the folder, else here.
 fn sync_folder(api: &Api, folder: &std::path::Path) -> Result<ExitCode> {
-    let result = match api.sync_once(Some(folder), false)?.pop() {
-        Some((_, Err(supersonic_core::Error::Invalid(m))))
-            if m.contains("already being synced") =>
-        {
+    let Some((_, result)) = api.sync_once(Some(folder), false)?.pop() else {
+        anyhow::bail!("{} is not synced", folder.display())
+    };
+    let ok = print_cycle(folder, or_via_daemon(api, folder, result));
+    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// Returns the outcome of a sync of `folder` in this process, or, when a running daemon holds
+/// the folder, asks the daemon to sync it and returns its outcome.
+fn or_via_daemon(
+    api: &Api,
+    folder: &std::path::Path,
+    result: supersonic_core::Result<supersonic_core::folder::CycleReport>,
+) -> Result<supersonic_core::folder::CycleReport> {
+    match result {
+        Err(supersonic_core::Error::Invalid(m)) if m.contains("already being synced") => {
             via_daemon(api, "sync", folder).map(|r| r.unwrap_or_default())
         }
-        Some((_, other)) => other.map_err(anyhow::Error::from),
-        None => anyhow::bail!("{} is not synced", folder.display()),
-    };
-    match result {
-        Ok(r) => {
-            println!("{}: {}", folder.display(), describe(&r));
-            Ok(ExitCode::SUCCESS)
-        }
-        Err(e) => {
-            eprintln!("supersonic: error: {}: {e:#}", folder.display());
-            Ok(ExitCode::FAILURE)
-        }
+        other => other.map_err(anyhow::Error::from),
     }
 }
 
+/// Prints what a cycle of `folder` did, or its error; returns whether it succeeded.
+fn print_cycle(
+    folder: &std::path::Path,
+    result: Result<supersonic_core::folder::CycleReport>,
+) -> bool {
+    match &result {
+        Ok(r) => println!("{}: {}", folder.display(), describe(r)),
+        Err(e) => eprintln!("supersonic: error: {}: {e:#}", folder.display()),
+    }
+    result.is_ok()
+}
+
+/// Asks the running daemon (through its control socket) to act on `folder`.
 fn via_daemon(
     api: &Api,
     cmd: &str,

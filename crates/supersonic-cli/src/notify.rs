@@ -4,7 +4,6 @@
 //! server is logged once and never stops syncing.
 
 use std::thread::JoinHandle;
-use std::time::Instant;
 
 use crossbeam_channel::Receiver;
 use supersonic_core::events::Event;
@@ -20,20 +19,7 @@ pub fn start(
     std::thread::spawn(move || {
         let mut notifier = Notifier::new(settings);
         let mut warned = false;
-        loop {
-            let event = crossbeam_channel::select! {
-                recv(events) -> event => match event {
-                    Ok(event) => event,
-                    Err(_) => return,
-                },
-                recv(updates) -> settings => {
-                    if let Ok(settings) = settings {
-                        notifier.set_settings(settings);
-                    }
-                    continue;
-                }
-            };
-            let Some(n) = notifier.on_event(&event, Instant::now()) else { continue };
+        while let Some(n) = notifier.next(&events, &updates) {
             if std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_none() {
                 if !warned {
                     tracing::info!("no desktop session bus: notifications are off ({})", n.title);

@@ -543,20 +543,7 @@ impl Api {
         let mut out = Vec::new();
         let mut cache: BTreeMap<PathBuf, IgnoreRules> = BTreeMap::new();
         for p in paths {
-            let abs = match folder {
-                Some(f) if p.is_relative() => paths::absolute(f).join(p),
-                _ => paths::absolute(p),
-            };
-            let cfg = match folder {
-                Some(f) => self.find_folder(&folders, f)?,
-                None => folders
-                    .iter()
-                    .filter(|c| abs.starts_with(&c.path))
-                    .max_by_key(|c| c.path.as_os_str().len())
-                    .ok_or_else(|| {
-                        Error::Invalid(format!("{} is not inside a synced folder", abs.display()))
-                    })?,
-            };
+            let (cfg, abs) = self.folder_of(&folders, folder, p)?;
             if !cache.contains_key(&cfg.path) {
                 let rules = IgnoreRules::load(
                     &cfg.path,
@@ -859,24 +846,35 @@ impl Api {
     /// Finds the folder of `file` and its plain relative path inside it.
     fn locate(&self, folder: Option<&Path>, file: &Path) -> Result<(FolderConfig, PathBuf)> {
         let (_, folders) = self.load()?;
+        let (cfg, abs) = self.folder_of(&folders, folder, file)?;
+        let rel = paths::folder_relative(&cfg.path, &abs)?;
+        paths::resolve_inside(&cfg.path, &rel)?;
+        Ok((cfg.clone(), rel))
+    }
+
+    /// Returns the folder of `file` among `folders` and the file's absolute path: `folder` when
+    /// given (a relative `file` is inside it), else the longest configured folder containing it.
+    fn folder_of<'a>(
+        &self,
+        folders: &'a [FolderConfig],
+        folder: Option<&Path>,
+        file: &Path,
+    ) -> Result<(&'a FolderConfig, PathBuf)> {
         let abs = match folder {
             Some(f) if file.is_relative() => paths::absolute(f).join(file),
             _ => paths::absolute(file),
         };
         let cfg = match folder {
-            Some(f) => self.find_folder(&folders, f)?.clone(),
+            Some(f) => self.find_folder(folders, f)?,
             None => folders
                 .iter()
                 .filter(|c| abs.starts_with(&c.path))
                 .max_by_key(|c| c.path.as_os_str().len())
-                .cloned()
                 .ok_or_else(|| {
                     Error::Invalid(format!("{} is not inside a synced folder", abs.display()))
                 })?,
         };
-        let rel = paths::folder_relative(&cfg.path, &abs)?;
-        paths::resolve_inside(&cfg.path, &rel)?;
-        Ok((cfg, rel))
+        Ok((cfg, abs))
     }
 
     /// Takes back what the last sync brought into the folder at `path` (or the only folder),
@@ -924,14 +922,7 @@ impl Api {
             row.reason = Some(format!("last sync undone on {}", identity.device.name));
             let _ = h.record(&row);
         }
-        let synced = match self.sync_once(Some(&cfg.path), false)?.pop() {
-            Some((_, Ok(_))) => SyncedBy::ThisCommand,
-            Some((_, Err(Error::Invalid(m)))) if m.contains("already being synced") => {
-                SyncedBy::RunningEngine
-            }
-            Some((_, Err(e))) => SyncedBy::Failed(e.to_string()),
-            None => SyncedBy::Failed("folder vanished".into()),
-        };
+        let synced = self.synced_after_change(&cfg.path)?;
         Ok(UndoReport { folder: cfg.path, undone, synced })
     }
 
@@ -1083,15 +1074,21 @@ impl Api {
             row.reason = Some(format!("{} ({}) on {}", conflict.path, conflict.kind, device.name));
             let _ = h.record(&row);
         }
-        let synced = match self.sync_once(Some(&folder), false)?.pop() {
+        let synced = self.synced_after_change(&folder)?;
+        Ok(ConflictOutcome { folder, conflict, synced })
+    }
+
+    /// Syncs `folder` after a change made on the user's behalf, and tells who takes the change
+    /// to the remote: this call, or a running daemon that holds the folder.
+    fn synced_after_change(&self, folder: &Path) -> Result<SyncedBy> {
+        Ok(match self.sync_once(Some(folder), false)?.pop() {
             Some((_, Ok(_))) => SyncedBy::ThisCommand,
             Some((_, Err(Error::Invalid(m)))) if m.contains("already being synced") => {
                 SyncedBy::RunningEngine
             }
             Some((_, Err(e))) => SyncedBy::Failed(e.to_string()),
             None => SyncedBy::Failed("folder vanished".into()),
-        };
-        Ok(ConflictOutcome { folder, conflict, synced })
+        })
     }
 
     fn history_path(&self) -> PathBuf {

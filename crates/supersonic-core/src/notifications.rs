@@ -5,11 +5,13 @@
 //! needs the user (once, not per retry), a new conflict that waits for a decision, and the
 //! recovery after a notified failure. Each kind can be turned off, and no folder gets more than
 //! one notification of a kind per `min_interval_sec`, so a flapping remote cannot spam. Time is
-//! an input (`now`), so the rules are tested without sleeping.
+//! an input (`now`), so the rules are tested without sleeping. [`Notifier::next`] is the loop
+//! the shells run over the event bus and settings updates; they only deliver what it returns.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use crossbeam_channel::Receiver;
 use serde::{Deserialize, Serialize};
 
 use crate::events::Event;
@@ -227,6 +229,33 @@ impl Notifier {
         self.last_sent.insert(key, now);
         Some(candidate)
     }
+
+    /// Waits for the next notification to show: takes `events` in turn until one deserves a
+    /// notification, applying new settings from `updates` as they come. Returns `None` once
+    /// `events` is closed.
+    ///
+    /// This is the shells' notification loop, so they only deliver; it reads the clock for each
+    /// event and leaves the rules to [`Notifier::on_event`].
+    pub fn next(
+        &mut self,
+        events: &Receiver<Event>,
+        updates: &Receiver<Vec<(String, NotificationSettings)>>,
+    ) -> Option<Notification> {
+        loop {
+            let event = crossbeam_channel::select! {
+                recv(events) -> event => event.ok()?,
+                recv(updates) -> settings => {
+                    if let Ok(settings) = settings {
+                        self.set_settings(settings);
+                    }
+                    continue;
+                }
+            };
+            if let Some(n) = self.on_event(&event, Instant::now()) {
+                return Some(n);
+            }
+        }
+    }
 }
 
 fn short_name(folder: &str) -> String {
@@ -356,5 +385,18 @@ mod tests {
         assert_eq!(shown.kind, Kind::Stale);
         assert_eq!(shown.body, "2 commit(s) have waited 3 h to be pushed");
         assert!(n.on_event(&stale(true), Instant::now()).is_none());
+    }
+
+    #[test]
+    fn next_skips_quiet_events_and_ends_with_the_events() {
+        let (send, events) = crossbeam_channel::unbounded();
+        let (_keep, updates) = crossbeam_channel::unbounded();
+        send.send(success()).unwrap();
+        send.send(failure(FailureClass::NeedsAttention)).unwrap();
+        drop(send);
+        let mut n = Notifier::default();
+        let shown = n.next(&events, &updates).map(|x| x.kind);
+        assert_eq!(shown, Some(Kind::NeedsAttention), "a success alone deserves no notification");
+        assert_eq!(n.next(&events, &updates), None, "the events ended, so does the loop");
     }
 }

@@ -17,8 +17,8 @@
 //! [`crate::GitDaemon`]. With authentication every request needs valid Basic credentials,
 //! reads included; the rest get `401` with `WWW-Authenticate: Basic realm="git"`.
 
-use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::io::{self, BufReader, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -27,6 +27,7 @@ use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
 use crate::sandbox::apply_vars;
+use crate::wire::{self, Request};
 use crate::Sandbox;
 
 /// How long a connection may stay silent before its thread gives up on it.
@@ -34,12 +35,6 @@ use crate::Sandbox;
 /// Long enough for a slow client on a loaded machine, short enough that an abandoned connection
 /// does not keep a thread alive for the rest of the test run.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// The longest request line or header line accepted, in bytes.
-const MAX_LINE: u64 = 16 * 1024;
-
-/// The most header lines accepted in one request.
-const MAX_HEADERS: usize = 100;
 
 /// A running smart HTTP git server on 127.0.0.1; dropping it stops it.
 #[derive(Debug)]
@@ -73,7 +68,12 @@ impl SmartHttp {
             let shutdown = Arc::clone(&shutdown);
             thread::Builder::new()
                 .name(format!("smart-http-{port}"))
-                .spawn(move || accept_loop(&listener, &shutdown, &backend))
+                .spawn(move || {
+                    let stopping = || shutdown.load(Ordering::SeqCst);
+                    wire::accept_loop(&listener, "smart-http", stopping, move |stream| {
+                        serve(&backend, stream)
+                    });
+                })
                 .expect("spawn the smart HTTP accept thread")
         };
         SmartHttp { port, shutdown, accept_thread: Some(accept_thread) }
@@ -136,25 +136,6 @@ struct Credentials {
     token: String,
 }
 
-/// One parsed HTTP request with its body de-chunked (but not decompressed).
-#[derive(Debug)]
-struct Request {
-    method: String,
-    target: String,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Request {
-    /// Returns the value of header `name` (matched case-insensitively), if present.
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(key, _)| key.eq_ignore_ascii_case(name))
-            .map(|(_, value)| value.as_str())
-    }
-}
-
 /// An HTTP response about to be written.
 #[derive(Debug)]
 struct Response {
@@ -173,24 +154,6 @@ impl Response {
     }
 }
 
-fn accept_loop(listener: &TcpListener, shutdown: &AtomicBool, backend: &Arc<Backend>) {
-    for stream in listener.incoming() {
-        if shutdown.load(Ordering::SeqCst) {
-            return;
-        }
-        let Ok(stream) = stream else { continue };
-        let backend = Arc::clone(backend);
-        let spawned = thread::Builder::new().name("smart-http-conn".to_owned()).spawn(move || {
-            if let Err(err) = serve(&backend, stream) {
-                eprintln!("smart-http: connection failed: {err}");
-            }
-        });
-        if let Err(err) = spawned {
-            eprintln!("smart-http: cannot spawn a connection thread: {err}");
-        }
-    }
-}
-
 /// Serves one request on `stream` and closes it.
 fn serve(backend: &Backend, stream: TcpStream) -> io::Result<()> {
     stream.set_read_timeout(Some(IDLE_TIMEOUT))?;
@@ -198,9 +161,9 @@ fn serve(backend: &Backend, stream: TcpStream) -> io::Result<()> {
     let peer = stream.peer_addr()?;
     let mut writer = stream.try_clone()?;
     let mut reader = BufReader::new(stream);
-    let request = read_request(&mut reader, &mut writer)?;
+    let request = wire::read_request(&mut reader, &mut writer, None)?;
     let response = respond(backend, &request, peer);
-    write_response(&mut writer, &response)?;
+    wire::write_response(&mut writer, &response.status, &response.headers, &response.body)?;
     writer.flush()?;
     writer.shutdown(std::net::Shutdown::Both)
 }
@@ -340,99 +303,6 @@ fn find_header_end(output: &[u8]) -> Option<(usize, usize)> {
     })
 }
 
-fn write_response(writer: &mut impl Write, response: &Response) -> io::Result<()> {
-    let mut head = format!("HTTP/1.1 {}\r\n", response.status);
-    for (name, value) in &response.headers {
-        head.push_str(&format!("{name}: {value}\r\n"));
-    }
-    head.push_str(&format!("Content-Length: {}\r\nConnection: close\r\n\r\n", response.body.len()));
-    writer.write_all(head.as_bytes())?;
-    writer.write_all(&response.body)
-}
-
-/// Reads one request, answering `Expect: 100-continue` on `writer` before reading the body.
-fn read_request(reader: &mut impl BufRead, writer: &mut impl Write) -> io::Result<Request> {
-    let request_line = read_line(reader)?;
-    let mut parts = request_line.split_whitespace();
-    let (Some(method), Some(target), Some(_version)) = (parts.next(), parts.next(), parts.next())
-    else {
-        return Err(invalid(format!("bad request line {request_line:?}")));
-    };
-    let mut request = Request {
-        method: method.to_owned(),
-        target: target.to_owned(),
-        headers: Vec::new(),
-        body: Vec::new(),
-    };
-    loop {
-        let line = read_line(reader)?;
-        if line.is_empty() {
-            break;
-        }
-        if request.headers.len() == MAX_HEADERS {
-            return Err(invalid("too many headers".to_owned()));
-        }
-        let (name, value) =
-            line.split_once(':').ok_or_else(|| invalid(format!("bad header {line:?}")))?;
-        request.headers.push((name.trim().to_owned(), value.trim().to_owned()));
-    }
-    if request.header("Expect").is_some_and(|v| v.eq_ignore_ascii_case("100-continue")) {
-        writer.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
-        writer.flush()?;
-    }
-    let chunked = request
-        .header("Transfer-Encoding")
-        .is_some_and(|v| v.to_ascii_lowercase().contains("chunked"));
-    if chunked {
-        request.body = read_chunked(reader)?;
-    } else if let Some(length) = request.header("Content-Length") {
-        let length: usize =
-            length.parse().map_err(|_| invalid(format!("bad Content-Length {length:?}")))?;
-        request.body = vec![0; length];
-        reader.read_exact(&mut request.body)?;
-    }
-    Ok(request)
-}
-
-/// Reads a chunked body up to and including its trailer section.
-fn read_chunked(reader: &mut impl BufRead) -> io::Result<Vec<u8>> {
-    let mut body = Vec::new();
-    loop {
-        let line = read_line(reader)?;
-        let size = line.split(';').next().unwrap_or_default().trim();
-        let size = usize::from_str_radix(size, 16)
-            .map_err(|_| invalid(format!("bad chunk size line {line:?}")))?;
-        if size == 0 {
-            while !read_line(reader)?.is_empty() {}
-            return Ok(body);
-        }
-        let start = body.len();
-        body.resize(start + size, 0);
-        reader.read_exact(&mut body[start..])?;
-        if !read_line(reader)?.is_empty() {
-            return Err(invalid("chunk longer than its size".to_owned()));
-        }
-    }
-}
-
-/// Reads one line of at most [`MAX_LINE`] bytes without its line ending.
-fn read_line(reader: &mut impl BufRead) -> io::Result<String> {
-    let mut line = Vec::new();
-    reader.take(MAX_LINE).read_until(b'\n', &mut line)?;
-    if line.last() != Some(&b'\n') {
-        return Err(invalid("connection closed or line too long".to_owned()));
-    }
-    line.pop();
-    if line.last() == Some(&b'\r') {
-        line.pop();
-    }
-    String::from_utf8(line).map_err(|_| invalid("line is not UTF-8".to_owned()))
-}
-
-fn invalid(message: String) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidData, message)
-}
-
 /// Encodes `input` as standard base64 with padding, as Basic authentication sends it.
 fn base64(input: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -507,13 +377,6 @@ mod tests {
         for (input, expected) in vectors {
             assert_eq!(base64(input.as_bytes()), expected, "base64 of {input:?}");
         }
-    }
-
-    #[test]
-    fn chunked_body_is_reassembled_and_trailers_skipped() {
-        let wire = b"4\r\nWiki\r\n5;ext=1\r\npedia\r\n0\r\nTrailer: x\r\n\r\n";
-        let body = read_chunked(&mut &wire[..]).expect("valid chunked body");
-        assert_eq!(body, b"Wikipedia");
     }
 
     #[test]

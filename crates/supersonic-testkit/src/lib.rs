@@ -16,7 +16,9 @@
 //!   [`Reply`]s (statuses, headers, delays, or never).
 //!
 //! Servers stop when dropped. Helpers [`wait_until`] and [`free_port`] cover polling for an
-//! expected outcome with a generous bound, and picking a port for a server that binds itself.
+//! expected outcome with a generous bound, and picking a port for a server that binds itself;
+//! [`tree_with_links`] records what a directory holds, to prove nothing in it changed, and
+//! [`conflict_id`] computes the engine's conflict id without the engine.
 
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
@@ -27,6 +29,7 @@ mod hanging;
 mod http;
 mod receiver;
 mod sandbox;
+mod wire;
 
 pub use daemon::GitDaemon;
 pub use device::{Device, FAST_ENV};
@@ -35,7 +38,9 @@ pub use http::SmartHttp;
 pub use receiver::{Receiver, Reply, Request};
 pub use sandbox::Sandbox;
 
+use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, TcpListener};
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// Interval between two evaluations of a [`wait_until`] condition.
@@ -64,6 +69,57 @@ pub fn wait_until(what: &str, timeout: Duration, mut condition: impl FnMut() -> 
         }
         std::thread::sleep(POLL_INTERVAL.min(timeout.saturating_sub(start.elapsed())));
     }
+}
+
+/// Returns what `dir` holds: each file's bytes and each link as `-> target`, by path relative
+/// to `dir`, without following any link.
+///
+/// # Panics
+///
+/// Panics when a directory, file or link below `dir` cannot be read.
+pub fn tree_with_links(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap().flatten() {
+            let path = entry.path();
+            let rel = path.strip_prefix(dir).unwrap().to_path_buf();
+            let meta = std::fs::symlink_metadata(&path).unwrap();
+            if meta.file_type().is_symlink() {
+                let target = std::fs::read_link(&path).unwrap();
+                out.insert(rel, format!("-> {}", target.display()).into_bytes());
+            } else if meta.is_dir() {
+                stack.push(path);
+            } else {
+                out.insert(rel, std::fs::read(&path).unwrap());
+            }
+        }
+    }
+    out
+}
+
+/// Returns the id the engine gives a conflict: the first 12 hex digits of the SHA-256 of the
+/// parts, each followed by a NUL, computed with coreutils' `sha256sum`, independently of the
+/// engine's code.
+///
+/// # Panics
+///
+/// Panics when `sha256sum` cannot be run.
+pub fn conflict_id(parts: &[&str]) -> String {
+    use std::io::Write;
+    let mut child = std::process::Command::new("sha256sum")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("run sha256sum");
+    let mut input = Vec::new();
+    for p in parts {
+        input.extend_from_slice(p.as_bytes());
+        input.push(0);
+    }
+    child.stdin.take().unwrap().write_all(&input).unwrap();
+    let out = child.wait_with_output().unwrap();
+    String::from_utf8(out.stdout).unwrap()[..12].to_string()
 }
 
 /// Returns a free TCP port on 127.0.0.1.

@@ -14,24 +14,20 @@
 //! socket closes and held connections are released.
 
 use std::collections::VecDeque;
-use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::io::{self, BufReader, Write};
+use std::net::{Ipv4Addr, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
+
+use crate::wire;
 
 /// How long a connection may stay silent while its request is read.
 ///
 /// Long enough for a slow client on a loaded machine, short enough that an abandoned connection
 /// does not keep a thread alive for the rest of the test run.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// The longest request line or header line accepted, in bytes.
-const MAX_LINE: u64 = 16 * 1024;
-
-/// The most header lines accepted in one request.
-const MAX_HEADERS: usize = 100;
 
 /// The largest request body accepted, in bytes: webhook payloads are a few kilobytes.
 const MAX_BODY: usize = 16 * 1024 * 1024;
@@ -100,10 +96,7 @@ pub struct Request {
 impl Request {
     /// Returns the value of header `name` (matched case-insensitively), if present.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(key, _)| key.eq_ignore_ascii_case(name))
-            .map(|(_, value)| value.as_str())
+        wire::header(&self.headers, name)
     }
 
     /// Returns the body as text (invalid UTF-8 replaced).
@@ -174,7 +167,13 @@ impl Receiver {
             let shared = Arc::clone(&shared);
             thread::Builder::new()
                 .name(format!("receiver-{port}"))
-                .spawn(move || accept_loop(&listener, &shared))
+                .spawn(move || {
+                    let stopping = || shared.shutdown.load(Ordering::SeqCst);
+                    let conn = Arc::clone(&shared);
+                    wire::accept_loop(&listener, "receiver", stopping, move |stream| {
+                        serve(&conn, stream)
+                    });
+                })
                 .expect("spawn the receiver accept thread")
         };
         Receiver { port, shared, accept_thread: Some(accept_thread) }
@@ -234,32 +233,20 @@ impl Drop for Receiver {
     }
 }
 
-fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
-    for stream in listener.incoming() {
-        if shared.shutdown.load(Ordering::SeqCst) {
-            return;
-        }
-        let Ok(stream) = stream else { continue };
-        let shared = Arc::clone(shared);
-        let spawned = thread::Builder::new().name("receiver-conn".to_owned()).spawn(move || {
-            if let Err(err) = serve(&shared, stream) {
-                eprintln!("receiver: connection failed: {err}");
-            }
-        });
-        if let Err(err) = spawned {
-            eprintln!("receiver: cannot spawn a connection thread: {err}");
-        }
-    }
-}
-
 /// Reads one request on `stream`, records it, answers it as scripted and closes the connection.
 fn serve(shared: &Shared, stream: TcpStream) -> io::Result<()> {
     stream.set_read_timeout(Some(IDLE_TIMEOUT))?;
     stream.set_write_timeout(Some(IDLE_TIMEOUT))?;
     let mut writer = stream.try_clone()?;
     let mut reader = BufReader::new(stream);
-    let request = match read_request(&mut reader, &mut writer) {
-        Ok(request) => request,
+    let request = match wire::read_request(&mut reader, &mut writer, Some(MAX_BODY)) {
+        Ok(r) => Request {
+            method: r.method,
+            path: r.target,
+            headers: r.headers,
+            body: r.body,
+            received_at: Instant::now(),
+        },
         // The wake-up connection of Drop, or a client that gave up before sending anything.
         Err(err) if err.kind() == io::ErrorKind::UnexpectedEof => return Ok(()),
         Err(err) => return Err(err),
@@ -289,19 +276,10 @@ fn serve(shared: &Shared, stream: TcpStream) -> io::Result<()> {
             state = shared.changed.wait_timeout(state, left).unwrap_or_else(|e| e.into_inner()).0;
         }
     }
-    write_reply(&mut writer, &reply)?;
+    let status = format!("{} {}", reply.status, reason(reply.status));
+    wire::write_response(&mut writer, &status, &reply.headers, &reply.body)?;
     writer.flush()?;
     writer.shutdown(std::net::Shutdown::Both)
-}
-
-fn write_reply(writer: &mut impl Write, reply: &Reply) -> io::Result<()> {
-    let mut head = format!("HTTP/1.1 {} {}\r\n", reply.status, reason(reply.status));
-    for (name, value) in &reply.headers {
-        head.push_str(&format!("{name}: {value}\r\n"));
-    }
-    head.push_str(&format!("Content-Length: {}\r\nConnection: close\r\n\r\n", reply.body.len()));
-    writer.write_all(head.as_bytes())?;
-    writer.write_all(&reply.body)
 }
 
 /// Returns the reason phrase of the statuses tests use (clients ignore it anyway).
@@ -325,102 +303,10 @@ fn reason(status: u16) -> &'static str {
     }
 }
 
-/// Reads one request, answering `Expect: 100-continue` on `writer` before reading the body.
-fn read_request(reader: &mut impl BufRead, writer: &mut impl Write) -> io::Result<Request> {
-    let request_line = read_line(reader)?;
-    let mut parts = request_line.split_whitespace();
-    let (Some(method), Some(path), Some(_version)) = (parts.next(), parts.next(), parts.next())
-    else {
-        return Err(invalid(format!("bad request line {request_line:?}")));
-    };
-    let (method, path) = (method.to_owned(), path.to_owned());
-    let mut headers: Vec<(String, String)> = Vec::new();
-    loop {
-        let line = read_line(reader)?;
-        if line.is_empty() {
-            break;
-        }
-        if headers.len() == MAX_HEADERS {
-            return Err(invalid("too many headers".to_owned()));
-        }
-        let (name, value) =
-            line.split_once(':').ok_or_else(|| invalid(format!("bad header {line:?}")))?;
-        headers.push((name.trim().to_owned(), value.trim().to_owned()));
-    }
-    let header = |name: &str| {
-        headers.iter().find(|(key, _)| key.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone())
-    };
-    if header("Expect").is_some_and(|v| v.eq_ignore_ascii_case("100-continue")) {
-        writer.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
-        writer.flush()?;
-    }
-    let body = if header("Transfer-Encoding")
-        .is_some_and(|v| v.to_ascii_lowercase().contains("chunked"))
-    {
-        read_chunked(reader)?
-    } else if let Some(length) = header("Content-Length") {
-        let length: usize =
-            length.parse().map_err(|_| invalid(format!("bad Content-Length {length:?}")))?;
-        if length > MAX_BODY {
-            return Err(invalid(format!("body of {length} bytes is too large")));
-        }
-        let mut body = vec![0; length];
-        reader.read_exact(&mut body)?;
-        body
-    } else {
-        Vec::new()
-    };
-    Ok(Request { method, path, headers, body, received_at: Instant::now() })
-}
-
-/// Reads a chunked body up to and including its trailer section.
-fn read_chunked(reader: &mut impl BufRead) -> io::Result<Vec<u8>> {
-    let mut body = Vec::new();
-    loop {
-        let line = read_line(reader)?;
-        let size = line.split(';').next().unwrap_or_default().trim();
-        let size = usize::from_str_radix(size, 16)
-            .map_err(|_| invalid(format!("bad chunk size line {line:?}")))?;
-        if size == 0 {
-            while !read_line(reader)?.is_empty() {}
-            return Ok(body);
-        }
-        if body.len() + size > MAX_BODY {
-            return Err(invalid("chunked body is too large".to_owned()));
-        }
-        let start = body.len();
-        body.resize(start + size, 0);
-        reader.read_exact(&mut body[start..])?;
-        if !read_line(reader)?.is_empty() {
-            return Err(invalid("chunk longer than its size".to_owned()));
-        }
-    }
-}
-
-/// Reads one line of at most [`MAX_LINE`] bytes without its line ending; end of file before
-/// any byte is `UnexpectedEof`.
-fn read_line(reader: &mut impl BufRead) -> io::Result<String> {
-    let mut line = Vec::new();
-    reader.take(MAX_LINE).read_until(b'\n', &mut line)?;
-    if line.is_empty() {
-        return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "connection closed"));
-    }
-    if line.last() != Some(&b'\n') {
-        return Err(invalid("connection closed mid-line or line too long".to_owned()));
-    }
-    line.pop();
-    if line.last() == Some(&b'\r') {
-        line.pop();
-    }
-    String::from_utf8(line).map_err(|_| invalid("line is not UTF-8".to_owned()))
-}
-
-fn invalid(message: String) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidData, message)
-}
-
 #[cfg(test)]
 mod tests {
+    use std::io::Read;
+
     use super::*;
 
     /// Sends `raw` to the receiver and returns everything it answered.

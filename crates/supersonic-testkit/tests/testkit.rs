@@ -16,7 +16,7 @@ use std::net::{Ipv4Addr, TcpListener};
 use std::path::Path;
 use std::time::Duration;
 
-use supersonic_testkit::{free_port, wait_until, Sandbox};
+use supersonic_testkit::{conflict_id, free_port, tree_with_links, wait_until, Sandbox};
 
 /// Writes `contents` to `file` in the worktree `repo`, commits it and returns the commit id.
 fn commit_file(sandbox: &Sandbox, repo: &Path, file: &str, contents: &[u8]) -> String {
@@ -60,4 +60,26 @@ fn free_port_can_be_bound_on_loopback() {
     let port = free_port();
     assert_ne!(port, 0);
     TcpListener::bind((Ipv4Addr::LOCALHOST, port)).expect("the port free_port returned is free");
+}
+
+#[test]
+fn tree_with_links_records_files_below_and_links_without_following_them() {
+    let sandbox = Sandbox::new();
+    let dir = sandbox.path().join("tree");
+    fs::create_dir_all(dir.join("sub")).unwrap();
+    fs::write(dir.join("sub/file.txt"), "inside").unwrap();
+    fs::write(sandbox.path().join("secret.txt"), "outside").unwrap();
+    std::os::unix::fs::symlink("../secret.txt", dir.join("link")).unwrap();
+    let tree = tree_with_links(&dir);
+    let expected = [
+        (Path::new("link").to_path_buf(), b"-> ../secret.txt".to_vec()),
+        (Path::new("sub/file.txt").to_path_buf(), b"inside".to_vec()),
+    ];
+    assert_eq!(tree, expected.into(), "a link is recorded as its target, never read through");
+}
+
+#[test]
+fn conflict_id_hashes_the_nul_terminated_parts() {
+    // printf 'a\0b\0' | sha256sum
+    assert_eq!(conflict_id(&["a", "b"]), "8fb20ef63ced", "the first 12 hex digits of the hash");
 }

@@ -6,36 +6,15 @@
 //! shared remote, holding symbolic links that point out of the folder and `Sync-Conflict:`
 //! trailers with crafted paths. The victim is the real binary syncing that remote.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Output;
+
+use supersonic_testkit::{conflict_id, tree_with_links};
 
 use crate::common::*;
 
 /// Content that must never leave the `outside` directory.
 pub const SECRET: &str = "TOP-SECRET-7f3a9c outside the synced folder\n";
-
-/// What a directory holds, links as links (`-> target`), without following any.
-pub fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).unwrap().flatten() {
-            let path = entry.path();
-            let rel = path.strip_prefix(dir).unwrap().to_path_buf();
-            let meta = std::fs::symlink_metadata(&path).unwrap();
-            if meta.file_type().is_symlink() {
-                let target = std::fs::read_link(&path).unwrap();
-                out.insert(rel, format!("-> {}", target.display()).into_bytes());
-            } else if meta.is_dir() {
-                stack.push(path);
-            } else {
-                out.insert(rel, std::fs::read(&path).unwrap());
-            }
-        }
-    }
-    out
-}
 
 /// A directory next to the victim's folder holding files an attacker would like to read,
 /// overwrite or delete.
@@ -45,26 +24,6 @@ pub fn outside(sb: &Sandbox) -> PathBuf {
     write(&dir.join("precious.txt"), "precious, known to the attacker\n");
     write(&dir.join("marked.txt"), "<<<<<<< ours\nmine\n=======\ntheirs\n>>>>>>> theirs\n");
     dir
-}
-
-/// Returns the id the engine gives a conflict: the first 12 hex digits of the SHA-256 of the
-/// parts, each followed by a NUL (computed with coreutils' `sha256sum`, independently of the
-/// engine's code).
-pub fn conflict_id(parts: &[&str]) -> String {
-    use std::io::Write;
-    let mut child = std::process::Command::new("sha256sum")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("run sha256sum");
-    let mut input = Vec::new();
-    for p in parts {
-        input.extend_from_slice(p.as_bytes());
-        input.push(0);
-    }
-    child.stdin.take().unwrap().write_all(&input).unwrap();
-    let out = child.wait_with_output().unwrap();
-    String::from_utf8(out.stdout).unwrap()[..12].to_string()
 }
 
 /// stdout and stderr of a command, for grepping.
@@ -160,7 +119,7 @@ fn act_on_crafted_records(
     let sb = Sandbox::new();
     let remote = sb.bare_remote("notes");
     let outside = outside(&sb);
-    let before = snapshot(&outside);
+    let before = tree_with_links(&outside);
     let m = Mallory::clone(&sb, &remote);
     write(&m.dir.join("readme.md"), "hello\n");
     m.commit_all(&sb, "base");
@@ -214,7 +173,7 @@ fn act_on_crafted_records(
             );
         }
     }
-    assert_eq!(snapshot(&outside), before, "nothing outside the folder changed");
+    assert_eq!(tree_with_links(&outside), before, "nothing outside the folder changed");
     assert!(!seen.contains("TOP-SECRET"), "nothing outside was read: {seen}");
     (sb, dir, seen)
 }
@@ -279,7 +238,7 @@ fn a_conflict_copy_that_is_a_symlink_is_never_followed() {
     let sb = Sandbox::new();
     let remote = sb.bare_remote("notes");
     let outside = outside(&sb);
-    let before = snapshot(&outside);
+    let before = tree_with_links(&outside);
     let m = Mallory::clone(&sb, &remote);
     write(&m.dir.join("notes.md"), "the real notes\n");
     write(&m.dir.join("todo.md"), "the real todo\n");
@@ -318,7 +277,7 @@ fn a_conflict_copy_that_is_a_symlink_is_never_followed() {
         }
     }
     dev.cli(&["sync"]);
-    assert_eq!(snapshot(&outside), before, "nothing outside the folder changed");
+    assert_eq!(tree_with_links(&outside), before, "nothing outside the folder changed");
     assert!(!seen.contains("TOP-SECRET"), "nothing outside was read: {seen}");
     for (name, content) in [
         ("notes.md", "the real notes\n"),
@@ -340,7 +299,7 @@ fn conflict_ids_that_look_like_paths_are_unknown_ids() {
     let sb = Sandbox::new();
     let remote = sb.bare_remote("notes");
     let outside = outside(&sb);
-    let before = snapshot(&outside);
+    let before = tree_with_links(&outside);
     let (dev, dir) = victim(&sb, &remote);
     write(&dir.join("a.md"), "a\n");
     dev.cli(&["sync"]);
@@ -370,7 +329,7 @@ fn conflict_ids_that_look_like_paths_are_unknown_ids() {
             assert!(!t.contains("TOP-SECRET"), "{t}");
         }
     }
-    assert_eq!(snapshot(&outside), before);
+    assert_eq!(tree_with_links(&outside), before);
     assert_eq!(read(&dir.join("a.md")).as_deref(), Some("a\n"));
 }
 
@@ -412,7 +371,7 @@ fn a_link_replaced_by_a_directory(victim_has_own_commit: bool) {
     let sb = Sandbox::new();
     let remote = sb.bare_remote("notes");
     let outside = outside(&sb);
-    let before = snapshot(&outside);
+    let before = tree_with_links(&outside);
     let m = Mallory::clone(&sb, &remote);
     write(&m.dir.join("readme.md"), "hello\n");
     std::os::unix::fs::symlink(&outside, m.dir.join("evil")).unwrap();
@@ -432,7 +391,7 @@ fn a_link_replaced_by_a_directory(victim_has_own_commit: bool) {
     }
     let out = dev.run(&["sync"]);
     let t = text(&out);
-    assert_eq!(snapshot(&outside), before, "nothing written through the old link: {t}");
+    assert_eq!(tree_with_links(&outside), before, "nothing written through the old link: {t}");
     if out.status.success() {
         let evil = std::fs::symlink_metadata(dir.join("evil")).unwrap();
         assert!(evil.is_dir(), "the link was replaced by the directory: {t}");

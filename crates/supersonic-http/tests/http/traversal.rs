@@ -3,56 +3,15 @@
 //! pushed symbolic links that point out of the folder and resolution records with crafted
 //! paths.
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde_json::json;
+use supersonic_testkit::{conflict_id, tree_with_links};
 
 use crate::*;
 
 /// Content that must never leave the `outside` directory.
 const SECRET: &str = "TOP-SECRET-51c0de outside the synced folder\n";
-
-/// What a directory holds, links as links, without following any.
-fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).unwrap().flatten() {
-            let path = entry.path();
-            let rel = path.strip_prefix(dir).unwrap().to_path_buf();
-            let meta = std::fs::symlink_metadata(&path).unwrap();
-            if meta.file_type().is_symlink() {
-                let target = std::fs::read_link(&path).unwrap();
-                out.insert(rel, format!("-> {}", target.display()).into_bytes());
-            } else if meta.is_dir() {
-                stack.push(path);
-            } else {
-                out.insert(rel, std::fs::read(&path).unwrap());
-            }
-        }
-    }
-    out
-}
-
-/// The engine's conflict id: the first 12 hex digits of the SHA-256 of the NUL-terminated
-/// parts, computed with coreutils' `sha256sum`, independently of the engine.
-fn conflict_id(parts: &[&str]) -> String {
-    use std::io::Write;
-    let mut child = std::process::Command::new("sha256sum")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("run sha256sum");
-    let mut input = Vec::new();
-    for p in parts {
-        input.extend_from_slice(p.as_bytes());
-        input.push(0);
-    }
-    child.stdin.take().unwrap().write_all(&input).unwrap();
-    let out = child.wait_with_output().unwrap();
-    String::from_utf8(out.stdout).unwrap()[..12].to_string()
-}
 
 /// A device whose remote holds what a malicious peer pushed: a link `evil` to `outside`,
 /// links named like conflict copies, and a merge commit whose `Sync-Conflict:` records name
@@ -129,7 +88,7 @@ fn attacked() -> Attacked {
 #[test]
 fn conflict_endpoints_never_read_write_or_delete_outside_the_folder() {
     let a = attacked();
-    let before = snapshot(&a.outside);
+    let before = tree_with_links(&a.outside);
     let server = Server::start(&a.dev.api, None, EventBus::default(), None);
     let mut seen = String::new();
     for path in ["/api/conflicts", "/api/conflicts?auto=true", "/api/sync/metrics"] {
@@ -166,7 +125,7 @@ fn conflict_endpoints_never_read_write_or_delete_outside_the_folder() {
         assert!(r.status >= 400, "undo {id} must fail: {r:?}");
         seen.push_str(&r.body);
     }
-    assert_eq!(snapshot(&a.outside), before, "nothing outside the folder changed");
+    assert_eq!(tree_with_links(&a.outside), before, "nothing outside the folder changed");
     assert!(!seen.contains("TOP-SECRET"), "nothing outside was read: {seen}");
     assert_eq!(
         std::fs::read_to_string(a.dev.dir.join("notes.md")).unwrap(),
