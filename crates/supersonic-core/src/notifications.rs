@@ -244,12 +244,15 @@ impl Notifier {
         loop {
             let event = crossbeam_channel::select! {
                 recv(events) -> event => event.ok()?,
-                recv(updates) -> settings => {
-                    if let Ok(settings) = settings {
+                recv(updates) -> settings => match settings {
+                    Ok(settings) => {
                         self.set_settings(settings);
+                        continue;
                     }
-                    continue;
-                }
+                    // No settings will come any more (a closed channel is always ready): wait
+                    // for the next event alone rather than spin on it.
+                    Err(_) => events.recv().ok()?,
+                },
             };
             if let Some(n) = self.on_event(&event, Instant::now()) {
                 return Some(n);
@@ -398,5 +401,21 @@ mod tests {
         let shown = n.next(&events, &updates).map(|x| x.kind);
         assert_eq!(shown, Some(Kind::NeedsAttention), "a success alone deserves no notification");
         assert_eq!(n.next(&events, &updates), None, "the events ended, so does the loop");
+    }
+
+    #[test]
+    fn next_keeps_serving_events_after_the_settings_channel_closed() {
+        let (send, events) = crossbeam_channel::unbounded();
+        let (updates_tx, updates) = crossbeam_channel::unbounded();
+        drop(updates_tx);
+        let later = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            send.send(failure(FailureClass::NeedsAttention)).unwrap();
+        });
+        let mut n = Notifier::default();
+        let shown = n.next(&events, &updates).map(|x| x.kind);
+        assert_eq!(shown, Some(Kind::NeedsAttention));
+        later.join().unwrap();
+        assert_eq!(n.next(&events, &updates), None);
     }
 }
