@@ -86,7 +86,7 @@ fn write_to_commit(bench: &mut Bench, files: usize) -> Result<Vec<Row>> {
             &pushed,
             Some(quiet),
             format!(
-                "ref: quiet period; overhead beyond it {:.0} ms (commit + fetch + push)",
+                "ref: quiet period; overhead beyond it {:.0} ms (commit + push; a fetch only when the push is refused)",
                 overhead(&pushed)
             ),
         ),

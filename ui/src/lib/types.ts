@@ -185,14 +185,7 @@ export interface Metrics {
   conflicts: ConflictSummary[];
 }
 
-export type Strategy =
-  | "ask"
-  | "newest"
-  | "local"
-  | "remote"
-  | "union"
-  | "markers"
-  | "command";
+export type Strategy = "ask" | "newest" | "local" | "remote" | "union" | "markers" | "command";
 
 /** One side of a conflict (`SideView`). */
 export interface SideView {
