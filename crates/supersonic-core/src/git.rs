@@ -51,6 +51,9 @@ pub const STALE_LOCK_AGE: Duration = Duration::from_secs(2);
 pub const DEVICE_REFS: &str = "refs/supersonic/devices/";
 /// Where the other devices' records land when fetched.
 pub const REMOTE_DEVICE_REFS: &str = "refs/supersonic/remote-devices/";
+/// Batches up to this many paths are described by a diff limited to them; larger ones (and
+/// full rescans) diff whole trees.
+const MAX_SCOPED_DIFF_PATHS: usize = 4096;
 /// How many lines of changed paths a commit message lists before summarising the rest.
 pub const MESSAGE_MAX_PATHS: usize = 50;
 
@@ -408,7 +411,18 @@ impl GitRepo {
             return Ok(Snapshot { commit: None, files_changed: 0, skipped, held });
         }
         let new_tree = self.repo.find_tree(tree_oid).map_err(Error::git("read new tree"))?;
-        let changes = self.describe_diff(head_tree.as_ref(), &new_tree)?;
+        // The batch names every path staged now: the diff only descends into those (a diff of
+        // whole trees walks every directory of a large folder for a one-file change).
+        let scope = match batch {
+            Batch::Paths(p)
+                if p.len() <= MAX_SCOPED_DIFF_PATHS
+                    && !p.iter().any(|x| x.as_os_str().is_empty()) =>
+            {
+                Some(&paths[..])
+            }
+            _ => None,
+        };
+        let changes = self.describe_diff(head_tree.as_ref(), &new_tree, scope)?;
         let deletions = changes.iter().filter(|(s, _)| *s == 'D').count();
         let tracked_before = index.len() + deletions;
         if !limits.allow_mass_delete
@@ -714,13 +728,23 @@ impl GitRepo {
         }
     }
 
+    /// Lists the changes from `old` to `new` (renames found), within `scope` when given: the
+    /// paths (files or directories) that may have changed.
     fn describe_diff(
         &self,
         old: Option<&git2::Tree>,
         new: &git2::Tree,
+        scope: Option<&[PathBuf]>,
     ) -> Result<Vec<(char, String)>> {
         let mut opts = DiffOptions::new();
         opts.include_typechange(true);
+        if let Some(paths) = scope {
+            // Literal paths: a directory matches everything under it, nothing is a glob.
+            opts.disable_pathspec_match(true);
+            for p in paths {
+                opts.pathspec(p);
+            }
+        }
         let mut diff = self
             .repo
             .diff_tree_to_tree(old, Some(new), Some(&mut opts))
@@ -1652,7 +1676,7 @@ impl GitRepo {
             return Err(Error::Invalid("nothing to undo: the last sync's changes are gone".into()));
         }
         let new_tree = self.repo.find_tree(new_tree).map_err(Error::git("read tree"))?;
-        let changes = self.describe_diff(Some(&head_tree), &new_tree)?;
+        let changes = self.describe_diff(Some(&head_tree), &new_tree, None)?;
         let mut message = commit_message(&changes, identity);
         message = message.replacen("sync:", "undo last sync:", 1);
         let head_commit = self.repo.find_commit(head).map_err(Error::git("read HEAD"))?;

@@ -350,3 +350,32 @@ fn a_burst_under_gitattributes_is_staged_the_ordinary_way() {
     assert_eq!(stored, b"line 7\n", "CRLF normalised by the attribute, as git would");
     f.sb.fsck(&f.dir);
 }
+
+#[test]
+fn a_batch_of_paths_describes_its_renames_edits_and_deletions_in_the_commit() {
+    let mut f = Fixture::new();
+    for i in 0..20 {
+        write(&f.dir.join(format!("keep/k{i}.md")), &format!("keep {i}\n"));
+    }
+    write(&f.dir.join("notes/plan.md"), &"the plan, long enough to be found again\n".repeat(5));
+    write(&f.dir.join("old/a.md"), "a\n");
+    write(&f.dir.join("edit.md"), "before\n");
+    f.full_snapshot();
+    std::fs::rename(f.dir.join("notes/plan.md"), f.dir.join("notes/plan-2026.md")).unwrap();
+    std::fs::remove_dir_all(f.dir.join("old")).unwrap();
+    write(&f.dir.join("edit.md"), "after\n");
+    let batch = Batch::Paths(
+        ["notes/plan.md", "notes/plan-2026.md", "old", "edit.md"]
+            .iter()
+            .map(std::path::PathBuf::from)
+            .collect(),
+    );
+    let snap = f.repo.snapshot(&batch, &rules(&f.dir), &limits(), &identity("alpha")).unwrap();
+    assert_eq!(snap.files_changed, 3, "a rename, a deletion, an edit");
+    let message = f.sb.git(&f.dir, &["log", "-1", "--format=%B"]);
+    for line in ["notes/plan.md -> notes/plan-2026.md", "old/a.md", "edit.md"] {
+        assert!(message.contains(line), "{line} in:\n{message}");
+    }
+    assert!(!message.contains("keep/"), "untouched files are not listed:\n{message}");
+    assert_eq!(f.sb.git(&f.dir, &["status", "--porcelain"]), "");
+}
