@@ -14,6 +14,9 @@
 //!   without a deadline wait forever.
 //! - [`Receiver`] is a webhook endpoint: it records every request and answers from a script of
 //!   [`Reply`]s (statuses, headers, delays, or never).
+//! - [`Tmpfs`] is a small disk that fills up: a tmpfs in a private mount namespace of the
+//!   test's thread; [`inotify_limit_wrapper`] runs a daemon under a lowered inotify watch limit.
+//!   Neither touches the host.
 //!
 //! Servers stop when dropped. Helpers [`wait_until`] and [`free_port`] cover polling for an
 //! expected outcome with a generous bound, and picking a port for a server that binds itself.
@@ -25,6 +28,7 @@ mod daemon;
 mod device;
 mod hanging;
 mod http;
+mod namespace;
 mod receiver;
 mod sandbox;
 
@@ -32,6 +36,7 @@ pub use daemon::GitDaemon;
 pub use device::{Device, FAST_ENV};
 pub use hanging::HangingServer;
 pub use http::SmartHttp;
+pub use namespace::{inotify_limit_wrapper, Tmpfs};
 pub use receiver::{Receiver, Reply, Request};
 pub use sandbox::Sandbox;
 

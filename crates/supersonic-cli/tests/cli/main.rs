@@ -13,6 +13,7 @@ mod notifications;
 mod odd_names;
 mod quarantine;
 mod reload;
+mod resources;
 mod secrets;
 mod security;
 mod soak;
