@@ -1234,7 +1234,13 @@ fn handle_watch_msg(
 ) {
     let now = Instant::now();
     match msg {
-        WatchMsg::Rescan => batcher.push_full(now),
+        WatchMsg::Rescan => {
+            tracing::info!(
+                "file events were lost in {} (inotify queue overflow); rescanning everything",
+                root.display()
+            );
+            batcher.push_full(now);
+        }
         WatchMsg::Error(e) => {
             tracing::warn!("watcher error in {}: {e}; rescanning", root.display());
             batcher.push_full(now);

@@ -7,7 +7,7 @@ use std::io::Write;
 use std::path::Path;
 use std::time::Duration;
 
-use supersonic_testkit::Tmpfs;
+use supersonic_testkit::{inotify_limit_wrapper, Tmpfs};
 
 use crate::common::*;
 
@@ -169,4 +169,110 @@ fn a_full_disk_stops_the_folder_commits_nothing_partial_and_resumes_when_space_r
     eprintln!("disk full: filled {filled} bytes of the 8 MiB tmpfs; stopped with: {message}");
     drop(dev);
     drop(tmpfs);
+}
+
+/// Returns the remote's file count on main.
+fn remote_count(sb: &Sandbox, remote: &Path) -> usize {
+    let out = sb.git_output(remote, &["ls-tree", "-r", "--name-only", "main"]);
+    String::from_utf8_lossy(&out.stdout).lines().count()
+}
+
+#[test]
+fn at_the_inotify_watch_limit_the_fix_is_shown_and_rescans_still_sync_every_directory() {
+    // The daemon runs in a user namespace whose watch limit is 20 (the host's is untouched);
+    // the folder has 60 directories, so at least 40 are not watched.
+    const LIMIT: u32 = 20;
+    const DIRS: usize = 60;
+    let wrapper = match inotify_limit_wrapper(LIMIT) {
+        Ok(w) => w,
+        Err(why) => {
+            eprintln!("SKIP at_the_inotify_watch_limit...: {why}");
+            return;
+        }
+    };
+    let sb = Sandbox::new();
+    let remote = sb.bare_remote("notes");
+    let dir = sb.path().join("notes");
+    for d in 0..DIRS {
+        write(&dir.join(format!("d{d:02}/seed.txt")), &format!("seed {d}\n"));
+    }
+    let mut dev = Device::new(&sb, &bin(), "alpha");
+    dev.cli(&["init", dir.to_str().unwrap(), "--remote", remote.to_str().unwrap()]);
+    dev.set_env("SUPERSONIC_RESCAN_INTERVAL_SEC", "2");
+    dev.set_daemon_wrapper(wrapper);
+    dev.start();
+    wait_daemon(&dev, "the seed files on the remote", || remote_count(&sb, &remote) == DIRS);
+    wait_daemon(&dev, "the watch-limit warning with its fix in the log", || {
+        let log = dev.log();
+        log.contains("inotify watch limit reached")
+            && log.contains("sysctl fs.inotify.max_user_watches=")
+    });
+    let history = dev.cli(&["history", "--json", "--limit", "100"]);
+    assert!(
+        history.contains("inotify watch limit reached") && history.contains("max_user_watches"),
+        "the warning and its fix are in the history (what the app and the API show): {history}"
+    );
+    // An edit in every directory, most of them unwatched: rescans find them all.
+    for d in 0..DIRS {
+        write(&dir.join(format!("d{d:02}/edit.txt")), &format!("edit {d}\n"));
+    }
+    wait_daemon(&dev, "an edit in every directory, watched or not, on the remote", || {
+        remote_count(&sb, &remote) == 2 * DIRS
+    });
+    for d in [0, DIRS / 2, DIRS - 1] {
+        let got = remote_file(&sb, &remote, &format!("main:d{d:02}/edit.txt"));
+        assert_eq!(got, Some(format!("edit {d}\n").into_bytes()), "d{d:02}/edit.txt");
+    }
+    assert!(dev.stop(), "the daemon stops cleanly\n{}", dev.log());
+}
+
+#[test]
+fn an_inotify_queue_overflow_triggers_a_rescan_that_commits_everything() {
+    // The kernel queues at most max_queued_events per watcher, then drops events and queues
+    // an overflow marker. Stopping the daemon (SIGSTOP) while files are written fills the
+    // queue for real, without lowering any limit of the host.
+    let queue: usize = std::fs::read_to_string("/proc/sys/fs/inotify/max_queued_events")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(16384);
+    if queue > 100_000 {
+        eprintln!("SKIP an_inotify_queue_overflow...: max_queued_events is {queue}, too many");
+        return;
+    }
+    // Each new file makes at least create, modify and close-write events; one more append
+    // adds two more. Twice the queue's room is a sure overflow.
+    let files = 2 * queue / 5 + 100;
+    let sb = Sandbox::new();
+    let remote = sb.bare_remote("notes");
+    let dir = sb.path().join("notes");
+    let mut dev = Device::new(&sb, &bin(), "alpha");
+    dev.cli(&["init", dir.to_str().unwrap(), "--remote", remote.to_str().unwrap()]);
+    // The burst goes into a directory that is watched already (the daemon cannot add a watch
+    // for a new one while it is stopped).
+    write(&dir.join("burst/first.txt"), "before the burst\n");
+    dev.start();
+    wait_daemon(&dev, "the first file on the remote", || remote_count(&sb, &remote) == 1);
+    let pid = nix::unistd::Pid::from_raw(dev.pid().unwrap() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGSTOP).unwrap();
+    for i in 0..files {
+        write(&dir.join(format!("burst/f{i:05}.txt")), &format!("file {i}\n"));
+    }
+    for i in 0..files {
+        let mut f =
+            std::fs::OpenOptions::new().append(true).open(dir.join(format!("burst/f{i:05}.txt")));
+        f.as_mut().unwrap().write_all(b"appended\n").unwrap();
+    }
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGCONT).unwrap();
+    wait_daemon(&dev, "every file of the burst on the remote", || {
+        remote_count(&sb, &remote) == files + 1
+    });
+    let log = dev.log();
+    assert!(log.contains("inotify queue overflow"), "the overflow was seen and rescanned\n{log}");
+    let last = remote_file(&sb, &remote, &format!("main:burst/f{:05}.txt", files - 1));
+    assert_eq!(
+        last,
+        Some(format!("file {}\nappended\n", files - 1).into_bytes()),
+        "the last file, written after the queue was full, is complete"
+    );
+    assert!(dev.stop(), "the daemon stops cleanly\n{}", dev.log());
 }
