@@ -246,12 +246,45 @@ fn git_faithful(line: &str) -> std::result::Result<String, String> {
     let mut out = String::with_capacity(line.len() + 4);
     let mut slashes_outside_classes = 0;
     let mut added_slash = false;
-    let mut chars = line.chars().peekable();
+    let name = kept.strip_prefix('!').unwrap_or(kept);
+    if name.strip_prefix('/').unwrap_or(name).strip_suffix('/').unwrap_or(name).is_empty() {
+        // `!`, `/`, `!/`: an empty pattern matches nothing in git; the ignore crate would read
+        // `!` as "re-include everything".
+        return Ok(String::new());
+    }
+    let rule_start = usize::from(kept.starts_with('!'));
+    let mut chars = kept.chars().peekable();
     while let Some(c) = chars.next() {
         match c {
             '\\' => {
                 out.push(c);
                 out.extend(chars.next());
+            }
+            '*' => {
+                // Git: a run of stars that is a whole path segment is `**`, any other run is
+                // `*`; and `**/**` is `**`. (The ignore crate reads `***` differently, and
+                // turns a trailing `/**` into "inside, not itself" even in `**/**`.)
+                let mut run = 1;
+                while chars.next_if_eq(&'*').is_some() {
+                    run += 1;
+                }
+                let segment_start = out.len() == rule_start || out.ends_with('/');
+                let segment_end = matches!(chars.peek(), None | Some('/'));
+                if run == 1 || !(segment_start && segment_end) {
+                    out.push('*');
+                    continue;
+                }
+                let before = out.len().saturating_sub(3);
+                let repeat =
+                    out.ends_with("**/") && (before == rule_start || out[..before].ends_with('/'));
+                if !repeat {
+                    out.push_str("**");
+                } else if chars.peek() == Some(&'/') {
+                    chars.next(); // `**/**/x` is `**/x`
+                } else {
+                    out.pop(); // `x/**/**` is `x/**`
+                    slashes_outside_classes -= 1;
+                }
             }
             '[' => {
                 // Collect the class as tokens (an escaped char is one token); a `]` right

@@ -14,6 +14,7 @@ mod odd_names;
 mod quarantine;
 mod reload;
 mod resources;
+mod scale;
 mod secrets;
 mod security;
 mod soak;

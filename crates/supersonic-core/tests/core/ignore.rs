@@ -136,6 +136,16 @@ fn former_differences_from_git_stay_fixed() {
     // A negated class in a rule without a slash still matches at any depth.
     assert_agrees(&oracle, &["[^b]?"], &[("b/ab", true), ("ab", false)]);
     assert_agrees(&oracle, &["[!a]/"], &[("b", true), ("a/b", true)]);
+    // Runs of stars (fuzz target ignore_diff): a run that is a whole segment is `**`, and
+    // `**/**` is `**` (the matcher missed the top-level `a` with `******/**/**`).
+    assert_agrees(&oracle, &["******/**/**"], &[("a", true), ("b/c", false)]);
+    assert_agrees(&oracle, &["**/**"], &[("a", false), ("b/c", true)]);
+    assert_agrees(&oracle, &["a/**/**"], &[("a", true), ("a/b", false)]);
+    assert_agrees(&oracle, &["a***b"], &[("ab", false), ("axb", false), ("a/b", false)]);
+    assert_agrees(&oracle, &["x/***/y"], &[("x/y", false), ("x/a/b/y", false)]);
+    // An empty pattern matches nothing (the matcher read `! ` as "re-include everything").
+    assert_agrees(&oracle, &["*/", "! "], &[("b.log/b.log", true), ("c", false)]);
+    assert_agrees(&oracle, &["*", "!", "/", "!/"], &[("a", false), ("b/c", false)]);
 }
 
 #[test]
