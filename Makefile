@@ -118,9 +118,9 @@ soak: setup
 	$(CARGO) build -p supersonic-cli
 	$(CARGO) test -p supersonic-cli --test cli soak -- --ignored --nocapture
 
-# Content at scale (not part of `make test`; minutes and a sparse 1 GB file): a 1 GB file over the
-# size limit (held back, never read: prints the daemon's peak RSS) and a folder of 100k files
-# synced completely (prints the first sync's time and the peak RSS).
+# Content at scale (not part of `make test`; about a minute, sparse 1 GB files): a 1 GB file over
+# the size limit (held back, never read), one under a raised limit (committed whole), and a
+# folder of 100k files synced completely; each prints its time and the daemon's peak RSS.
 scale: setup
 	$(CARGO) build -p supersonic-cli
 	$(CARGO) test -p supersonic-cli --test cli scale -- --ignored --nocapture --test-threads=1

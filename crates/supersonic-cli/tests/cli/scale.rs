@@ -102,3 +102,33 @@ fn a_folder_of_100k_files_reaches_the_remote_completely() {
     assert!(dev.stop(), "{}", dev.log());
     sb.fsck(&remote);
 }
+
+#[test]
+#[ignore = "slow: run with `make scale`"]
+fn a_1_gb_file_under_a_raised_limit_is_committed_whole() {
+    let sb = Sandbox::new();
+    let remote = sb.bare_remote("notes");
+    let dir = sb.path().join("notes");
+    let mut dev = Device::new(&sb, &bin(), "alpha");
+    dev.set_env("SUPERSONIC_MAX_FILE_SIZE_MB", "2048");
+    dev.cli(&["init", dir.to_str().unwrap(), "--remote", remote.to_str().unwrap()]);
+    // Written aside and renamed in, so the engine never sees it half-written.
+    let aside = sb.path().join("video.raw");
+    let big = std::fs::File::create(&aside).unwrap();
+    big.set_len(1 << 30).unwrap();
+    drop(big);
+    std::fs::rename(&aside, dir.join("video.raw")).unwrap();
+    let started = Instant::now();
+    dev.start();
+    wait_until("the 1 GB file on the remote", Duration::from_secs(1800), || {
+        let out = sb.git_output(&remote, &["cat-file", "-s", "main:video.raw"]);
+        String::from_utf8_lossy(&out.stdout).trim() == (1u64 << 30).to_string()
+    });
+    let peak = peak_rss_mib(dev.pid().unwrap());
+    println!(
+        "1 GB file under a raised limit: on the remote after {:.1?}, daemon peak RSS (VmHWM) \
+         {peak} MiB",
+        started.elapsed()
+    );
+    assert!(dev.stop(), "{}", dev.log());
+}
