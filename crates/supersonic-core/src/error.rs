@@ -75,6 +75,17 @@ pub enum Error {
     #[error("{0}")]
     Dangerous(String),
 
+    /// The disk holding the folder is full: a write failed with ENOSPC or EDQUOT, or less than
+    /// `sync.min_free_disk_mb` is free. The folder stops and resumes by itself once space is
+    /// freed.
+    #[error("disk full under {}: {detail}; free some space and syncing resumes by itself", path.display())]
+    DiskFull {
+        /// The folder.
+        path: PathBuf,
+        /// What failed, or how much is free.
+        detail: String,
+    },
+
     /// Syncing cannot go on until the user acts (a mass delete to confirm, local edits in a
     /// pull-only folder, a remote this mode cannot follow); the engine does not retry by itself.
     #[error("{0}")]
@@ -136,6 +147,7 @@ impl Error {
             Error::Config(_)
             | Error::IgnorePattern { .. }
             | Error::Dangerous(_)
+            | Error::DiskFull { .. }
             | Error::Blocked(_)
             | Error::Invalid(_) => FailureClass::NeedsAttention,
         }
@@ -149,7 +161,7 @@ impl Error {
             Error::Remote { class: FailureClass::NeedsAttention, .. } => "remote_needs_attention",
             Error::Remote { .. } => "remote_unreachable",
             Error::Timeout { .. } => "remote_timeout",
-            Error::Dangerous(_) => "folder_stopped",
+            Error::Dangerous(_) | Error::DiskFull { .. } => "folder_stopped",
             Error::Blocked(_) => "needs_user",
             Error::Busy(_) => "busy",
             Error::WorktreeChanged(_) => "worktree_changed",

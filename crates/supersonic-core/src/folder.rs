@@ -116,8 +116,17 @@ pub struct CycleReport {
 /// Why a folder is stopped, which decides how it resumes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Stop {
-    /// A condition the engine re-checks by itself (folder missing, disk full).
+    /// A condition the engine re-checks by itself at every poll (folder missing).
     Recheck,
+    /// The disk is full: re-checked once more space is free than when it stopped (`free`
+    /// bytes), or [`DISK_FULL_RETRY`] after `at`. Retrying against a disk still full would only
+    /// fail again, with a failure row, an event and a log line at every poll.
+    DiskFull {
+        /// Bytes free just after the failure.
+        free: u64,
+        /// When the folder stopped.
+        at: SystemTime,
+    },
     /// Only the user's action resumes (auth failure, mass delete, bad config).
     User,
 }
@@ -424,7 +433,8 @@ impl Folder {
     /// the cycle, if any.
     pub fn cycle(&mut self, batch: Option<Batch>, trigger: Trigger) -> Result<CycleReport> {
         let paused = self.state == FolderState::Paused;
-        if (paused || self.stop == Some(Stop::User)) && trigger != Trigger::Manual {
+        let stopped = matches!(self.stop, Some(Stop::User | Stop::DiskFull { .. }));
+        if (paused || stopped) && trigger != Trigger::Manual {
             if batch.is_some() {
                 self.needs_full = true; // look at these changes once syncing resumes
             }
@@ -439,7 +449,7 @@ impl Folder {
         }
         let started = Instant::now();
         let batch = if self.needs_full || self.stop.is_some() { Some(Batch::Full) } else { batch };
-        let outcome = self.run_cycle(batch, trigger);
+        let outcome = self.run_cycle(batch, trigger).map_err(|e| self.disk_full_explained(e));
         let result = match outcome {
             Ok(report) => {
                 self.stop = None;
@@ -517,9 +527,13 @@ impl Folder {
                 }
             }
             _ => {
-                let recheck =
-                    matches!(err, Error::Dangerous(_)) || crate::git::error_is_disk_full(err);
-                self.stop = Some(if recheck { Stop::Recheck } else { Stop::User });
+                self.stop = Some(match err {
+                    Error::DiskFull { .. } => {
+                        Stop::DiskFull { free: self.repo.free_bytes().unwrap_or(0), at: self.now() }
+                    }
+                    Error::Dangerous(_) => Stop::Recheck,
+                    _ => Stop::User,
+                });
                 self.retry_at = None;
                 FolderState::Error {
                     message: message.clone(),
@@ -539,6 +553,16 @@ impl Folder {
             });
         }
         self.set_state(state);
+    }
+
+    /// Returns `err` as [`Error::DiskFull`] when a write failed for want of space, so the folder
+    /// says so in words (libgit2 says "failed to read file into stream: No space left on
+    /// device; class=Os (2)") and stops until space returns.
+    fn disk_full_explained(&self, err: Error) -> Error {
+        if matches!(err, Error::DiskFull { .. }) || !crate::git::error_is_disk_full(&err) {
+            return err;
+        }
+        Error::DiskFull { path: self.config.path.clone(), detail: err.to_string() }
     }
 
     fn run_cycle(&mut self, batch: Option<Batch>, trigger: Trigger) -> Result<CycleReport> {
@@ -1061,9 +1085,17 @@ impl Folder {
         self.retry_at
     }
 
-    /// Returns whether the folder is stopped waiting for a condition the engine re-checks.
+    /// Returns whether the folder is stopped on a condition the engine re-checks, and it is
+    /// time to check it again.
     fn rechecks(&self) -> bool {
-        self.stop == Some(Stop::Recheck)
+        match self.stop {
+            Some(Stop::Recheck) => true,
+            Some(Stop::DiskFull { free, at }) => {
+                self.repo.free_bytes().is_some_and(|now| now >= free + DISK_FULL_GROWTH)
+                    || self.now().duration_since(at).unwrap_or_default() >= DISK_FULL_RETRY
+            }
+            Some(Stop::User) | None => false,
+        }
     }
 
     /// Forgets the throttle's window and backoff (the user's "clear").
@@ -1087,6 +1119,17 @@ impl Folder {
         self.set_state(FolderState::Idle);
     }
 }
+
+/// How much free space must grow before a folder stopped on a full disk tries again.
+///
+/// Deleting any sizeable file passes it at once; the churn of other programs on the same disk
+/// (logs, caches) does not cause a failing retry at every poll.
+const DISK_FULL_GROWTH: u64 = 1024 * 1024;
+
+/// How long a folder stopped on a full disk waits at most before it tries again even though
+/// free space did not grow: space freed before the stop was measured, or a quota (EDQUOT) that
+/// free space does not show. One failure row per quarter hour at worst.
+const DISK_FULL_RETRY: Duration = Duration::from_secs(15 * 60);
 
 /// How often other devices' last syncs are looked up for the `device_silent` alert.
 const DEVICE_CHECK_EVERY: Duration = Duration::from_secs(3600);
@@ -1408,7 +1451,13 @@ fn handle_watch_msg(
 ) {
     let now = Instant::now();
     match msg {
-        WatchMsg::Rescan => batcher.push_full(now),
+        WatchMsg::Rescan => {
+            tracing::info!(
+                "file events were lost in {} (inotify queue overflow); rescanning everything",
+                root.display()
+            );
+            batcher.push_full(now);
+        }
         WatchMsg::Error(e) => {
             tracing::warn!("watcher error in {}: {e}; rescanning", root.display());
             batcher.push_full(now);

@@ -286,19 +286,25 @@ impl GitRepo {
                 )));
             }
         }
-        if let Ok(stat) = nix::sys::statvfs::statvfs(&self.workdir) {
-            let free = stat.blocks_available() * stat.fragment_size();
+        if let Some(free) = self.free_bytes() {
             if free < min_free_bytes {
-                return Err(Error::Dangerous(format!(
-                    "disk nearly full: {} MB free under {} (need {} MB); free some space and \
-                     syncing resumes",
-                    free / (1024 * 1024),
-                    self.workdir.display(),
-                    min_free_bytes / (1024 * 1024)
-                )));
+                return Err(Error::DiskFull {
+                    path: self.workdir.clone(),
+                    detail: format!(
+                        "only {} MB free, below sync.min_free_disk_mb ({} MB)",
+                        free / (1024 * 1024),
+                        min_free_bytes / (1024 * 1024)
+                    ),
+                });
             }
         }
         Ok(removed)
+    }
+
+    /// Returns the bytes free for this user on the folder's filesystem, if it can be read.
+    pub fn free_bytes(&self) -> Option<u64> {
+        let stat = nix::sys::statvfs::statvfs(&self.workdir).ok()?;
+        Some(stat.blocks_available() * stat.fragment_size())
     }
 
     /// Removes git lock files that no process holds open and that are older than
@@ -2433,6 +2439,7 @@ pub fn remote_error(op: &'static str, remote: &str, stderr: &str) -> Error {
 /// Returns whether an error from a write means the disk is full.
 pub fn error_is_disk_full(err: &Error) -> bool {
     match err {
+        Error::DiskFull { .. } => true,
         Error::Io { source, .. } => is_disk_full(source),
         Error::Git { source, .. } => {
             source.message().to_ascii_lowercase().contains("no space left")

@@ -42,7 +42,8 @@ pub const BUILTIN_EXCLUDES: &[&str] = &[
     "*.swx",
     "*~",
     ".#*",
-    "#*#",
+    // Emacs auto-save files; escaped, since a line starting with `#` is a comment.
+    "\\#*#",
     "4913",
     ".*.kate-swp",
     ".~lock.*#",
@@ -103,14 +104,18 @@ impl IgnoreRules {
             sources.push((SYNCIGNORE_FILE.into(), syncignore, lines));
         }
         let mut builder = GitignoreBuilder::new(root);
+        // An unclosed `[` never matches in git; the ignore crate would match it literally.
+        builder.allow_unclosed_class(false);
         for (_, file, lines) in &sources {
             for (i, line) in lines.iter().enumerate() {
-                builder.add_line(None, line).map_err(|e| Error::IgnorePattern {
+                let bad = |reason: String| Error::IgnorePattern {
                     file: file.clone(),
                     line: i + 1,
                     pattern: line.clone(),
-                    reason: glob_reason(&e),
-                })?;
+                    reason,
+                };
+                let glob = git_faithful(line).map_err(bad)?;
+                builder.add_line(None, &glob).map_err(|e| bad(glob_reason(&e)))?;
             }
         }
         let matcher = builder.build().map_err(|e| Error::IgnorePattern {
@@ -137,7 +142,18 @@ impl IgnoreRules {
         if rel.components().any(|c| c.as_os_str() == ".git") {
             return Some(Match { source: "built-in".into(), line: 0, pattern: ".git/".into() });
         }
-        let m = self.matcher.matched_path_or_any_parents(rel, is_dir);
+        // Git's order: a directory that is ignored hides everything below it, whatever a
+        // later `!rule` says about the path itself; so look at the parents first, top down.
+        // (`matched_path_or_any_parents` looks at the path first and lets a `!` on it, or on a
+        // nearer parent, re-include what an ignored parent hides.)
+        let parents: Vec<&Path> = rel.ancestors().skip(1).collect();
+        let m = parents
+            .iter()
+            .rev()
+            .filter(|p| !p.as_os_str().is_empty())
+            .map(|p| self.matcher.matched(p, true))
+            .find(|m| m.is_ignore())
+            .unwrap_or_else(|| self.matcher.matched(rel, is_dir));
         if !m.is_ignore() {
             return None;
         }
@@ -207,6 +223,130 @@ fn read_lines(path: &Path) -> Result<Option<Vec<String>>> {
     }
 }
 
+/// Returns a gitignore line in the form the `ignore` crate reads the way git does, or why it
+/// is refused.
+///
+/// - Braces are literal in git; the `ignore` crate reads `{a,b}` as alternatives. They are
+///   escaped (outside character classes).
+/// - A rule ending in a lone backslash (also before a trailing `/`: `foo\/`) never matches in
+///   git; the `ignore` crate reads `foo\/` as `foo/` and `\/` as "everything". Such a rule
+///   is refused, like the other rules git accepts but can never match (an unclosed `[`, a
+///   reversed range `[z-a]`), so the user learns that the rule does nothing instead of
+///   the folder silently syncing what they meant to ignore.
+fn git_faithful(line: &str) -> std::result::Result<String, String> {
+    if line.starts_with('#') {
+        return Ok(line.to_string());
+    }
+    let kept = if line.ends_with("\\ ") { line } else { line.trim_end() };
+    let body = kept.strip_suffix('/').unwrap_or(kept);
+    let trailing = body.len() - body.trim_end_matches('\\').len();
+    if trailing % 2 == 1 {
+        return Err("dangling '\\' at the end (git never matches such a rule)".into());
+    }
+    let mut out = String::with_capacity(line.len() + 4);
+    let mut slashes_outside_classes = 0;
+    let mut added_slash = false;
+    let name = kept.strip_prefix('!').unwrap_or(kept);
+    if name.strip_prefix('/').unwrap_or(name).strip_suffix('/').unwrap_or(name).is_empty() {
+        // `!`, `/`, `!/`: an empty pattern matches nothing in git; the ignore crate would read
+        // `!` as "re-include everything".
+        return Ok(String::new());
+    }
+    let rule_start = usize::from(kept.starts_with('!'));
+    let mut chars = kept.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                out.push(c);
+                out.extend(chars.next());
+            }
+            '*' => {
+                // Git: a run of stars that is a whole path segment is `**`, any other run is
+                // `*`; and `**/**` is `**`. (The ignore crate reads `***` differently, and
+                // turns a trailing `/**` into "inside, not itself" even in `**/**`.)
+                let mut run = 1;
+                while chars.next_if_eq(&'*').is_some() {
+                    run += 1;
+                }
+                let segment_start = out.len() == rule_start || out.ends_with('/');
+                let segment_end = matches!(chars.peek(), None | Some('/'));
+                if run == 1 || !(segment_start && segment_end) {
+                    out.push('*');
+                    continue;
+                }
+                let before = out.len().saturating_sub(3);
+                let repeat =
+                    out.ends_with("**/") && (before == rule_start || out[..before].ends_with('/'));
+                if !repeat {
+                    out.push_str("**");
+                } else if chars.peek() == Some(&'/') {
+                    chars.next(); // `**/**/x` is `**/x`
+                } else {
+                    out.pop(); // `x/**/**` is `x/**`
+                    slashes_outside_classes -= 1;
+                }
+            }
+            '[' => {
+                // Collect the class as tokens (an escaped char is one token); a `]` right
+                // after `[` or `[!` is a member, not the end.
+                let negated = chars.next_if(|c| matches!(c, '!' | '^')).is_some();
+                let mut members: Vec<String> = Vec::new();
+                let mut closed = false;
+                while let Some(m) = chars.next() {
+                    match m {
+                        ']' if !members.is_empty() => {
+                            closed = true;
+                            break;
+                        }
+                        '\\' => members.push(format!("\\{}", chars.next().unwrap_or_default())),
+                        _ => members.push(m.to_string()),
+                    }
+                }
+                if !closed {
+                    // Left as written: the builder refuses an unclosed class.
+                    out.push('[');
+                    out.push_str(if negated { "!" } else { "" });
+                    members.iter().for_each(|m| out.push_str(m));
+                    continue;
+                }
+                // In git a class never matches `/`; in globset it can.
+                let slash = |m: &String| m == "/" || m == "\\/";
+                if negated {
+                    members.push("/".into());
+                    added_slash = true;
+                } else {
+                    members.retain(|m| !slash(m));
+                    if members.is_empty() {
+                        return Err("a character class that only holds '/' (git never matches \
+                                    such a rule)"
+                            .into());
+                    }
+                }
+                out.push('[');
+                out.push_str(if negated { "!" } else { "" });
+                members.iter().for_each(|m| out.push_str(m));
+                out.push(']');
+            }
+            '{' | '}' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '/' => {
+                slashes_outside_classes += 1;
+                out.push(c);
+            }
+            _ => out.push(c),
+        }
+    }
+    if added_slash && slashes_outside_classes == usize::from(kept.ends_with('/')) {
+        // The rule had no slash (it matches at any depth), but the `/` added to a class would
+        // anchor it to the root: say "at any depth" explicitly.
+        let negation = if out.starts_with('!') { "!" } else { "" };
+        out = format!("{negation}**/{}", &out[negation.len()..]);
+    }
+    Ok(out)
+}
+
 fn glob_reason(err: &ignore::Error) -> String {
     let text = err.to_string();
     // ignore's message looks like "error parsing glob '...': unclosed character class; ..."
@@ -252,7 +392,9 @@ mod tests {
     #[test]
     fn builtins_and_git_dir_are_always_ignored() {
         let (_d, r) = rules("", &[]);
-        for p in [".notes.md.swp", "doc.txt~", ".DS_Store", "sub/Thumbs.db", ".git/config"] {
+        for p in
+            [".notes.md.swp", "doc.txt~", ".DS_Store", "sub/Thumbs.db", ".git/config", "#notes.md#"]
+        {
             assert!(r.is_ignored(Path::new(p), false), "{p} should be ignored by built-ins");
         }
         assert!(!r.is_ignored(Path::new("notes.md"), false));
@@ -291,9 +433,10 @@ mod tests {
     #[test]
     fn bad_glob_is_an_error_naming_file_and_line() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join(SYNCIGNORE_FILE), "ok\n*.{md,txt\n").unwrap();
+        std::fs::write(dir.path().join(SYNCIGNORE_FILE), "ok\n*.[md\n").unwrap();
         let err = IgnoreRules::load(dir.path(), &[], Path::new("c")).unwrap_err().to_string();
         assert!(err.contains(".syncignore:2"), "names file and line: {err}");
-        assert!(err.contains("*.{md,txt"), "names the pattern: {err}");
+        assert!(err.contains("*.[md"), "names the pattern: {err}");
+        assert!(err.contains("unclosed character class"), "says what is wrong: {err}");
     }
 }

@@ -47,6 +47,7 @@ impl From<supersonic_core::Error> for ApiError {
             E::Busy(_) | E::Blocked(_) | E::Dangerous(_) | E::WorktreeChanged(_) => {
                 StatusCode::CONFLICT
             }
+            E::DiskFull { .. } => StatusCode::INSUFFICIENT_STORAGE,
             E::Remote { .. } => StatusCode::BAD_GATEWAY,
             E::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
             E::Git { .. } | E::Io { .. } => StatusCode::INTERNAL_SERVER_ERROR,

@@ -26,6 +26,7 @@ pub struct Device {
     name: String,
     root: PathBuf,
     env: Vec<(String, String)>,
+    daemon_wrapper: Vec<String>,
     child: Option<Child>,
 }
 
@@ -43,7 +44,14 @@ impl Device {
         for (k, v) in FAST_ENV {
             env.push(((*k).into(), (*v).into()));
         }
-        Device { bin: bin.to_path_buf(), name: name.into(), root, env, child: None }
+        Device {
+            bin: bin.to_path_buf(),
+            name: name.into(),
+            root,
+            env,
+            daemon_wrapper: Vec::new(),
+            child: None,
+        }
     }
 
     /// Returns the device name.
@@ -67,9 +75,27 @@ impl Device {
         self.env.push((key.into(), value.into()));
     }
 
+    /// Makes later daemon starts ([`Device::start`], [`Device::start_with`]) run through
+    /// `wrapper` (a program and its arguments, given the `supersonic` binary and its arguments
+    /// last), such as [`crate::inotify_limit_wrapper`]; one-shot commands run directly.
+    pub fn set_daemon_wrapper(&mut self, wrapper: Vec<String>) {
+        self.daemon_wrapper = wrapper;
+    }
+
     /// Returns a `supersonic ARGS` command with the device's environment.
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(&self.bin);
+        self.command_via(&[], args)
+    }
+
+    fn command_via(&self, wrapper: &[String], args: &[&str]) -> Command {
+        let mut cmd = match wrapper.split_first() {
+            Some((program, rest)) => {
+                let mut cmd = Command::new(program);
+                cmd.args(rest).arg(&self.bin);
+                cmd
+            }
+            None => Command::new(&self.bin),
+        };
         cmd.args(args);
         for var in
             ["GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "XDG_CONFIG_HOME", "XDG_DATA_HOME"]
@@ -115,7 +141,7 @@ impl Device {
             .open(self.log_path())
             .expect("open the daemon log");
         let child = self
-            .command(args)
+            .command_via(&self.daemon_wrapper, args)
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("clone log handle"))
             .stderr(log)

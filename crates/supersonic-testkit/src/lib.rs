@@ -14,6 +14,11 @@
 //!   without a deadline wait forever.
 //! - [`Receiver`] is a webhook endpoint: it records every request and answers from a script of
 //!   [`Reply`]s (statuses, headers, delays, or never).
+//! - [`CheckIgnore`] asks `git check-ignore` about random [`IgnoreCase`]s: the oracle for
+//!   differential tests of ignore rules.
+//! - [`Tmpfs`] is a small disk that fills up: a tmpfs in a private mount namespace of the
+//!   test's thread; [`inotify_limit_wrapper`] runs a daemon under a lowered inotify watch limit.
+//!   Neither touches the host.
 //!
 //! Servers stop when dropped. Helpers [`wait_until`] and [`free_port`] cover polling for an
 //! expected outcome with a generous bound, and picking a port for a server that binds itself;
@@ -27,6 +32,8 @@ mod daemon;
 mod device;
 mod hanging;
 mod http;
+mod ignore_oracle;
+mod namespace;
 mod receiver;
 mod sandbox;
 mod wire;
@@ -35,6 +42,8 @@ pub use daemon::GitDaemon;
 pub use device::{Device, FAST_ENV};
 pub use hanging::HangingServer;
 pub use http::SmartHttp;
+pub use ignore_oracle::{CheckIgnore, GitVerdict, IgnoreCase};
+pub use namespace::{inotify_limit_wrapper, Tmpfs};
 pub use receiver::{Receiver, Reply, Request};
 pub use sandbox::Sandbox;
 

@@ -13,6 +13,8 @@ mod notifications;
 mod odd_names;
 mod quarantine;
 mod reload;
+mod resources;
+mod scale;
 mod secrets;
 mod security;
 mod signing;

@@ -407,3 +407,37 @@ fn the_worker_runs_gc_on_schedule_without_disturbing_syncing() {
     let growth = status.and_then(|s| s.growth).expect("the worker publishes growth");
     assert!(growth.last_gc.is_some() && growth.commits >= 5, "{growth:?}");
 }
+
+#[test]
+fn below_the_free_space_guard_the_folder_stops_once_and_does_not_retry_by_itself() {
+    let f = Fixture::new();
+    let bus = EventBus::default();
+    let events = bus.subscribe();
+    let mut settings = FolderSettings::default();
+    settings.sync.min_free_disk_mb = 1 << 40; // an exabyte: no disk has that much free
+    let mut folder = folder_with(&f, &bus, settings, &f.remote.display().to_string());
+    write(&f.dir.join("n.md"), "note\n");
+    let err = folder.cycle(Some(Batch::Full), Trigger::Changes).unwrap_err();
+    let message = err.to_string();
+    assert!(
+        matches!(err, supersonic_core::Error::DiskFull { .. })
+            && message.contains("disk full")
+            && message.contains("sync.min_free_disk_mb")
+            && message.contains("free some space"),
+        "{message}"
+    );
+    assert_eq!(err.code(), "folder_stopped");
+    assert!(f.repo.head().unwrap().is_none(), "nothing was committed");
+    let failures = |events: &crossbeam_channel::Receiver<Event>| {
+        events.try_iter().filter(|e| matches!(e, Event::SyncFailure { .. })).count()
+    };
+    assert_eq!(failures(&events), 1);
+    // Polls, changes and rescans wait for free space instead of failing again and again.
+    for trigger in [Trigger::Poll, Trigger::Changes, Trigger::Rescan] {
+        folder.cycle(Some(Batch::Full), trigger).unwrap();
+    }
+    assert_eq!(failures(&events), 0, "no retry loop while the disk is still full");
+    // The user's "Sync now" does try (and says the same).
+    let again = folder.cycle(None, Trigger::Manual).unwrap_err();
+    assert!(again.to_string().contains("disk full"), "{again}");
+}

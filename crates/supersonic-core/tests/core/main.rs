@@ -7,6 +7,7 @@ mod convergence;
 mod folder;
 mod git;
 mod history;
+mod ignore;
 mod signing;
 mod webhooks;
 
