@@ -113,6 +113,12 @@ impl Device {
         self.command(args).stdin(Stdio::null()).output().expect("run supersonic")
     }
 
+    /// Runs `supersonic ARGS` through `wrapper` (such as [`crate::inotify_limit_wrapper`]) and
+    /// returns its output.
+    pub fn run_via(&self, wrapper: &[String], args: &[&str]) -> Output {
+        self.command_via(wrapper, args).stdin(Stdio::null()).output().expect("run supersonic")
+    }
+
     /// Runs `supersonic ARGS`, panics (with stderr) unless it succeeds, returns stdout.
     pub fn cli(&self, args: &[&str]) -> String {
         let out = self.run(args);

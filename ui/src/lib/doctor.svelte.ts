@@ -14,6 +14,7 @@ const CHECK_LABELS: Record<string, string> = {
   git: "Git",
   remote: "Remote",
   ssh_agent: "SSH agent",
+  ssh_key: "SSH key",
   host_key: "SSH host key",
   inotify: "File watching",
   disk: "Disk space",

@@ -484,7 +484,7 @@ export type Level = "ok" | "warning" | "error";
 
 /** One check's outcome (`doctor::Finding`); `fix` is empty when all is well. */
 export interface Finding {
-  /** `git`, `remote`, `ssh_agent`, `host_key`, `inotify`, `disk`, `nesting`. */
+  /** `git`, `remote`, `ssh_agent`, `ssh_key`, `host_key`, `inotify`, `disk`, `nesting`. */
   check: string;
   level: Level;
   message: string;

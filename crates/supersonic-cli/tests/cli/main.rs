@@ -4,6 +4,7 @@
 mod common;
 mod conflicts;
 mod devices;
+mod doctor;
 mod errors;
 mod faults;
 mod history;
