@@ -2197,6 +2197,23 @@ pub fn run_network_with_progress(
 
 /// Runs git as [`run_network_with_progress`] says; with `low_priority`, under `nice -n 19`
 /// when `nice` is installed (plain git otherwise).
+/// Options added to every ssh the engine's git runs: never prompt, give up on a dead host.
+const SSH_BATCH_OPTIONS: &str = "-o BatchMode=yes -o ConnectTimeout=30";
+
+/// The ssh command git would use for the repository at `cwd` (`core.sshCommand` from its
+/// config, or the global one when there is no repository yet), else plain `ssh`.
+fn user_ssh_command(cwd: Option<&Path>) -> String {
+    let config = match cwd.and_then(|d| Repository::open(d).ok()) {
+        Some(repo) => repo.config().ok(),
+        None => git2::Config::open_default().ok(),
+    };
+    config
+        .and_then(|c| c.get_string("core.sshCommand").ok())
+        .map(|c| c.trim().to_string())
+        .filter(|c| !c.is_empty())
+        .unwrap_or_else(|| "ssh".to_string())
+}
+
 fn run_git(
     op: &'static str,
     remote: &str,
@@ -2237,7 +2254,9 @@ fn run_git(
         .stderr(Stdio::piped())
         .process_group(0);
     if std::env::var_os("GIT_SSH_COMMAND").is_none() && std::env::var_os("GIT_SSH").is_none() {
-        cmd.env("GIT_SSH_COMMAND", "ssh -o BatchMode=yes -o ConnectTimeout=30");
+        // GIT_SSH_COMMAND outranks `core.sshCommand`: keep the user's command (a key named
+        // with -i, a wrapper) and only add the options that keep ssh from prompting.
+        cmd.env("GIT_SSH_COMMAND", format!("{} {SSH_BATCH_OPTIONS}", user_ssh_command(cwd)));
     }
     let mut child = cmd.spawn().map_err(|e| Error::Remote {
         op,

@@ -379,3 +379,22 @@ fn a_batch_of_paths_describes_its_renames_edits_and_deletions_in_the_commit() {
     assert!(!message.contains("keep/"), "untouched files are not listed:\n{message}");
     assert_eq!(f.sb.git(&f.dir, &["status", "--porcelain"]), "");
 }
+
+#[test]
+fn the_users_core_ssh_command_is_kept_with_batch_mode_added() {
+    let f = Fixture::new();
+    let log = f.sb.path().join("ssh.log");
+    let wrapper = f.sb.path().join("my-ssh");
+    std::fs::write(&wrapper, format!("#!/bin/sh\necho \"$@\" >> '{}'\nexit 255\n", log.display()))
+        .unwrap();
+    std::fs::set_permissions(&wrapper, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .unwrap();
+    let command = format!("{} -i /keys/deploy_key", wrapper.display());
+    f.sb.git(&f.dir, &["config", "core.sshCommand", &command]);
+    f.sb.git(&f.dir, &["remote", "set-url", "origin", "ssh://git@127.0.0.1:1/r.git"]);
+    let repo = GitRepo::open(&f.dir, "main", "ssh://git@127.0.0.1:1/r.git").unwrap();
+    assert!(repo.fetch(Duration::from_secs(20)).is_err(), "the wrapper refuses to connect");
+    let args = std::fs::read_to_string(&log).expect("the user's ssh command was run");
+    assert!(args.contains("-i /keys/deploy_key"), "its own options kept: {args}");
+    assert!(args.contains("BatchMode=yes"), "and never prompting: {args}");
+}
