@@ -2195,8 +2195,6 @@ pub fn run_network_with_progress(
     run_git(op, remote, cwd, args, timeout, progress, false)
 }
 
-/// Runs git as [`run_network_with_progress`] says; with `low_priority`, under `nice -n 19`
-/// when `nice` is installed (plain git otherwise).
 /// Options added to every ssh the engine's git runs: never prompt, give up on a dead host.
 const SSH_BATCH_OPTIONS: &str = "-o BatchMode=yes -o ConnectTimeout=30";
 
@@ -2214,6 +2212,8 @@ fn user_ssh_command(cwd: Option<&Path>) -> String {
         .unwrap_or_else(|| "ssh".to_string())
 }
 
+/// Runs git as [`run_network_with_progress`] says; with `low_priority`, under `nice -n 19`
+/// when `nice` is installed (plain git otherwise).
 fn run_git(
     op: &'static str,
     remote: &str,
