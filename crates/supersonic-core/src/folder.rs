@@ -449,7 +449,17 @@ impl Folder {
         }
         let started = Instant::now();
         let batch = if self.needs_full || self.stop.is_some() { Some(Batch::Full) } else { batch };
-        let outcome = self.run_cycle(batch, trigger).map_err(|e| self.disk_full_explained(e));
+        // A local change is pushed at once: its index is written while the push runs.
+        self.repo.set_defer_index_write(
+            matches!(trigger, Trigger::Changes | Trigger::Rescan)
+                && self.config.mode != Mode::PullOnly,
+        );
+        let outcome = self.run_cycle(batch, trigger);
+        // Whatever happened (throttled, refused, failed), the index is on disk after a cycle.
+        let flushed = self.repo.flush_index();
+        self.repo.set_defer_index_write(false);
+        let outcome = outcome.and_then(|r| flushed.map(|()| r));
+        let outcome = outcome.map_err(|e| self.disk_full_explained(e));
         let result = match outcome {
             Ok(report) => {
                 self.stop = None;

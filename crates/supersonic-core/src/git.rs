@@ -151,6 +151,18 @@ pub struct GitRepo {
     workdir: PathBuf,
     branch: String,
     remote_url: String,
+    /// Whether a snapshot may leave writing the index to the push that follows it.
+    defer_index_write: std::cell::Cell<bool>,
+    /// The in-memory index holds what was committed but is not on disk yet.
+    index_pending: std::cell::Cell<bool>,
+}
+
+impl Drop for GitRepo {
+    fn drop(&mut self) {
+        if let Err(e) = self.flush_index() {
+            tracing::warn!("{}: {e}", self.workdir.display());
+        }
+    }
 }
 
 impl std::fmt::Debug for GitRepo {
@@ -185,6 +197,8 @@ impl GitRepo {
             workdir: workdir.to_path_buf(),
             branch: branch.to_string(),
             remote_url: remote_url.to_string(),
+            defer_index_write: std::cell::Cell::new(false),
+            index_pending: std::cell::Cell::new(false),
         };
         this.ensure_remote()?;
         Ok(this)
@@ -354,6 +368,26 @@ impl GitRepo {
         crate::paths::write_atomic(&path, text.as_bytes())
     }
 
+    /// Lets the next snapshots leave the index file to be written while the push that follows
+    /// runs (the cycle of a local change pushes at once): the commit is made from the index in
+    /// memory first, so the push starts that much sooner. The index is written by the push
+    /// ([`GitRepo::push_with_progress`]), by [`GitRepo::flush_index`], at the next snapshot, or
+    /// when the repository is dropped. A crash before that leaves an index older than HEAD,
+    /// which the next full snapshot brings up to date: nothing is lost.
+    pub fn set_defer_index_write(&self, on: bool) {
+        self.defer_index_write.set(on);
+    }
+
+    /// Writes the index if a snapshot left it to be written.
+    pub fn flush_index(&self) -> Result<()> {
+        if self.index_pending.get() {
+            let mut index = self.repo.index().map_err(Error::git("open index"))?;
+            index.write().map_err(Error::git("write index"))?;
+            self.index_pending.set(false);
+        }
+        Ok(())
+    }
+
     /// Stages the batch's paths (or everything, for [`Batch::Full`]) and commits them as one
     /// commit, unless nothing changed (same tree: checksums, not timestamps).
     pub fn snapshot(
@@ -375,6 +409,7 @@ impl GitRepo {
         identity: &Identity,
         progress: &mut dyn FnMut(u64, u64),
     ) -> Result<Snapshot> {
+        self.flush_index()?;
         let mut index = self.repo.index().map_err(Error::git("open index"))?;
         index.read(false).map_err(Error::git("read index"))?;
         let mut holds = Holds {
@@ -447,7 +482,12 @@ impl GitRepo {
                 self.workdir.display()
             )));
         }
-        index.write().map_err(Error::git("write index"))?;
+        if self.defer_index_write.get() {
+            // Written while the push runs (see [`GitRepo::set_defer_index_write`]).
+            self.index_pending.set(true);
+        } else {
+            index.write().map_err(Error::git("write index"))?;
+        }
         let message = commit_message(&changes, identity);
         let parents: Vec<&git2::Commit> = head_commit.iter().collect();
         let oid = self.write_commit(identity, true, &message, &new_tree, &parents, "commit")?;
@@ -927,14 +967,19 @@ impl GitRepo {
         progress: Option<ProgressFn>,
     ) -> Result<PushOutcome> {
         let refspec = format!("{}:{}", self.branch_ref(), self.branch_ref());
-        let out = run_network_with_progress(
+        // An index a snapshot left unwritten is written while git pushes.
+        let mut flushed = Ok(());
+        let mut flush = || flushed = self.flush_index();
+        let pushed = run_git(
             "push",
             &self.remote_url,
             Some(&self.workdir),
             &["push", "--porcelain", REMOTE, &refspec],
             timeout,
-            progress,
-        )?;
+            RunOptions { progress, low_priority: false, meanwhile: Some(&mut flush) },
+        );
+        flushed?;
+        let out = pushed?;
         if out.success {
             // Keep the tracking ref in step even if the remote's fetch refspec is unusual.
             if let Some(head) = self.head()? {
@@ -1804,7 +1849,14 @@ impl GitRepo {
         if auto {
             args.push("--auto");
         }
-        let out = run_git("gc", &workdir, Some(&self.workdir), &args, timeout, None, true)?;
+        let out = run_git(
+            "gc",
+            &workdir,
+            Some(&self.workdir),
+            &args,
+            timeout,
+            RunOptions { low_priority: true, ..RunOptions::default() },
+        )?;
         // libgit2 keeps the old pack list; let it see the new packs at once.
         if let Ok(odb) = self.repo.odb() {
             let _ = odb.refresh();
@@ -2192,7 +2244,7 @@ pub fn run_network_with_progress(
     timeout: Duration,
     progress: Option<ProgressFn>,
 ) -> Result<NetOutput> {
-    run_git(op, remote, cwd, args, timeout, progress, false)
+    run_git(op, remote, cwd, args, timeout, RunOptions { progress, ..RunOptions::default() })
 }
 
 /// Options added to every ssh the engine's git runs: never prompt, give up on a dead host.
@@ -2212,18 +2264,28 @@ fn user_ssh_command(cwd: Option<&Path>) -> String {
         .unwrap_or_else(|| "ssh".to_string())
 }
 
-/// Runs git as [`run_network_with_progress`] says; with `low_priority`, under `nice -n 19`
-/// when `nice` is installed (plain git otherwise).
+/// How [`run_git`] runs git beyond its command line.
+#[derive(Default)]
+struct RunOptions<'a> {
+    /// Where git's `--progress` goes.
+    progress: Option<ProgressFn>,
+    /// Under `nice -n 19` when `nice` is installed (plain git otherwise).
+    low_priority: bool,
+    /// Work done while git runs (after it started, before waiting for it).
+    meanwhile: Option<&'a mut dyn FnMut()>,
+}
+
+/// Runs git as [`run_network_with_progress`] says, with `options`.
 fn run_git(
     op: &'static str,
     remote: &str,
     cwd: Option<&Path>,
     args: &[&str],
     timeout: Duration,
-    progress: Option<ProgressFn>,
-    low_priority: bool,
+    options: RunOptions<'_>,
 ) -> Result<NetOutput> {
     use std::os::unix::process::CommandExt;
+    let RunOptions { progress, low_priority, meanwhile } = options;
     let nice = low_priority.then(find_nice).flatten();
     let mut cmd = match &nice {
         Some(nice) => {
@@ -2285,22 +2347,28 @@ fn run_git(
         let _ = err_tx.send(buf);
     });
     let deadline = Instant::now() + timeout;
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if Instant::now() >= deadline => {
-                let pgid = nix::unistd::Pid::from_raw(child.id() as i32);
-                let _ = nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGKILL);
-                let _ = child.wait();
-                // The reader threads end when every process of the group has exited.
-                return Err(Error::Timeout {
-                    op,
-                    remote: crate::config::redact_url(remote),
-                    secs: timeout.as_secs(),
-                });
-            }
-            Ok(None) => std::thread::sleep(Duration::from_millis(10)),
-            Err(e) => return Err(Error::io("git", e)),
+    // A thread waits for the exit, so the caller learns of it at once (no polling).
+    let pgid = nix::unistd::Pid::from_raw(child.id() as i32);
+    let (exit_tx, exit_rx) = crossbeam_channel::bounded(1);
+    std::thread::spawn(move || {
+        let _ = exit_tx.send(child.wait());
+    });
+    if let Some(work) = meanwhile {
+        work();
+    }
+    let remaining = deadline.saturating_duration_since(Instant::now());
+    let status = match exit_rx.recv_timeout(remaining) {
+        Ok(Ok(status)) => status,
+        Ok(Err(e)) => return Err(Error::io("git", e)),
+        Err(_) => {
+            let _ = nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGKILL);
+            let _ = exit_rx.recv(); // reaped by the waiting thread
+                                    // The reader threads end when every process of the group has exited.
+            return Err(Error::Timeout {
+                op,
+                remote: crate::config::redact_url(remote),
+                secs: timeout.as_secs(),
+            });
         }
     };
     // A helper that detached but kept our pipes open must not hang the worker: wait for the

@@ -179,6 +179,12 @@ fn a_restart_keeps_throttle_and_backoff_state() {
     write(&f.dir.join("2.txt"), "x\n");
     let r = folder.cycle(Some(Batch::Full), Trigger::Changes).unwrap();
     assert!(r.throttled.is_some(), "still rate limited after the restart");
+    assert!(r.commit.is_some(), "committed locally");
+    assert_eq!(
+        f.sb.git(&f.dir, &["status", "--porcelain"]),
+        "",
+        "no push, yet the index is on disk after the cycle"
+    );
     drop(folder);
 
     // Backoff: a remote that refuses connections fails transiently.
@@ -279,6 +285,8 @@ fn a_change_is_pushed_without_a_fetch_unless_the_remote_moved() {
     let report = folder.cycle(Some(Batch::Full), Trigger::Changes).unwrap();
     assert!(report.pushed && !report.pulled, "{report:?}");
     assert_eq!(fetches(), before, "no fetch when the push went through");
+    // The index, written while the push ran, is on disk: git sees a clean tree.
+    assert_eq!(f.sb.git(&f.dir, &["status", "--porcelain"]), "");
     assert_eq!(f.sb.git(&f.remote, &["show", "main:a.md"]), "two");
 
     // Another device pushed meanwhile: the push is refused, then fetch, merge, push.
@@ -291,6 +299,7 @@ fn a_change_is_pushed_without_a_fetch_unless_the_remote_moved() {
     let report = folder.cycle(Some(Batch::Full), Trigger::Changes).unwrap();
     assert!(report.pushed && report.pulled, "{report:?}");
     assert!(fetches() > before, "the refused push led to a fetch");
+    assert_eq!(f.sb.git(&f.dir, &["status", "--porcelain"]), "");
     assert_eq!(f.sb.git(&f.remote, &["show", "main:a.md"]), "three");
     assert_eq!(f.sb.git(&f.remote, &["show", "main:b.md"]), "from the peer");
     assert_eq!(std::fs::read_to_string(f.dir.join("b.md")).unwrap(), "from the peer\n");
