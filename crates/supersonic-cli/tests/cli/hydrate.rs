@@ -2,6 +2,8 @@
 //! (restore a folder on a new device), with progress, refusals that lose nothing, and a clean
 //! restart after an interruption.
 
+use std::time::Duration;
+
 use crate::common::*;
 
 #[test]
@@ -81,4 +83,82 @@ fn hydrate_picks_the_pushed_branch_when_the_remote_head_names_a_missing_one() {
     let out = beta.cli(&["hydrate", remote.to_str().unwrap(), dst.to_str().unwrap()]);
     assert!(out.contains("(branch main"), "main, not the remote HEAD's missing master: {out}");
     assert_eq!(read(&dst.join("a.md")).as_deref(), Some("a\n"));
+}
+
+/// A hydrate over smart HTTP killed with SIGKILL in the middle of its clone leaves no folder
+/// and no config entry behind, and the next hydrate starts over and restores everything.
+#[test]
+fn a_hydrate_killed_mid_clone_over_smart_http_leaves_nothing_and_the_next_one_restores_all() {
+    let sb = Sandbox::new();
+    let remote = sb.bare_remote("big");
+    // Enough incompressible data that the clone takes a while: ~16 MB in 4,000 files.
+    let src = sb.clone(remote.to_str().unwrap(), "src");
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    for i in 0..4000 {
+        let bytes: Vec<u8> = (0..4096)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect();
+        let path = src.join(format!("d{}/f{i}.bin", i % 50));
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, bytes).unwrap();
+    }
+    sb.git(&src, &["add", "-A"]);
+    sb.git(&src, &["commit", "-qm", "big"]);
+    sb.git(&src, &["push", "-q", "origin", "HEAD:main"]);
+    let http = SmartHttp::start(&sb, &sb.remotes_dir(), None);
+    let url = http.url("big.git");
+    let beta = Device::new(&sb, &bin(), "beta");
+    let dst = sb.path().join("restored");
+    let partial = sb.path().join(".restored.supersonic-hydrate");
+
+    let mut child = beta
+        .command(&["hydrate", &url, dst.to_str().unwrap()])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Mid-clone: git is writing the received pack into the hidden partial clone.
+    let packs = partial.join(".git/objects/pack");
+    let receiving = || {
+        std::fs::read_dir(&packs).is_ok_and(|d| {
+            d.flatten().any(|e| {
+                e.file_name().to_string_lossy().starts_with("tmp_pack_")
+                    && e.metadata().is_ok_and(|m| m.len() > 0)
+            })
+        })
+    };
+    let started = std::time::Instant::now();
+    while !receiving() {
+        assert!(child.try_wait().unwrap().is_none(), "the hydrate ended before its clone was seen");
+        assert!(started.elapsed() < Duration::from_secs(60), "no clone started");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    child.kill().unwrap(); // SIGKILL: no clean-up of its own
+    let status = child.wait().unwrap();
+    assert!(!status.success(), "killed before the clone finished");
+    // The killed process's git may run on for a moment: wait until it let go of the partial.
+    wait_until("the orphaned clone to end", Duration::from_secs(60), || {
+        let out = std::process::Command::new("pgrep")
+            .args(["-f", partial.to_str().unwrap()])
+            .output()
+            .unwrap();
+        out.stdout.is_empty()
+    });
+    assert!(!dst.exists(), "no half-restored folder where the user asked for one");
+    assert!(
+        !beta.cli(&["status", "--json"]).contains(&dst.display().to_string()),
+        "nothing registered"
+    );
+
+    let out = beta.run(&["hydrate", &url, dst.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!partial.exists(), "the interrupted clone's leftovers are gone");
+    assert_eq!(tree(&dst), tree(&src), "every file restored");
+    assert!(beta.cli(&["status", "--json"]).contains(&dst.display().to_string()));
 }
