@@ -102,3 +102,49 @@ fn doctor_warns_about_a_folder_inside_another_sync_tools_folder() {
     assert!(out.status.success(), "a warning is not a failure: {text}");
     assert!(text.contains("warn nesting") && text.contains("inside a Syncthing folder"), "{text}");
 }
+
+#[test]
+fn three_devices_synced_are_each_listed_with_their_commits_and_last_sync_on_every_device() {
+    let sb = Sandbox::new();
+    let remote = sb.bare_remote("notes");
+    let names = ["alpha", "beta", "gamma"];
+    let devices: Vec<(Device, std::path::PathBuf)> = names
+        .iter()
+        .map(|name| {
+            let dev = Device::new(&sb, &bin(), name);
+            let dir = sb.path().join(format!("{name}-notes"));
+            dev.cli(&["init", dir.to_str().unwrap(), "--remote", remote.to_str().unwrap()]);
+            (dev, dir)
+        })
+        .collect();
+    // alpha commits 3 times, beta twice, gamma never (it only receives).
+    for (i, commits) in [3, 2, 0].iter().enumerate() {
+        let (dev, dir) = &devices[i];
+        dev.cli(&["sync"]);
+        for n in 0..*commits {
+            write(&dir.join(format!("{}-{n}.md", names[i])), "note\n");
+            dev.cli(&["sync"]);
+        }
+    }
+    for (dev, _) in &devices {
+        dev.cli(&["sync"]); // everyone fetches everyone's records
+    }
+    for (me, (dev, _)) in names.iter().zip(&devices) {
+        let out: serde_json::Value =
+            serde_json::from_str(&dev.cli(&["devices", "--json"])).unwrap();
+        let listed = out[0]["devices"].as_array().unwrap();
+        let find = |name: &str| {
+            listed
+                .iter()
+                .find(|d| d["name"] == name)
+                .unwrap_or_else(|| panic!("{name} listed on {me}: {out}"))
+        };
+        for (name, commits) in [("alpha", 3), ("beta", 2), ("gamma", 0)] {
+            let d = find(name);
+            assert_eq!(d["commits"], commits, "{name} on {me}: {out}");
+            assert!(d["last_sync"].as_str().is_some(), "{name}'s last sync on {me}: {out}");
+            assert_eq!(d["this_device"], name == *me, "{name} on {me}: {out}");
+        }
+        assert_eq!(listed.len(), 3, "exactly three devices on {me}: {out}");
+    }
+}
