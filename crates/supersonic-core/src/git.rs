@@ -109,6 +109,8 @@ struct Holds {
     guard: bool,
     released: std::collections::BTreeSet<String>,
     deferred: Vec<(PathBuf, std::fs::Metadata)>,
+    /// Regular files whose content entered the index in this snapshot.
+    staged: Vec<PathBuf>,
 }
 
 /// What integrating the remote branch did.
@@ -422,6 +424,7 @@ impl GitRepo {
                 Default::default()
             },
             deferred: Vec::new(),
+            staged: Vec::new(),
         };
         let paths: Vec<PathBuf> = match batch {
             Batch::Paths(paths) => paths.iter().cloned().collect(),
@@ -433,6 +436,7 @@ impl GitRepo {
             progress(done as u64 + 1, total);
         }
         self.stage_deferred(&mut index, &mut holds)?;
+        self.unstage_changed_while_staging(&mut index, &holds.staged)?;
         // write_tree before write: writing the index first drops its tree cache (DESIGN §3.1).
         let tree_oid = index.write_tree().map_err(Error::git("write tree"))?;
         let head = self.head()?;
@@ -701,7 +705,7 @@ impl GitRepo {
             let outcomes = bulk::stage(&self.repo, &self.workdir, index, &deferred, guard)?;
             for ((rel, meta), outcome) in deferred.iter().zip(outcomes) {
                 match outcome {
-                    bulk::Outcome::Staged => {}
+                    bulk::Outcome::Staged => holds.staged.push(rel.clone()),
                     bulk::Outcome::Held(reason) => {
                         holds.held.push((rel.to_string_lossy().into_owned(), reason));
                     }
@@ -732,7 +736,12 @@ impl GitRepo {
             remove_from_index(index, &p)?;
         }
         match index.add_path(rel) {
-            Ok(()) => Ok(()),
+            Ok(()) => {
+                if meta.is_file() {
+                    holds.staged.push(rel.to_path_buf());
+                }
+                Ok(())
+            }
             Err(e) if e.code() == git2::ErrorCode::NotFound => remove_from_index(index, rel),
             Err(e) => {
                 if std::fs::symlink_metadata(self.workdir.join(rel)).is_err() {
@@ -746,6 +755,74 @@ impl GitRepo {
                 Err(Error::git(format!("stage {}", rel.display()))(e))
             }
         }
+    }
+
+    /// Takes back the staging of every file in `staged` that changed after it was read (its
+    /// size or modification time is no longer the one recorded when its content was hashed):
+    /// a save storm or a half-written file. Its entry goes back to HEAD's (or away, for a new
+    /// file), so the commit holds no version that was being written; the write's own watcher
+    /// event brings it into a later cycle. Returns how many were taken back.
+    fn unstage_changed_while_staging(
+        &self,
+        index: &mut git2::Index,
+        staged: &[PathBuf],
+    ) -> Result<usize> {
+        use std::os::unix::fs::MetadataExt;
+        let changed: Vec<&PathBuf> = staged
+            .iter()
+            .filter(|rel| {
+                let Some(entry) = index.get_path(rel, 0) else { return false };
+                match std::fs::symlink_metadata(self.workdir.join(rel)) {
+                    Ok(m) => {
+                        m.len() as u32 != entry.file_size
+                            || m.mtime() as i32 != entry.mtime.seconds()
+                            || m.mtime_nsec() as u32 != entry.mtime.nanoseconds()
+                    }
+                    Err(_) => true,
+                }
+            })
+            .collect();
+        if changed.is_empty() {
+            return Ok(0);
+        }
+        let head_tree = match self.head()? {
+            Some(oid) => Some(
+                self.repo
+                    .find_commit(oid)
+                    .and_then(|c| c.tree())
+                    .map_err(Error::git("read HEAD tree"))?,
+            ),
+            None => None,
+        };
+        for rel in &changed {
+            tracing::debug!(
+                "{}: {} changed while staged; left for the next cycle",
+                self.workdir.display(),
+                rel.display()
+            );
+            match head_tree.as_ref().and_then(|t| t.get_path(rel).ok()) {
+                Some(committed) => {
+                    let path = rel.as_os_str().as_encoded_bytes().to_vec();
+                    let entry = IndexEntry {
+                        ctime: git2::IndexTime::new(0, 0),
+                        mtime: git2::IndexTime::new(0, 0),
+                        dev: 0,
+                        ino: 0,
+                        mode: committed.filemode() as u32,
+                        uid: 0,
+                        gid: 0,
+                        file_size: 0,
+                        id: committed.id(),
+                        flags: path.len().min(NAME_MASK as usize) as u16,
+                        flags_extended: 0,
+                        path,
+                    };
+                    index.add(&entry).map_err(Error::git("unstage a changing file"))?;
+                }
+                None => remove_from_index(index, rel)?,
+            }
+        }
+        Ok(changed.len())
     }
 
     /// Whether `rel` (a file being staged) is held back by the secret guard: only new content

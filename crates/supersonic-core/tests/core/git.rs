@@ -398,3 +398,34 @@ fn the_users_core_ssh_command_is_kept_with_batch_mode_added() {
     assert!(args.contains("-i /keys/deploy_key"), "its own options kept: {args}");
     assert!(args.contains("BatchMode=yes"), "and never prompting: {args}");
 }
+
+#[test]
+fn a_file_written_again_while_it_is_staged_is_left_for_the_next_cycle() {
+    let mut f = Fixture::new();
+    write(&f.dir.join("a.md"), "version 1\n");
+    write(&f.dir.join("b.md"), "untouched\n");
+    f.full_snapshot();
+    write(&f.dir.join("a.md"), "version 2, complete\n");
+    write(&f.dir.join("b.md"), "edited once, then left alone\n");
+    let dir = f.dir.clone();
+    let batch = Batch::Paths(["a.md", "b.md"].iter().map(std::path::PathBuf::from).collect());
+    // A writer comes back to a.md right after it was read and hashed (the progress callback
+    // runs after each path is staged, in order): a save storm, a file still being written.
+    let mut writer = |done: u64, _total: u64| {
+        if done == 1 {
+            std::fs::write(dir.join("a.md"), "version 3, being saved...\n").unwrap();
+        }
+    };
+    let snap = f
+        .repo
+        .snapshot_with_progress(&batch, &rules(&f.dir), &limits(), &identity("alpha"), &mut writer)
+        .unwrap();
+    assert_eq!(snap.files_changed, 1, "only b.md, which stayed still");
+    assert_eq!(f.sb.git(&f.dir, &["show", "HEAD:b.md"]), "edited once, then left alone");
+    assert_eq!(f.sb.git(&f.dir, &["show", "HEAD:a.md"]), "version 1", "a.md waits");
+    // Once the writes are over, the next cycle commits what is on disk.
+    let snap = f.full_snapshot();
+    assert_eq!(snap.files_changed, 1);
+    assert_eq!(f.sb.git(&f.dir, &["show", "HEAD:a.md"]), "version 3, being saved...");
+    assert_eq!(f.sb.git(&f.dir, &["status", "--porcelain"]), "");
+}
