@@ -40,6 +40,18 @@ if ! command -v tauri-driver >/dev/null; then
   cargo install --locked --quiet --version 2.1.0 tauri-driver
 fi
 
+# sshd for the SSH-remote tests (a host key that changes): Debian's openssh-server extracted
+# into target/sshd, never installed (no system service, nothing on port 22). The testkit runs
+# it in a private mount namespace; without it those tests say SKIP.
+if [ ! -x target/sshd/usr/sbin/sshd ]; then
+  echo "setup: extracting sshd (openssh-server, libwrap0) into target/sshd"
+  dest="$(pwd)/target/sshd"
+  if ! (tmp="$(mktemp -d)" && cd "$tmp" && apt-get download openssh-server libwrap0 >/dev/null 2>&1 &&
+      mkdir -p "$dest" && for deb in ./*.deb; do dpkg-deb -x "$deb" "$dest"; done && rm -rf "$tmp"); then
+    echo "setup: could not fetch openssh-server; the SSH tests will say SKIP" >&2
+  fi
+fi
+
 if [ ! -d ui/node_modules ] || [ ui/package-lock.json -nt ui/node_modules/.package-lock.json ]; then
   echo "setup: npm ci (ui/)"
   (cd ui && npm ci --no-audit --no-fund)

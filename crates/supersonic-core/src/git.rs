@@ -2587,7 +2587,7 @@ pub fn remote_error(op: &'static str, remote: &str, stderr: &str) -> Error {
     } else {
         FailureClass::Transient
     };
-    let message = stderr
+    let git_line = stderr
         .lines()
         .map(str::trim)
         .filter(|l| !l.is_empty() && !l.starts_with("hint:"))
@@ -2595,9 +2595,46 @@ pub fn remote_error(op: &'static str, remote: &str, stderr: &str) -> Error {
         .or_else(|| stderr.lines().map(str::trim).find(|l| !l.is_empty()))
         .unwrap_or("git failed without a message")
         .trim_start_matches("fatal: ")
-        .trim_start_matches("error: ")
-        .to_string();
+        .trim_start_matches("error: ");
+    let over_ssh = crate::doctor::ssh_host(remote).is_some();
+    let message = match ssh_reason(stderr).filter(|_| over_ssh) {
+        Some(reason) => format!("{reason} ({git_line})"),
+        None => git_line.to_string(),
+    };
     Error::Remote { op, remote: crate::config::redact_url(remote), message, class }
+}
+
+/// What ssh said went wrong, when git's own last word ("Could not read from remote
+/// repository.") hides it: a changed or unknown host key, a refused key, a host that cannot be
+/// reached.
+fn ssh_reason(stderr: &str) -> Option<String> {
+    let lower = stderr.to_ascii_lowercase();
+    if lower.contains("remote host identification has changed") {
+        let offending = stderr
+            .lines()
+            .map(str::trim)
+            .find(|l| l.starts_with("Offending") && l.contains("known_hosts"))
+            .map(|l| format!("; {l}"))
+            .unwrap_or_default();
+        return Some(format!(
+            "the server's host key has changed: ssh refused it (REMOTE HOST IDENTIFICATION HAS \
+             CHANGED{offending}). Check the new key with the server's owner, then replace the old \
+             line in known_hosts"
+        ));
+    }
+    let phrases = [
+        "host key verification failed",
+        "permission denied",
+        "could not resolve hostname",
+        "connection refused",
+        "connection timed out",
+        "no route to host",
+    ];
+    stderr
+        .lines()
+        .map(|l| l.trim().trim_matches('@').trim())
+        .find(|l| phrases.iter().any(|p| l.to_ascii_lowercase().contains(p)))
+        .map(|l| format!("ssh: {}", l.trim_end_matches('.')))
 }
 
 /// Returns whether an error from a write means the disk is full.
@@ -2677,5 +2714,30 @@ mod tests {
             "fatal: unable to connect to 127.0.0.1:\nConnection refused",
         );
         assert_eq!(down.class(), FailureClass::Transient);
+        assert!(!down.to_string().contains("ssh:"), "not an ssh remote: {down}");
+    }
+
+    #[test]
+    fn ssh_says_why_when_git_only_says_it_could_not_read_from_the_remote() {
+        let changed = remote_error(
+            "push",
+            "ssh://git@host/r.git",
+            "@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@\n\
+             @    WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!     @\n\
+             Offending ED25519 key in /home/u/.ssh/known_hosts:3\n\
+             Host key verification failed.\n\
+             fatal: Could not read from remote repository.\n",
+        );
+        assert_eq!(changed.class(), FailureClass::NeedsAttention);
+        let text = changed.to_string();
+        assert!(text.contains("host key has changed"), "{text}");
+        assert!(text.contains("known_hosts:3"), "names the line to replace: {text}");
+        let refused = remote_error(
+            "fetch",
+            "git@host:r.git",
+            "git@host: Permission denied (publickey).\nfatal: Could not read from remote repository.",
+        );
+        assert_eq!(refused.class(), FailureClass::NeedsAttention);
+        assert!(refused.to_string().contains("ssh: git@host: Permission denied (publickey)"));
     }
 }

@@ -36,6 +36,7 @@ mod ignore_oracle;
 mod namespace;
 mod receiver;
 mod sandbox;
+mod ssh;
 mod wire;
 
 pub use daemon::GitDaemon;
@@ -46,6 +47,7 @@ pub use ignore_oracle::{CheckIgnore, GitVerdict, IgnoreCase};
 pub use namespace::{inotify_limit_wrapper, Tmpfs};
 pub use receiver::{Receiver, Reply, Request};
 pub use sandbox::Sandbox;
+pub use ssh::SshServer;
 
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, TcpListener};

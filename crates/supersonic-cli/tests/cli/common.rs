@@ -4,7 +4,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-pub use supersonic_testkit::{wait_until, Device, GitDaemon, HangingServer, Sandbox, SmartHttp};
+pub use supersonic_testkit::{
+    wait_until, Device, GitDaemon, HangingServer, Sandbox, SmartHttp, SshServer,
+};
 
 /// Generous bound for convergence waits: the daemons poll every second, so anything that takes
 /// longer than this is a hang, not slowness.

@@ -146,3 +146,59 @@ fn a_folder_moved_away_while_watched_stops_quietly_and_resumes_when_it_returns()
     });
     assert!(p.a.stop(), "{}", p.a.log());
 }
+
+/// An SSH remote (a real sshd on 127.0.0.1) whose host key changes: the folder stops once with
+/// the reason and the fix, does not retry in a loop, loses no edit, and pushes them all once the
+/// user trusts the new key and retries.
+#[test]
+fn a_changed_host_key_stops_the_folder_once_and_nothing_is_pushed_until_the_user_trusts_it() {
+    let sb = Sandbox::new();
+    let Some(mut server) = SshServer::start(&sb) else { return };
+    let remote = sb.bare_remote("notes");
+    let mut dev = Device::new(&sb, &bin(), "alpha");
+    dev.set_env("GIT_SSH_COMMAND", &server.ssh_command());
+    let dir = sb.path().join("alpha-notes");
+    server.trust();
+    dev.cli(&["init", dir.to_str().unwrap(), "--remote", &server.url(&remote)]);
+    let on_remote = |name: &str| {
+        sb.git_output(&remote, &["cat-file", "-e", &format!("main:{name}")]).status.success()
+    };
+    dev.start();
+    write(&dir.join("first.md"), "over ssh\n");
+    wait_until("first.md to reach the remote over ssh", CONVERGE, || on_remote("first.md"));
+
+    server.change_host_key();
+    write(&dir.join("second.md"), "after the key changed\n");
+    let status = |dev: &Device| -> serde_json::Value {
+        serde_json::from_str(&dev.cli(&["status", "--json"])).unwrap()
+    };
+    wait_until("the folder to stop on the changed host key", CONVERGE, || {
+        status(&dev)[0]["code"] == "remote_needs_attention"
+    });
+    let s = status(&dev);
+    let error = s[0]["message"].as_str().unwrap_or_default().to_lowercase();
+    assert!(error.contains("host key") || error.contains("host identification"), "{s}");
+    let failures = |dev: &Device| {
+        let rows: serde_json::Value =
+            serde_json::from_str(&dev.cli(&["history", "--json", "--limit", "1000"])).unwrap();
+        rows.as_array().unwrap().iter().filter(|r| r["event_type"] == "sync_failure").count()
+    };
+    let first = failures(&dev);
+    // More edits while stopped: no new attempt against the impostor; the edit that met the
+    // changed key is committed locally, the later one waits in the folder.
+    write(&dir.join("third.md"), "still editing\n");
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(failures(&dev), first, "no retry loop against a changed host key");
+    assert!(sb.git(&dir, &["log", "--format=%B"]).contains("second.md"));
+    assert!(dir.join("third.md").exists());
+    assert!(!on_remote("second.md"), "nothing went to a server whose key changed");
+
+    // The user checks the new key and accepts it, then asks to retry.
+    server.trust();
+    dev.cli(&["retry"]);
+    wait_until("the held-back edits to reach the remote", CONVERGE, || {
+        on_remote("second.md") && on_remote("third.md")
+    });
+    assert!(dev.stop(), "{}", dev.log());
+    sb.fsck(&remote);
+}
