@@ -435,7 +435,7 @@ impl GitRepo {
             self.stage_path(&mut index, rel, ignore, limits, &mut holds)?;
             progress(done as u64 + 1, total);
         }
-        self.stage_deferred(&mut index, &mut holds)?;
+        self.stage_deferred(&mut index, &mut holds, progress)?;
         self.unstage_changed_while_staging(&mut index, &holds.staged)?;
         // write_tree before write: writing the index first drops its tree cache (DESIGN §3.1).
         let tree_oid = index.write_tree().map_err(Error::git("write tree"))?;
@@ -693,7 +693,12 @@ impl GitRepo {
     /// Stages the new files [`Self::stage_file`] put aside: through [`bulk`] when there are
     /// many and nothing could filter their content, else one by one. A file bulk staging hands
     /// back (it changed while read) goes the ordinary way.
-    fn stage_deferred(&self, index: &mut git2::Index, holds: &mut Holds) -> Result<()> {
+    fn stage_deferred(
+        &self,
+        index: &mut git2::Index,
+        holds: &mut Holds,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<()> {
         let mut deferred = std::mem::take(&mut holds.deferred);
         // A file both named by the batch and found under a directory of it comes twice.
         deferred.sort_by(|a, b| a.0.cmp(&b.0));
@@ -702,7 +707,8 @@ impl GitRepo {
             && !bulk::filters_may_apply(&self.repo, index, &deferred)
         {
             let guard = holds.guard.then_some(&holds.released);
-            let outcomes = bulk::stage(&self.repo, &self.workdir, index, &deferred, guard)?;
+            let outcomes =
+                bulk::stage(&self.repo, &self.workdir, index, &deferred, guard, progress)?;
             for ((rel, meta), outcome) in deferred.iter().zip(outcomes) {
                 match outcome {
                     bulk::Outcome::Staged => holds.staged.push(rel.clone()),

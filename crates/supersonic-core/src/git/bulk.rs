@@ -34,6 +34,8 @@ pub const MAX_FILE: u64 = 1024 * 1024;
 const PACK_BYTES: usize = 64 * 1024 * 1024;
 /// Threads reading, hashing and compressing.
 const MAX_THREADS: usize = 4;
+/// How often the progress callback hears how many files were read.
+pub const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// What happened to one file of the batch.
 #[derive(Debug)]
@@ -84,13 +86,15 @@ pub fn filters_may_apply(
 
 /// Stages `files` (new regular files, each at most [`MAX_FILE`], relative to `workdir`) into
 /// `index` through packs, and returns each file's outcome in order. `guard` is the secret
-/// guard's released set when the guard is on.
+/// guard's released set when the guard is on; `progress(done, total)` is called as files are
+/// read (every [`PROGRESS_EVERY`] at most, from this thread).
 pub fn stage(
     repo: &Repository,
     workdir: &Path,
     index: &mut git2::Index,
     files: &[(PathBuf, Metadata)],
     guard: Option<&std::collections::BTreeSet<String>>,
+    progress: &mut dyn FnMut(u64, u64),
 ) -> Result<Vec<Outcome>> {
     let filemode = repo.config().and_then(|c| c.get_bool("core.filemode")).unwrap_or(true);
     let odb = repo.odb().map_err(Error::git("open object database"))?;
@@ -105,7 +109,9 @@ pub fn stage(
             end += 1;
         }
         let chunk = &files[start..end];
-        let read = read_all(workdir, chunk, guard);
+        let read = read_all(workdir, chunk, guard, &mut |n| {
+            progress((start + n) as u64, files.len() as u64)
+        });
         let ready: Vec<(usize, &Blob)> = read
             .iter()
             .enumerate()
@@ -158,23 +164,49 @@ fn read_all(
     workdir: &Path,
     files: &[(PathBuf, Metadata)],
     guard: Option<&std::collections::BTreeSet<String>>,
+    progress: &mut dyn FnMut(usize),
 ) -> Vec<Read_> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .clamp(1, MAX_THREADS)
         .min(files.len().max(1));
     let per = files.len().div_ceil(threads);
+    let done = AtomicUsize::new(0);
+    let (finished_tx, finished) = crossbeam_channel::unbounded::<()>();
     std::thread::scope(|s| {
+        let done = &done;
         let handles: Vec<_> = files
             .chunks(per.max(1))
             .map(|part| {
+                let finished_tx = finished_tx.clone();
                 s.spawn(move || {
-                    part.iter()
-                        .map(|(rel, meta)| read_one(workdir, rel, meta, guard))
-                        .collect::<Vec<_>>()
+                    let read = part
+                        .iter()
+                        .map(|(rel, meta)| {
+                            let read = read_one(workdir, rel, meta, guard);
+                            done.fetch_add(1, Ordering::Relaxed);
+                            read
+                        })
+                        .collect::<Vec<_>>();
+                    let _ = finished_tx.send(());
+                    read
                 })
             })
             .collect();
+        drop(finished_tx);
+        // Wake at once when the last thread is done (or one panicked: the channel closes).
+        let mut running = handles.len();
+        while running > 0 {
+            match finished.recv_timeout(PROGRESS_EVERY) {
+                Ok(()) => running -= 1,
+                Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
+                    progress(done.load(Ordering::Relaxed));
+                }
+                Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
+            }
+        }
+        progress(files.len());
         handles.into_iter().flat_map(|h| h.join().unwrap_or_default()).collect()
     })
 }
@@ -278,7 +310,11 @@ mod tests {
         let mut index = repo.index().unwrap();
         let list: Vec<(PathBuf, Metadata)> =
             files.iter().map(|(r, m, _)| (r.clone(), m.clone())).collect();
-        let outcomes = stage(&repo, dir.path(), &mut index, &list, None).unwrap();
+        let mut reported = Vec::new();
+        let outcomes =
+            stage(&repo, dir.path(), &mut index, &list, None, &mut |d, t| reported.push((d, t)))
+                .unwrap();
+        assert_eq!(reported.last(), Some(&(9, 9)), "progress ends at all files: {reported:?}");
         assert!(outcomes.iter().all(|o| matches!(o, Outcome::Staged)), "{outcomes:?}");
         for (rel, _, content) in &files {
             let entry = index.get_path(rel, 0).unwrap();
@@ -298,7 +334,8 @@ mod tests {
         let meta = std::fs::symlink_metadata(dir.path().join("a")).unwrap();
         std::fs::write(dir.path().join("a"), b"longer now").unwrap();
         let mut index = repo.index().unwrap();
-        let out = stage(&repo, dir.path(), &mut index, &[("a".into(), meta)], None).unwrap();
+        let out = stage(&repo, dir.path(), &mut index, &[("a".into(), meta)], None, &mut |_, _| {})
+            .unwrap();
         assert!(matches!(out[0], Outcome::Retry));
         assert!(index.get_path(Path::new("a"), 0).is_none(), "nothing staged for it");
     }
