@@ -47,7 +47,7 @@ pub use ignore_oracle::{CheckIgnore, GitVerdict, IgnoreCase};
 pub use namespace::{inotify_limit_wrapper, Tmpfs};
 pub use receiver::{Receiver, Reply, Request};
 pub use sandbox::Sandbox;
-pub use ssh::SshServer;
+pub use ssh::{SshAgent, SshServer};
 
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, TcpListener};

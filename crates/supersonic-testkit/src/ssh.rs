@@ -196,3 +196,54 @@ fn keygen(path: &Path) {
         .expect("run ssh-keygen");
     assert!(out.status.success(), "ssh-keygen: {}", String::from_utf8_lossy(&out.stderr));
 }
+
+/// An `ssh-agent` of the test's own, holding one key; killed when dropped.
+#[derive(Debug)]
+pub struct SshAgent {
+    child: Child,
+    socket: PathBuf,
+}
+
+impl SshAgent {
+    /// Starts an agent with its socket in the sandbox and adds `key` to it; `passphrase`
+    /// unlocks a protected key (ssh-add reads it from an askpass program, never a terminal).
+    pub fn start(sandbox: &Sandbox, key: &Path, passphrase: Option<&str>) -> SshAgent {
+        let socket = sandbox.path().join("agent.sock");
+        let child = Command::new("ssh-agent")
+            .arg("-D")
+            .arg("-a")
+            .arg(&socket)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start ssh-agent");
+        let agent = SshAgent { child, socket };
+        crate::wait_until("ssh-agent to listen", START_TIMEOUT, || agent.socket.exists());
+        let mut add = Command::new("ssh-add");
+        add.arg("-q").arg(key).env("SSH_AUTH_SOCK", &agent.socket).stdin(Stdio::null());
+        if let Some(passphrase) = passphrase {
+            use std::os::unix::fs::PermissionsExt;
+            let askpass = sandbox.path().join("askpass.sh");
+            std::fs::write(&askpass, format!("#!/bin/sh\necho '{passphrase}'\n"))
+                .expect("write askpass");
+            std::fs::set_permissions(&askpass, std::fs::Permissions::from_mode(0o700))
+                .expect("make askpass executable");
+            add.env("SSH_ASKPASS", &askpass).env("SSH_ASKPASS_REQUIRE", "force");
+        }
+        let out = add.output().expect("run ssh-add");
+        assert!(out.status.success(), "ssh-add: {}", String::from_utf8_lossy(&out.stderr));
+        agent
+    }
+
+    /// The agent's socket, for `SSH_AUTH_SOCK`.
+    pub fn socket(&self) -> &Path {
+        &self.socket
+    }
+}
+
+impl Drop for SshAgent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use supersonic_testkit::{
-    wait_until, Device, GitDaemon, HangingServer, Sandbox, SmartHttp, SshServer,
+    wait_until, Device, GitDaemon, HangingServer, Sandbox, SmartHttp, SshAgent, SshServer,
 };
 
 /// Generous bound for convergence waits: the daemons poll every second, so anything that takes
@@ -111,5 +111,30 @@ impl Pair {
 
     pub fn logs(&self) -> String {
         format!("--- alpha ---\n{}\n--- beta ---\n{}", self.a.log(), self.b.log())
+    }
+
+    /// Makes both devices edit `file` while the remote is away: starts them on `base`, waits
+    /// for it to reach beta, stops the git daemon, writes `alpha`'s and `beta`'s versions,
+    /// waits until each device committed its own, and brings the daemon back. Needs a
+    /// [`RemoteKind::GitDaemon`] pair.
+    pub fn conflict_offline(&mut self, file: &str, base: &str, alpha: &str, beta: &str) {
+        write(&self.a_dir.join(file), base);
+        self.start();
+        self.wait_converged("the base file to reach beta");
+        self.daemon.as_mut().expect("a git daemon remote").stop();
+        write(&self.a_dir.join(file), alpha);
+        write(&self.b_dir.join(file), beta);
+        // Read while the daemons work: a failed read counts as "not yet" (and says why).
+        let last_message = |dir: &Path| {
+            let out = self.sb.git_output(dir, &["log", "-1", "--format=%B"]);
+            if !out.status.success() {
+                eprintln!("git log in {}: {}", dir.display(), String::from_utf8_lossy(&out.stderr));
+            }
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        };
+        wait_until("both devices to commit their edit locally", CONVERGE, || {
+            last_message(&self.a_dir).contains(file) && last_message(&self.b_dir).contains(file)
+        });
+        self.daemon.as_mut().expect("a git daemon remote").restart();
     }
 }

@@ -10,24 +10,7 @@ fn pending(dev: &Device) -> Vec<serde_json::Value> {
 #[test]
 fn a_conflict_made_offline_is_kept_listed_everywhere_and_resolved_once() {
     let mut p = Pair::new(RemoteKind::GitDaemon);
-    write(&p.a_dir.join("todo.md"), "- milk\n");
-    p.start();
-    p.wait_converged("the base file to reach beta");
-    p.daemon.as_mut().unwrap().stop();
-    write(&p.a_dir.join("todo.md"), "- oat milk (alpha)\n");
-    write(&p.b_dir.join("todo.md"), "- soy milk (beta)\n");
-    // Read while the daemons work: a failed read counts as "not yet" (and says why in the log).
-    let last_message = |dir: &std::path::Path| {
-        let out = p.sb.git_output(dir, &["log", "-1", "--format=%B"]);
-        if !out.status.success() {
-            eprintln!("git log in {}: {}", dir.display(), String::from_utf8_lossy(&out.stderr));
-        }
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
-    wait_until("both devices to commit their edit locally", CONVERGE, || {
-        last_message(&p.a_dir).contains("todo.md") && last_message(&p.b_dir).contains("todo.md")
-    });
-    p.daemon.as_mut().unwrap().restart();
+    p.conflict_offline("todo.md", "- milk\n", "- oat milk (alpha)\n", "- soy milk (beta)\n");
     wait_until("both trees to hold both versions", CONVERGE, || {
         let t = tree(&p.a_dir);
         t == tree(&p.b_dir) && t.len() == 2
@@ -144,17 +127,7 @@ fn a_merge_command_resolves_an_offline_conflict_between_daemons() {
         std::fs::write(&cfg, yaml.replace("defaults: null\n", &format!("defaults:\n{conf}")))
             .unwrap();
     }
-    write(&p.a_dir.join("todo.md"), "- milk\n");
-    p.start();
-    p.wait_converged("the base file to reach beta");
-    p.daemon.as_mut().unwrap().stop();
-    write(&p.a_dir.join("todo.md"), "- oat milk (alpha)\n");
-    write(&p.b_dir.join("todo.md"), "- soy milk (beta)\n");
-    wait_until("both devices to commit their edit locally", CONVERGE, || {
-        p.sb.git(&p.a_dir, &["log", "-1", "--format=%B"]).contains("todo.md")
-            && p.sb.git(&p.b_dir, &["log", "-1", "--format=%B"]).contains("todo.md")
-    });
-    p.daemon.as_mut().unwrap().restart();
+    p.conflict_offline("todo.md", "- milk\n", "- oat milk (alpha)\n", "- soy milk (beta)\n");
     let merged = |t: &std::collections::BTreeMap<String, Vec<u8>>| {
         let text = String::from_utf8_lossy(t.get("todo.md")?).into_owned();
         let mut lines: Vec<&str> = text.lines().collect();

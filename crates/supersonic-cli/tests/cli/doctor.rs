@@ -157,56 +157,12 @@ fn doctor_names_an_unreadable_or_unprotected_ssh_key_and_the_fix() {
     assert!(found[0]["message"].as_str().unwrap().contains("needs a passphrase"), "{text}");
 
     // Once an agent holds it, it is usable.
-    let agent = Agent::start(&f.sb, &f.key, "correct horse");
-    f.dev.set_env("SSH_AUTH_SOCK", agent.socket.to_str().unwrap());
+    let agent = SshAgent::start(&f.sb, &f.key, Some("correct horse"));
+    f.dev.set_env("SSH_AUTH_SOCK", agent.socket().to_str().unwrap());
     let (found, text) = f.findings("ssh_key");
     assert_eq!(found.len(), 1, "{text}");
     assert_eq!(found[0]["level"], "ok", "the agent holds the key: {text}");
     assert!(found[0]["message"].as_str().unwrap().contains("via the agent"), "{text}");
-}
-
-/// An `ssh-agent` of the test's own holding one passphrase-protected key; killed when dropped.
-struct Agent {
-    child: std::process::Child,
-    socket: PathBuf,
-}
-
-impl Agent {
-    fn start(sb: &Sandbox, key: &Path, passphrase: &str) -> Agent {
-        let socket = sb.path().join("agent.sock");
-        let child = std::process::Command::new("ssh-agent")
-            .arg("-D")
-            .arg("-a")
-            .arg(&socket)
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .expect("start ssh-agent");
-        let agent = Agent { child, socket };
-        wait_until("ssh-agent to listen", CONVERGE, || agent.socket.exists());
-        // ssh-add reads the passphrase from an askpass program when told to.
-        let askpass = sb.path().join("askpass.sh");
-        std::fs::write(&askpass, format!("#!/bin/sh\necho '{passphrase}'\n")).unwrap();
-        chmod(&askpass, 0o700);
-        let out = std::process::Command::new("ssh-add")
-            .arg("-q")
-            .arg(key)
-            .env("SSH_AUTH_SOCK", &agent.socket)
-            .env("SSH_ASKPASS", &askpass)
-            .env("SSH_ASKPASS_REQUIRE", "force")
-            .stdin(std::process::Stdio::null())
-            .output()
-            .expect("run ssh-add");
-        assert!(out.status.success(), "ssh-add: {}", String::from_utf8_lossy(&out.stderr));
-        agent
-    }
-}
-
-impl Drop for Agent {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 #[test]

@@ -32,17 +32,7 @@ fn daemons_sign_every_commit_including_the_merge_of_an_offline_conflict() {
     let (key, allowed) = ssh_key(&p.sb);
     sign_with(&p.sb, &p.a_dir, &key);
     sign_with(&p.sb, &p.b_dir, &key);
-    write(&p.a_dir.join("todo.md"), "- milk\n");
-    p.start();
-    p.wait_converged("the base file to reach beta");
-    p.daemon.as_mut().unwrap().stop();
-    write(&p.a_dir.join("todo.md"), "- oat milk (alpha)\n");
-    write(&p.b_dir.join("todo.md"), "- soy milk (beta)\n");
-    wait_until("both devices to commit their edit locally", CONVERGE, || {
-        p.sb.git(&p.a_dir, &["log", "-1", "--format=%B"]).contains("todo.md")
-            && p.sb.git(&p.b_dir, &["log", "-1", "--format=%B"]).contains("todo.md")
-    });
-    p.daemon.as_mut().unwrap().restart();
+    p.conflict_offline("todo.md", "- milk\n", "- oat milk (alpha)\n", "- soy milk (beta)\n");
     wait_until("both trees to hold both versions", CONVERGE, || {
         let t = tree(&p.a_dir);
         t == tree(&p.b_dir) && t.len() == 2
@@ -64,50 +54,14 @@ fn daemons_sign_every_commit_including_the_merge_of_an_offline_conflict() {
     }
 }
 
-/// An `ssh-agent` of the test's own, killed when dropped.
-struct Agent {
-    child: std::process::Child,
-    socket: PathBuf,
-}
-
-impl Agent {
-    fn start(sb: &Sandbox, key: &Path) -> Agent {
-        let socket = sb.path().join("agent.sock");
-        let child = std::process::Command::new("ssh-agent")
-            .arg("-D")
-            .arg("-a")
-            .arg(&socket)
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .expect("start ssh-agent");
-        let agent = Agent { child, socket };
-        wait_until("ssh-agent to listen", CONVERGE, || agent.socket.exists());
-        let out = std::process::Command::new("ssh-add")
-            .arg("-q")
-            .arg(key)
-            .env("SSH_AUTH_SOCK", &agent.socket)
-            .output()
-            .expect("run ssh-add");
-        assert!(out.status.success(), "ssh-add: {}", String::from_utf8_lossy(&out.stderr));
-        agent
-    }
-}
-
-impl Drop for Agent {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[test]
 fn a_literal_public_key_signs_through_the_ssh_agent() {
     let sb = Sandbox::new();
     let remote = sb.bare_remote("r");
     let (key, allowed) = ssh_key(&sb);
-    let agent = Agent::start(&sb, &key);
+    let agent = SshAgent::start(&sb, &key, None);
     let mut dev = Device::new(&sb, &bin(), "alpha");
-    dev.set_env("SSH_AUTH_SOCK", agent.socket.to_str().unwrap());
+    dev.set_env("SSH_AUTH_SOCK", agent.socket().to_str().unwrap());
     let dir = sb.path().join("notes");
     dev.cli(&["init", dir.to_str().unwrap(), "--remote", remote.to_str().unwrap()]);
     // As git documents it: `key::` and the public key; the private half is in the agent only.
