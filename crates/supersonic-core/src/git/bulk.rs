@@ -112,16 +112,15 @@ pub fn stage(
         let read = read_all(workdir, chunk, guard, &mut |n| {
             progress((start + n) as u64, files.len() as u64)
         });
-        let ready: Vec<(usize, &Blob)> = read
+        let ready: Vec<&Blob> = read
             .iter()
-            .enumerate()
-            .filter_map(|(i, r)| match r {
-                Read_::Blob(b) => Some((i, b)),
+            .filter_map(|r| match r {
+                Read_::Blob(b) => Some(b),
                 _ => None,
             })
             .collect();
         if !ready.is_empty() {
-            let pack = pack_of(ready.iter().map(|(_, b)| *b));
+            let pack = pack_of(ready.into_iter());
             let mut writer = odb.packwriter().map_err(Error::git("write pack"))?;
             writer.write_all(&pack).map_err(|e| Error::io(repo.path().join("objects/pack"), e))?;
             writer.commit().map_err(Error::git("index pack"))?;
