@@ -14,6 +14,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use serde_yaml::Value;
 
+pub use crate::remote::redact_url;
+
 /// Name of the app config file inside the config dir.
 pub const APP_CONFIG_FILE: &str = "config.yaml";
 /// Name of the per-folder config file at the root of a synced folder.
@@ -791,30 +793,6 @@ fn merge_value(base: &mut Value, layer: &Value) {
         }
         (base, layer) => *base = layer.clone(),
     }
-}
-
-/// Returns `url` with any password or token replaced by `***` (for logs, errors and output).
-pub fn redact_url(url: &str) -> String {
-    // scheme://user:secret@host/...  → scheme://user:***@host/...
-    if let Some(scheme_end) = url.find("://") {
-        let rest = &url[scheme_end + 3..];
-        let authority_end = rest.find('/').unwrap_or(rest.len());
-        let authority = &rest[..authority_end];
-        if let Some(at) = authority.rfind('@') {
-            let userinfo = &authority[..at];
-            let redacted = match userinfo.find(':') {
-                Some(colon) => format!("{}:***", &userinfo[..colon]),
-                // Over HTTP a lone user name is how tokens are passed (`https://TOKEN@host`);
-                // over SSH it is an account name such as `git`.
-                None if userinfo.len() > 20 || url[..scheme_end].starts_with("http") => {
-                    "***".to_string()
-                }
-                None => userinfo.to_string(),
-            };
-            return format!("{}://{}@{}", &url[..scheme_end], redacted, &rest[at + 1..]);
-        }
-    }
-    url.to_string()
 }
 
 /// Returns a webhook URL with its path (which carries the key for Slack/Discord) hidden.

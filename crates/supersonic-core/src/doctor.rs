@@ -27,6 +27,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::config::FolderConfig;
+pub use crate::remote::{ssh_host, ssh_target, SshTarget};
 use crate::FailureClass;
 
 /// The oldest git the engine is tested with (`--no-write-fetch-head`, `--porcelain` push).
@@ -104,14 +105,13 @@ pub fn examine(folder: &FolderConfig) -> Report {
     findings.extend(check_nesting(&folder.path));
     Report {
         folder: folder.path.clone(),
-        remote: crate::config::redact_url(&folder.remote),
+        remote: crate::remote::redact_url(&folder.remote),
         findings,
     }
 }
 
 fn check_git() -> Finding {
-    let out = Command::new("git").arg("--version").stdin(Stdio::null()).output();
-    let Some(out) = out.ok().filter(|o| o.status.success()) else {
+    let Some(text) = crate::git::installed_version() else {
         return Finding::new(
             "git",
             Level::Error,
@@ -119,7 +119,6 @@ fn check_git() -> Finding {
             "Install git (e.g. `apt install git`).",
         );
     };
-    let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
     match parse_git_version(&text) {
         Some(v) if v >= MIN_GIT => Finding::new("git", Level::Ok, text, ""),
         Some(_) => Finding::new(
@@ -140,7 +139,7 @@ pub fn parse_git_version(text: &str) -> Option<(u32, u32)> {
 }
 
 fn check_remote(remote: &str, folder: &Path) -> Vec<Finding> {
-    let redacted = crate::config::redact_url(remote);
+    let redacted = crate::remote::redact_url(remote);
     let mut findings = Vec::new();
     if let Some(target) = ssh_target(remote) {
         let (agent, agent_keys) = check_agent();
@@ -174,59 +173,6 @@ fn check_remote(remote: &str, folder: &Path) -> Vec<Finding> {
         }
     });
     findings
-}
-
-/// Where an SSH remote points: `[user@]host[:port]`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SshTarget {
-    /// The user, when the URL names one.
-    pub user: Option<String>,
-    /// The host (or `~/.ssh/config` alias) as written in the URL.
-    pub host: String,
-    /// The port, when the URL names one (only `ssh://` URLs can).
-    pub port: Option<u16>,
-}
-
-/// Returns the host of an SSH remote (`git@host:path`, `ssh://[user@]host[:port]/path`).
-pub fn ssh_host(remote: &str) -> Option<String> {
-    ssh_target(remote).map(|t| t.host)
-}
-
-/// Returns the user, host and port of an SSH remote (`[user@]host:path`,
-/// `ssh://[user@]host[:port]/path`, `ssh://[user@][v6addr]:port/path`).
-pub fn ssh_target(remote: &str) -> Option<SshTarget> {
-    let split_user = |authority: &str| match authority.rsplit_once('@') {
-        Some((user, host)) => (Some(user.to_string()), host.to_string()),
-        None => (None, authority.to_string()),
-    };
-    if let Some(rest) = remote.strip_prefix("ssh://").or_else(|| remote.strip_prefix("git+ssh://"))
-    {
-        let (user, hostport) = split_user(rest.split('/').next()?);
-        let (host, port) = if let Some(v6) = hostport.strip_prefix('[') {
-            let (host, after) = v6.split_once(']')?;
-            (host.to_string(), after.strip_prefix(':'))
-        } else {
-            match hostport.split_once(':') {
-                Some((host, port)) => (host.to_string(), Some(port)),
-                None => (hostport, None),
-            }
-        };
-        let port = match port.filter(|p| !p.is_empty()) {
-            Some(p) => Some(p.parse().ok()?),
-            None => None,
-        };
-        return (!host.is_empty()).then_some(SshTarget { user, host, port });
-    }
-    if remote.contains("://") || Path::new(remote).is_absolute() {
-        return None;
-    }
-    // scp-like: [user@]host:path, where host has no slash before the colon.
-    let (before, _) = remote.split_once(':')?;
-    if before.contains('/') || before.is_empty() {
-        return None;
-    }
-    let (user, host) = split_user(before);
-    Some(SshTarget { user, host, port: None })
 }
 
 /// What `ssh -G` says ssh would use for a target.
@@ -297,16 +243,10 @@ pub fn parse_ssh_g(text: &str, home: &Path) -> SshConfig {
 /// Only a plain `ssh ...` without quotes or shell syntax is understood; anything else yields
 /// no options (the doctor then checks ssh's defaults).
 fn ssh_options(folder: &Path) -> Vec<String> {
-    let command =
-        std::env::var("GIT_SSH_COMMAND").ok().filter(|c| !c.trim().is_empty()).or_else(|| {
-            let out = Command::new("git")
-                .args(["config", "--get", "core.sshCommand"])
-                .current_dir(folder)
-                .stdin(Stdio::null())
-                .output()
-                .ok()?;
-            out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
-        });
+    let command = std::env::var("GIT_SSH_COMMAND")
+        .ok()
+        .filter(|c| !c.trim().is_empty())
+        .or_else(|| crate::git::config_value(folder, "core.sshCommand"));
     command.map(|c| parse_ssh_command(&c)).unwrap_or_default()
 }
 
