@@ -1,179 +1,14 @@
-//! The credential and environment doctor: per folder, everything that commonly keeps a git
-//! sync from working, each finding with the fix in words. Run by `supersonic doctor`, the HTTP
-//! API and the Settings panel. Checks only read (a `git ls-remote` is the one network call).
-//!
-//! - git: installed and recent enough;
-//! - remote: reachable and the credentials work (auth, host key), classified like a sync
-//!   failure; for SSH remotes, an agent with keys, the keys ssh would offer (readable by ssh,
-//!   not open to others) and the host (with its port) in the `known_hosts` files ssh reads;
-//! - inotify: the watch limit (the smaller of the system's and the user namespace's) against
-//!   the folder's directory count;
-//! - disk: free space against `sync.min_free_disk_mb`;
-//! - nesting: the folder inside another sync tool's folder (Dropbox, Syncthing, Nextcloud,
-//!   OneDrive, Resilio) or holding nested git repositories.
-//!
-//! SSH checks ask ssh itself what it would do: `ssh -G` (with the options of `GIT_SSH_COMMAND`
-//! or `core.sshCommand` when those are a plain `ssh` with options) prints the identity files,
-//! host name, port and known-hosts files after every `~/.ssh/config` rule. Like ssh, `~` means
-//! the home directory of the user's passwd entry, not `$HOME`. Helpers run directly (no shell)
-//! with stdin closed, `BatchMode`, and a [`SSH_TIMEOUT`] deadline; key contents are never
-//! read into a finding (only `ssh-keygen`'s verdict on them).
+//! The SSH checks: what `ssh -G` says ssh would use (identity files, host, port, known-hosts
+//! files), the agent's keys, the keys' health by `ssh-keygen`'s verdict, and the host in
+//! `known_hosts`. Helpers run without a shell, stdin closed, under [`SSH_TIMEOUT`].
 
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::time::Duration;
 
-use serde::Serialize;
+use crate::remote::SshTarget;
 
-use crate::config::FolderConfig;
-pub use crate::remote::{ssh_host, ssh_target, SshTarget};
-use crate::FailureClass;
-
-/// The oldest git the engine is tested with (`--no-write-fetch-head`, `--porcelain` push).
-pub const MIN_GIT: (u32, u32) = (2, 29);
-
-/// How long the remote check may take.
-pub const REMOTE_TIMEOUT: Duration = Duration::from_secs(20);
-
-/// How long one local ssh helper (`ssh -G`, `ssh-keygen`, `ssh-add`) may take. They read
-/// local files only, so a few seconds is plenty; longer means a hung agent or a
-/// `ProxyCommand`-like surprise, and the doctor must not hang on it.
-pub const SSH_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// Where the system-wide inotify watch limit lives.
-const SYSTEM_WATCHES: &str = "/proc/sys/fs/inotify/max_user_watches";
-
-/// Where the user namespace's inotify watch limit lives (Linux 4.9+; per user namespace).
-const NAMESPACE_WATCHES: &str = "/proc/sys/user/max_inotify_watches";
-
-/// How bad a finding is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Level {
-    /// All good.
-    Ok,
-    /// Works, but worth the user's attention.
-    Warning,
-    /// Keeps the folder from syncing.
-    Error,
-}
-
-/// One check's outcome.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Finding {
-    /// Which check (`git`, `remote`, `ssh_agent`, `ssh_key`, `host_key`, `inotify`, `disk`, `nesting`).
-    pub check: String,
-    /// Its outcome.
-    pub level: Level,
-    /// What was found.
-    pub message: String,
-    /// What to do about it (empty when all is well).
-    pub fix: String,
-}
-
-impl Finding {
-    fn new(check: &str, level: Level, message: String, fix: &str) -> Finding {
-        Finding { check: check.into(), level, message, fix: fix.into() }
-    }
-}
-
-/// Every finding about one folder.
-#[derive(Debug, Clone, Serialize)]
-pub struct Report {
-    /// The folder.
-    pub folder: PathBuf,
-    /// The remote, redacted.
-    pub remote: String,
-    /// The findings, in check order.
-    pub findings: Vec<Finding>,
-}
-
-impl Report {
-    /// The worst level among the findings.
-    pub fn level(&self) -> Level {
-        self.findings.iter().map(|f| f.level).max().unwrap_or(Level::Ok)
-    }
-}
-
-/// Examines `folder`.
-pub fn examine(folder: &FolderConfig) -> Report {
-    let mut findings = vec![check_git()];
-    findings.extend(check_remote(&folder.remote, &folder.path));
-    findings.push(check_inotify(&folder.path));
-    findings.push(check_disk(&folder.path, folder.settings.sync.min_free_disk_mb));
-    findings.extend(check_nesting(&folder.path));
-    Report {
-        folder: folder.path.clone(),
-        remote: crate::remote::redact_url(&folder.remote),
-        findings,
-    }
-}
-
-fn check_git() -> Finding {
-    let Some(text) = crate::git::installed_version() else {
-        return Finding::new(
-            "git",
-            Level::Error,
-            "git is not installed (or not on PATH)".into(),
-            "Install git (e.g. `apt install git`).",
-        );
-    };
-    match parse_git_version(&text) {
-        Some(v) if v >= MIN_GIT => Finding::new("git", Level::Ok, text, ""),
-        Some(_) => Finding::new(
-            "git",
-            Level::Error,
-            format!("{text} is older than {}.{}", MIN_GIT.0, MIN_GIT.1),
-            "Update git to a recent release.",
-        ),
-        None => Finding::new("git", Level::Warning, format!("unrecognised version: {text}"), ""),
-    }
-}
-
-/// Parses `git version 2.39.5` (and vendor suffixes) into (major, minor).
-pub fn parse_git_version(text: &str) -> Option<(u32, u32)> {
-    let v = text.strip_prefix("git version ")?;
-    let mut parts = v.split(|c: char| !c.is_ascii_digit());
-    Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
-}
-
-fn check_remote(remote: &str, folder: &Path) -> Vec<Finding> {
-    let redacted = crate::remote::redact_url(remote);
-    let mut findings = Vec::new();
-    if let Some(target) = ssh_target(remote) {
-        let (agent, agent_keys) = check_agent();
-        findings.push(agent);
-        let config = ssh_config(&target, &ssh_options(folder));
-        findings.extend(check_keys(&config, agent_keys));
-        findings.push(check_known_host(&config));
-    } else if !remote.contains("://") && !Path::new(remote).exists() {
-        findings.push(Finding::new(
-            "remote",
-            Level::Error,
-            format!("the remote {redacted} does not exist"),
-            "Check the remote path in Settings, or create the repository (`git init --bare`).",
-        ));
-        return findings;
-    }
-    findings.push(match crate::git::check_remote(remote, REMOTE_TIMEOUT) {
-        Ok(()) => {
-            Finding::new("remote", Level::Ok, format!("{redacted} answers; access works"), "")
-        }
-        Err(e) => {
-            let message = e.to_string();
-            let fix = match e.class() {
-                FailureClass::Transient => {
-                    "The remote did not answer: check the network or the server; syncing \
-                     retries by itself."
-                }
-                _ => crate::notifications::fix_for(&message),
-            };
-            Finding::new("remote", Level::Error, message, fix)
-        }
-    });
-    findings
-}
+use super::{Finding, Level, SSH_TIMEOUT};
 
 /// What `ssh -G` says ssh would use for a target.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -242,7 +77,7 @@ pub fn parse_ssh_g(text: &str, home: &Path) -> SshConfig {
 ///
 /// Only a plain `ssh ...` without quotes or shell syntax is understood; anything else yields
 /// no options (the doctor then checks ssh's defaults).
-fn ssh_options(folder: &Path) -> Vec<String> {
+pub(super) fn ssh_options(folder: &Path) -> Vec<String> {
     let command = std::env::var("GIT_SSH_COMMAND")
         .ok()
         .filter(|c| !c.trim().is_empty())
@@ -251,7 +86,7 @@ fn ssh_options(folder: &Path) -> Vec<String> {
 }
 
 /// ssh's options that take a value (`ssh(1)`), so a value is never mistaken for the host.
-const SSH_VALUE_FLAGS: &str = "BbcDEeFIiJLlmOoPpQRSWw";
+pub(super) const SSH_VALUE_FLAGS: &str = "BbcDEeFIiJLlmOoPpQRSWw";
 
 /// Returns the `-i`, `-o`, `-F`, `-p`, `-l` options (with their values) of a plain
 /// `ssh ...` command line, or none when it is not one (quotes, shell syntax, another program).
@@ -286,7 +121,10 @@ pub fn parse_ssh_command(command: &str) -> Vec<String> {
 
 /// Runs `program args` with stdin closed and output captured, killing it after
 /// [`SSH_TIMEOUT`]. Returns why it did not finish.
-fn run_quick<S: AsRef<std::ffi::OsStr>>(program: &str, args: &[S]) -> Result<Output, String> {
+pub(super) fn run_quick<S: AsRef<std::ffi::OsStr>>(
+    program: &str,
+    args: &[S],
+) -> Result<Output, String> {
     let child = Command::new(program)
         .args(args)
         .env("SSH_ASKPASS", "")
@@ -311,7 +149,7 @@ fn run_quick<S: AsRef<std::ffi::OsStr>>(program: &str, args: &[S]) -> Result<Out
 }
 
 /// Returns the home directory ssh expands `~` to: the passwd entry's, not `$HOME`.
-fn ssh_home() -> PathBuf {
+pub(super) fn ssh_home() -> PathBuf {
     nix::unistd::User::from_uid(nix::unistd::getuid())
         .ok()
         .flatten()
@@ -321,7 +159,7 @@ fn ssh_home() -> PathBuf {
 }
 
 /// Asks `ssh -G` what ssh would use for `target`; falls back to ssh's defaults when it cannot.
-fn ssh_config(target: &SshTarget, options: &[String]) -> SshConfig {
+pub(super) fn ssh_config(target: &SshTarget, options: &[String]) -> SshConfig {
     let mut args: Vec<String> = vec!["-G".into(), "-o".into(), "BatchMode=yes".into()];
     args.extend(options.iter().cloned());
     if let Some(port) = target.port {
@@ -357,7 +195,7 @@ fn ssh_config(target: &SshTarget, options: &[String]) -> SshConfig {
 }
 
 /// Checks the SSH agent; returns the finding and how many keys the agent holds.
-fn check_agent() -> (Finding, usize) {
+pub(super) fn check_agent() -> (Finding, usize) {
     if std::env::var_os("SSH_AUTH_SOCK").is_none_or(|s| s.is_empty()) {
         let finding = Finding::new(
             "ssh_agent",
@@ -425,7 +263,7 @@ pub fn classify_keygen_error(stderr: &str) -> KeyProblem {
 }
 
 /// Returns what keeps ssh from using the private key at `key`, if anything.
-fn key_problem(key: &Path) -> Option<KeyProblem> {
+pub(super) fn key_problem(key: &Path) -> Option<KeyProblem> {
     // ssh's own rule (sshkey_perm_ok): a key of ours that group or others can access is ignored.
     let meta = std::fs::metadata(key).ok()?;
     let mode = meta.mode() & 0o777;
@@ -442,7 +280,7 @@ fn key_problem(key: &Path) -> Option<KeyProblem> {
 }
 
 /// Checks the identity files ssh would offer for the remote.
-fn check_keys(config: &SshConfig, agent_keys: usize) -> Vec<Finding> {
+pub(super) fn check_keys(config: &SshConfig, agent_keys: usize) -> Vec<Finding> {
     let existing: Vec<&PathBuf> = config.identity_files.iter().filter(|k| k.is_file()).collect();
     if existing.is_empty() {
         let tried = config
@@ -514,7 +352,7 @@ fn check_keys(config: &SshConfig, agent_keys: usize) -> Vec<Finding> {
     findings
 }
 
-fn check_known_host(config: &SshConfig) -> Finding {
+pub(super) fn check_known_host(config: &SshConfig) -> Finding {
     let name = config.known_hosts_name();
     let files: Vec<&PathBuf> = config.known_hosts.iter().filter(|f| f.is_file()).collect();
     for file in &files {
@@ -552,200 +390,9 @@ fn check_known_host(config: &SshConfig) -> Finding {
     }
 }
 
-/// Returns the inotify watch limit in effect and where it comes from: the smaller of the
-/// system's and this user namespace's.
-pub fn effective_watch_limit(
-    system: Option<u64>,
-    namespace: Option<u64>,
-) -> Option<(u64, &'static str)> {
-    match (system, namespace) {
-        (Some(s), Some(n)) if n < s => Some((n, "user.max_inotify_watches")),
-        (Some(s), _) => Some((s, "fs.inotify.max_user_watches")),
-        (None, Some(n)) => Some((n, "user.max_inotify_watches")),
-        (None, None) => None,
-    }
-}
-
-fn check_inotify(folder: &Path) -> Finding {
-    let read =
-        |path: &str| std::fs::read_to_string(path).ok().and_then(|s| s.trim().parse::<u64>().ok());
-    let limit = effective_watch_limit(read(SYSTEM_WATCHES), read(NAMESPACE_WATCHES));
-    let dirs = walkdir::WalkDir::new(folder)
-        .follow_links(false)
-        .into_iter()
-        .filter_entry(|e| e.file_name() != ".git")
-        .filter_map(|e| e.ok())
-        .filter(|e| e.file_type().is_dir())
-        .count() as u64;
-    match limit {
-        Some((limit, source)) if dirs * 2 > limit => Finding {
-            check: "inotify".into(),
-            level: Level::Warning,
-            message: format!(
-                "{} to watch; the inotify limit ({source}) is {limit} for all programs",
-                dirs_words(dirs)
-            ),
-            fix: if source == "user.max_inotify_watches" {
-                "Raise it where this user namespace (container, sandbox) is set up: \
-                 `sysctl user.max_inotify_watches=524288` there. Until then changes are found by \
-                 rescans."
-                    .into()
-            } else {
-                "Raise it: `echo fs.inotify.max_user_watches=524288 | sudo tee \
-                 /etc/sysctl.d/90-inotify.conf && sudo sysctl --system`. Until then changes are \
-                 found by rescans."
-                    .into()
-            },
-        },
-        Some((limit, source)) => Finding::new(
-            "inotify",
-            Level::Ok,
-            format!("{} to watch; limit {limit} ({source})", dirs_words(dirs)),
-            "",
-        ),
-        None => Finding::new("inotify", Level::Warning, "cannot read the inotify limit".into(), ""),
-    }
-}
-
-fn dirs_words(n: u64) -> String {
-    if n == 1 {
-        "1 directory".into()
-    } else {
-        format!("{n} directories")
-    }
-}
-
-fn check_disk(folder: &Path, min_free_mb: u64) -> Finding {
-    let Ok(stat) = nix::sys::statvfs::statvfs(folder) else {
-        return Finding::new(
-            "disk",
-            Level::Error,
-            format!("cannot read the free space of {}", folder.display()),
-            "Check that the folder exists and its disk is mounted.",
-        );
-    };
-    let free_mb = stat.blocks_available() * stat.fragment_size() / (1024 * 1024);
-    if free_mb < min_free_mb {
-        Finding::new(
-            "disk",
-            Level::Error,
-            format!("{free_mb} MB free; syncing stops below {min_free_mb} MB"),
-            "Free some space on this disk; syncing resumes by itself.",
-        )
-    } else if free_mb < min_free_mb * 4 {
-        Finding::new(
-            "disk",
-            Level::Warning,
-            format!("{free_mb} MB free; syncing stops below {min_free_mb} MB"),
-            "Free some space soon.",
-        )
-    } else {
-        Finding::new("disk", Level::Ok, format!("{free_mb} MB free"), "")
-    }
-}
-
-/// Markers other sync tools leave at the top of the folders they sync.
-const FOREIGN_MARKERS: &[(&str, &str)] = &[
-    (".dropbox", "Dropbox"),
-    (".dropbox.cache", "Dropbox"),
-    (".stfolder", "Syncthing"),
-    (".sync", "Resilio Sync"),
-    (".owncloudsync.log", "Nextcloud/ownCloud"),
-    (".nextcloudsync.log", "Nextcloud"),
-    (".849C9593-D756-4E56-8D6E-42412F2A707B", "Google Drive"),
-];
-
-fn check_nesting(folder: &Path) -> Vec<Finding> {
-    let mut findings = Vec::new();
-    let mut dir = Some(folder);
-    while let Some(d) = dir {
-        for (marker, tool) in FOREIGN_MARKERS {
-            if d.join(marker).exists() {
-                findings.push(Finding::new(
-                    "nesting",
-                    Level::Warning,
-                    format!("{} is inside a {tool} folder ({})", folder.display(), d.display()),
-                    "Two sync tools on one folder race each other and can corrupt the git \
-                     repository: sync it with one tool only, or move it out.",
-                ));
-            }
-        }
-        let name = d.file_name().map(|n| n.to_string_lossy().to_lowercase()).unwrap_or_default();
-        if name == "onedrive" || name.starts_with("onedrive -") {
-            findings.push(Finding::new(
-                "nesting",
-                Level::Warning,
-                format!("{} is inside a OneDrive folder ({})", folder.display(), d.display()),
-                "Sync it with one tool only, or move it out.",
-            ));
-        }
-        dir = d.parent();
-    }
-    let nested: Vec<String> = walkdir::WalkDir::new(folder)
-        .follow_links(false)
-        .min_depth(1)
-        .into_iter()
-        .filter_entry(|e| !(e.depth() == 1 && e.file_name() == ".git"))
-        .filter_map(|e| e.ok())
-        .filter(|e| e.file_name() == ".git" && e.depth() > 1)
-        .filter_map(|e| {
-            e.path().parent()?.strip_prefix(folder).ok().map(|p| p.display().to_string())
-        })
-        .take(5)
-        .collect();
-    if !nested.is_empty() {
-        findings.push(Finding::new(
-            "nesting",
-            Level::Warning,
-            format!("nested git repositories are not synced: {}", nested.join(", ")),
-            "Their files stay on this device only. Move them out, or remove their .git to sync \
-             the files as part of this folder.",
-        ));
-    }
-    if findings.is_empty() {
-        findings.push(Finding::new(
-            "nesting",
-            Level::Ok,
-            "not inside another sync tool's folder; no nested repositories".into(),
-            "",
-        ));
-    }
-    findings
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn git_versions_and_ssh_hosts_are_parsed() {
-        assert_eq!(parse_git_version("git version 2.39.5"), Some((2, 39)));
-        assert_eq!(parse_git_version("git version 2.45.1.windows.1"), Some((2, 45)));
-        assert_eq!(parse_git_version("hub 1.0"), None);
-        assert_eq!(ssh_host("git@github.com:me/notes.git").as_deref(), Some("github.com"));
-        assert_eq!(ssh_host("ssh://git@host.example:2222/n.git").as_deref(), Some("host.example"));
-        assert_eq!(ssh_host("https://github.com/me/notes.git"), None);
-        assert_eq!(ssh_host("/srv/git/notes.git"), None);
-        assert_eq!(ssh_host("../relative/path.git"), None);
-    }
-
-    #[test]
-    fn ssh_targets_keep_user_and_port() {
-        let t = |user: Option<&str>, host: &str, port| SshTarget {
-            user: user.map(str::to_string),
-            host: host.into(),
-            port,
-        };
-        assert_eq!(ssh_target("git@github.com:me/n.git"), Some(t(Some("git"), "github.com", None)));
-        assert_eq!(
-            ssh_target("ssh://git@127.0.0.1:2222/r.git"),
-            Some(t(Some("git"), "127.0.0.1", Some(2222)))
-        );
-        assert_eq!(ssh_target("ssh://host/r.git"), Some(t(None, "host", None)));
-        assert_eq!(ssh_target("ssh://me@[::1]:2200/r.git"), Some(t(Some("me"), "::1", Some(2200))));
-        assert_eq!(ssh_target("ssh://host:notaport/r.git"), None);
-        assert_eq!(ssh_target("https://host/r.git"), None);
-    }
 
     #[test]
     fn ssh_g_output_gives_the_known_hosts_name_keys_and_files() {
@@ -816,22 +463,5 @@ mod tests {
         let open = "@@@\n@ WARNING: UNPROTECTED PRIVATE KEY FILE! @\n@@@\n\
                     Permissions 0644 for '/k' are too open.\nLoad key \"/k\": bad permissions";
         assert_eq!(classify_keygen_error(open), KeyProblem::TooOpen(0o644));
-    }
-
-    #[test]
-    fn the_smaller_inotify_limit_wins_and_is_named() {
-        assert_eq!(
-            effective_watch_limit(Some(524288), Some(20)),
-            Some((20, "user.max_inotify_watches"))
-        );
-        assert_eq!(
-            effective_watch_limit(Some(8192), Some(1048576)),
-            Some((8192, "fs.inotify.max_user_watches"))
-        );
-        assert_eq!(
-            effective_watch_limit(Some(8192), None),
-            Some((8192, "fs.inotify.max_user_watches"))
-        );
-        assert_eq!(effective_watch_limit(None, None), None);
     }
 }
