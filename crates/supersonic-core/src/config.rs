@@ -14,52 +14,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use serde_yaml::Value;
 
-/// Name of the app config file inside the config dir.
-pub const APP_CONFIG_FILE: &str = "config.yaml";
-/// Name of the per-folder config file at the root of a synced folder.
-pub const FOLDER_CONFIG_FILE: &str = ".supersonic-sync.conf";
-
-/// A configuration error that names where the problem is.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{file}{}: {message}", location(*line, *column, key))]
-pub struct ConfigError {
-    /// The file (or `environment` for env overrides).
-    pub file: PathBuf,
-    /// 1-based line, when known.
-    pub line: Option<usize>,
-    /// 1-based column, when known.
-    pub column: Option<usize>,
-    /// Dotted key path (`sync.interval_sec`), when known.
-    pub key: Option<String>,
-    /// What is wrong.
-    pub message: String,
-}
-
-fn location(line: Option<usize>, column: Option<usize>, key: &Option<String>) -> String {
-    let mut out = String::new();
-    if let Some(line) = line {
-        out.push_str(&format!(":{line}"));
-        if let Some(column) = column {
-            out.push_str(&format!(":{column}"));
-        }
-    }
-    if let Some(key) = key.as_deref().filter(|k| !k.is_empty() && *k != ".") {
-        out.push_str(&format!(": key `{key}`"));
-    }
-    out
-}
-
-impl ConfigError {
-    fn new(file: &Path, key: Option<&str>, message: impl Into<String>) -> Self {
-        ConfigError {
-            file: file.to_path_buf(),
-            line: None,
-            column: None,
-            key: key.map(str::to_string),
-            message: message.into(),
-        }
-    }
-}
+pub use crate::error::ConfigError;
+pub use crate::paths::{APP_CONFIG_FILE, FOLDER_CONFIG_FILE};
 
 /// Sync mode of a folder (seed 004).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -205,8 +161,8 @@ pub struct WebhookSettings {
     pub enabled: bool,
     /// Endpoint URLs (secrets: redacted wherever shown).
     pub urls: Vec<String>,
-    /// Events sent, from [`crate::webhooks::EVENT_TYPES`] (empty:
-    /// [`crate::webhooks::DEFAULT_EVENTS`], every event but `sync_start` and `warning`).
+    /// Events sent, from `webhooks::EVENT_TYPES` (empty: `webhooks::DEFAULT_EVENTS`, every event
+    /// but `sync_start` and `warning`).
     pub events: Vec<String>,
     /// Per-attempt timeout in seconds.
     pub timeout_sec: u64,
@@ -215,7 +171,7 @@ pub struct WebhookSettings {
     /// HMAC-SHA256 secret for generic webhooks (secret: redacted wherever shown).
     pub secret: Option<String>,
     /// Body format: `auto` (chosen from each URL), `slack`, `discord` or `generic`.
-    pub format: crate::webhooks::Format,
+    pub format: Format,
 }
 
 impl Default for WebhookSettings {
@@ -227,7 +183,77 @@ impl Default for WebhookSettings {
             timeout_sec: 10,
             retries: 3,
             secret: None,
-            format: crate::webhooks::Format::Auto,
+            format: Format::Auto,
+        }
+    }
+}
+
+/// The shape of the body a webhook endpoint receives (`webhooks.format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// Chosen from the URL (see `webhooks::format_for`).
+    #[default]
+    Auto,
+    /// Slack incoming webhook: `text` plus `blocks`.
+    Slack,
+    /// Discord webhook: `content` plus one embed.
+    Discord,
+    /// `{event, folder, device, time, data}`, signed when a secret is set.
+    Generic,
+}
+
+impl std::fmt::Display for Format {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Format::Auto => "auto",
+            Format::Slack => "slack",
+            Format::Discord => "discord",
+            Format::Generic => "generic",
+        })
+    }
+}
+
+/// Default failures in a row before a streak is worth interrupting the user: one failed attempt
+/// is usually a blip (a laptop waking up), three in a row mean the remote is really unreachable.
+pub const DEFAULT_FAILURE_THRESHOLD: u32 = 3;
+/// Default minimum gap between two notifications of one kind for one folder: long enough that a
+/// remote flapping every minute notifies a few times an hour at most.
+pub const DEFAULT_MIN_INTERVAL_SEC: u64 = 600;
+
+/// The `notifications:` settings of a folder.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NotificationSettings {
+    /// Master switch.
+    pub enabled: bool,
+    /// Notify when syncing keeps failing.
+    pub failures: bool,
+    /// Notify when the folder stopped and needs the user (auth, host key, mass delete...).
+    pub needs_attention: bool,
+    /// Notify about conflicts that wait for a decision.
+    pub conflicts: bool,
+    /// Notify when syncing works again after a notified failure.
+    pub recovery: bool,
+    /// Notify freshness alerts (unpushed work, unreachable remote, silent device).
+    pub stale: bool,
+    /// Failures in a row before the streak is notified.
+    pub failure_threshold: u32,
+    /// Minimum seconds between two notifications of one kind for one folder.
+    pub min_interval_sec: u64,
+}
+
+impl Default for NotificationSettings {
+    fn default() -> Self {
+        NotificationSettings {
+            enabled: true,
+            failures: true,
+            needs_attention: true,
+            conflicts: true,
+            recovery: true,
+            stale: true,
+            failure_threshold: DEFAULT_FAILURE_THRESHOLD,
+            min_interval_sec: DEFAULT_MIN_INTERVAL_SEC,
         }
     }
 }
@@ -394,7 +420,7 @@ pub struct FolderSettings {
     /// Conflict policies.
     pub conflicts: ConflictSettings,
     /// Native notifications.
-    pub notifications: crate::notifications::NotificationSettings,
+    pub notifications: NotificationSettings,
     /// Freshness alerts.
     pub freshness: FreshnessSettings,
 }

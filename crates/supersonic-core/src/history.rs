@@ -820,7 +820,7 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
 }
 
 fn insert(stmt: &mut rusqlite::CachedStatement<'_>, ev: &HistoryEvent) -> rusqlite::Result<i64> {
-    let error_msg = ev.error_msg.as_deref().map(crate::git::scrub);
+    let error_msg = ev.error_msg.as_deref().map(crate::remote::scrub);
     let data = ev.data.as_ref().map(|d| d.to_string());
     stmt.insert(params![
         ev.folder,

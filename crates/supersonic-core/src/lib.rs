@@ -27,6 +27,7 @@ pub mod notifications;
 pub mod outlets;
 pub mod paths;
 pub mod program;
+pub mod remote;
 pub mod signing;
 pub mod status;
 pub mod throttle;

@@ -49,10 +49,11 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
 use hmac::{Hmac, Mac};
 use reqwest::Url;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{json, Value};
 use sha2::Sha256;
 
+pub use crate::config::Format;
 use crate::config::{redact_webhook_url, ConfigError, WebhookSettings};
 use crate::events::{Event, EventBus};
 use crate::history::{self, History, HistoryEvent};
@@ -128,32 +129,6 @@ pub const EVENT_HEADER: &str = "X-Supersonic-Event";
 
 /// User agent of every webhook request.
 const USER_AGENT: &str = concat!("supersonic-sync/", env!("CARGO_PKG_VERSION"));
-
-/// The shape of the body an endpoint receives.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum Format {
-    /// Chosen from the URL (see [`format_for`]).
-    #[default]
-    Auto,
-    /// Slack incoming webhook: `text` plus `blocks`.
-    Slack,
-    /// Discord webhook: `content` plus one embed.
-    Discord,
-    /// `{event, folder, device, time, data}`, signed when a secret is set.
-    Generic,
-}
-
-impl std::fmt::Display for Format {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Format::Auto => "auto",
-            Format::Slack => "slack",
-            Format::Discord => "discord",
-            Format::Generic => "generic",
-        })
-    }
-}
 
 /// Returns the format used for `url`: `forced` unless it is [`Format::Auto`], else Slack for
 /// `hooks.slack.com`, Discord for `/api/webhooks/...` on `discord.com` or `discordapp.com`
