@@ -38,6 +38,7 @@ use rusqlite::types::ToSql;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 use serde::{Deserialize, Serialize};
 
+use crate::events::Event;
 use crate::throttle::Throttle;
 use crate::{Error, Result};
 
@@ -82,6 +83,8 @@ pub const SYNC_UNDONE: &str = "sync_undone";
 pub const WARNING: &str = "warning";
 /// `git gc` ran on the folder's repository (`data`: `.git` bytes before and after, `auto`).
 pub const GC: &str = "gc";
+/// A webhook delivery (one row per delivery, not per attempt).
+pub const WEBHOOK: &str = "webhook";
 
 const HOUR_MS: i64 = 3_600_000;
 const DAY_MS: i64 = 86_400_000;
@@ -323,6 +326,84 @@ impl HistoryEvent {
             reason: None,
             data: None,
         }
+    }
+
+    /// Returns the row an engine event is recorded as, stamped now, or `None` for events that
+    /// are not history (state changes, progress, finished operations).
+    pub fn from_event(event: &Event) -> Option<HistoryEvent> {
+        let now = Utc::now();
+        let mut row = HistoryEvent::new(event.folder(), "", now);
+        match event {
+            Event::State { .. } | Event::Progress { .. } | Event::OperationFinished { .. } => {
+                return None
+            }
+            Event::Stale { alert, message, cleared, .. } => {
+                row.event_type = STALE.into();
+                row.reason =
+                    Some(if *cleared { format!("{alert} cleared") } else { message.clone() });
+                row.data = Some(serde_json::json!({ "alert": alert, "cleared": cleared }));
+            }
+            Event::SyncStart { trigger, .. } => {
+                row.event_type = SYNC_START.into();
+                row.reason = Some(trigger.clone());
+            }
+            Event::Committed { commit, files_changed, .. } => {
+                row.event_type = COMMIT.into();
+                row.commit_hash = Some(commit.clone());
+                row.files_changed = Some(*files_changed as i64);
+            }
+            Event::SyncSuccess { duration_sec, files_changed, commit, pulled, pushed, .. } => {
+                row.event_type = SYNC_SUCCESS.into();
+                row.duration_sec = Some(*duration_sec);
+                row.files_changed = Some(*files_changed as i64);
+                row.commit_hash = commit.clone();
+                row.data = Some(serde_json::json!({ "pulled": pulled, "pushed": pushed }));
+            }
+            Event::SyncFailure { error, code, class, retry_in_sec, .. } => {
+                row.event_type = SYNC_FAILURE.into();
+                row.error_msg = Some(error.clone());
+                row.reason = Some(code.clone());
+                row.data =
+                    Some(serde_json::json!({ "class": class, "retry_in_sec": retry_in_sec }));
+            }
+            Event::RateLimitHit { reason, retry_in_sec, .. } => {
+                row.event_type = RATE_LIMIT_HIT.into();
+                row.reason = Some(format!("{reason}; next attempt in {retry_in_sec} s"));
+            }
+            Event::ConflictDetected { path, copy, conflict_kind, strategy, .. } => {
+                row.event_type = CONFLICT_DETECTED.into();
+                row.reason = Some(format!("{path}: {conflict_kind}, {strategy}"));
+                row.data = Some(serde_json::json!({ "path": path, "copy": copy }));
+            }
+            Event::FileSkipped { path, reason, .. } => {
+                row.event_type = WARNING.into();
+                row.reason = Some(format!("not syncing {path}: {reason}"));
+            }
+            Event::Warning { message, .. } => {
+                row.event_type = WARNING.into();
+                row.reason = Some(message.clone());
+            }
+        }
+        Some(row)
+    }
+
+    /// Returns the row of one webhook delivery (event type [`WEBHOOK`]), stamped `now`: its
+    /// wall time, its error (no URL in it), its one-line `summary` as the reason and the whole
+    /// `report` as data.
+    pub fn webhook_delivery(
+        folder: &str,
+        now: DateTime<Utc>,
+        duration_sec: f64,
+        error: Option<String>,
+        summary: String,
+        report: Option<serde_json::Value>,
+    ) -> HistoryEvent {
+        let mut row = HistoryEvent::new(folder, WEBHOOK, now);
+        row.duration_sec = Some(duration_sec);
+        row.error_msg = error;
+        row.reason = Some(summary);
+        row.data = report;
+        row
     }
 }
 

@@ -60,7 +60,7 @@ use crate::history::{self, History, HistoryEvent};
 use crate::{Error, FailureClass, Result};
 
 /// History event type of a webhook delivery (one row per delivery, not per attempt).
-pub const WEBHOOK: &str = "webhook";
+pub use crate::history::WEBHOOK;
 
 /// Event name of a sync failure that stops the folder until the user acts.
 pub const NEEDS_ATTENTION: &str = "needs_attention";
@@ -628,12 +628,14 @@ impl DeliveryReport {
 
 /// Returns the history row of a delivery (event type [`WEBHOOK`]), stamped `now`.
 pub fn history_row(report: &DeliveryReport, now: DateTime<Utc>) -> HistoryEvent {
-    let mut row = HistoryEvent::new(&report.folder, WEBHOOK, now);
-    row.duration_sec = Some(report.duration_sec);
-    row.error_msg = report.error.clone();
-    row.reason = Some(report.summary());
-    row.data = serde_json::to_value(report).ok();
-    row
+    HistoryEvent::webhook_delivery(
+        &report.folder,
+        now,
+        report.duration_sec,
+        report.error.clone(),
+        report.summary(),
+        serde_json::to_value(report).ok(),
+    )
 }
 
 /// One webhook URL with the settings that apply to it. The URL is kept private: it is a secret.
