@@ -1,6 +1,6 @@
 //! The history store owns everything the engine remembers about past work: one row per event
 //! (sync started, succeeded or failed, rate limit hit, conflict, backoff, pause, local commit,
-//! ...) and the persisted [`Throttle`] state of each folder, so that a restart keeps the rate
+//! ...) and the persisted [`Throttle`](crate::throttle::Throttle) state of each folder, so that a restart keeps the rate
 //! window and the backoff (seed 000's `.cache/sync_history.jsonl` and `.cache/sync_throttle.json`,
 //! on SQLite).
 //!

@@ -128,7 +128,7 @@ impl HistoryEvent {
     }
 }
 
-/// One recorded event, as [`History::recent`] returns it (the seed's `recent` entries).
+/// One recorded event, as [`History::recent`](super::History::recent) returns it (the seed's `recent` entries).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HistoryRow {
     /// Row id: increases with insertion order.
