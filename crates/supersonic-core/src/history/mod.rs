@@ -28,6 +28,10 @@
 //! and [`History::record`] scrubs again); git stays the source of truth for commits, so after a
 //! crash the engine compares `git log` with [`History::has_commit`] and records what is missing.
 //! Time is an input: every method that needs "now" takes it as a parameter.
+//!
+//! Files: `schema` (migrations), `rows` (what is recorded, and how events become rows),
+//! `queries` (stats, hourly, recent), `retention` (prune, clear), `import` (seed JSONL),
+//! `throttle_state`.
 
 mod import;
 mod queries;

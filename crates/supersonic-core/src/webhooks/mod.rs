@@ -36,6 +36,10 @@
 //! - Time is an input: [`Notification::from_event`] takes `now`, [`next_delay`] takes the
 //!   attempt count, and [`Endpoint::deliver`] waits through the `wait` function it is given (the
 //!   dispatcher's returns early when it stops; tests record the delays instead of sleeping).
+//!
+//! Files: `filter` (which events), `notification` (what is said), `payload` (the body per
+//! format), `sign` (HMAC), `endpoint` (allowed URLs), `delivery` (attempts, retries, reports),
+//! `dispatcher` (queue and threads). History rows are built by `history`.
 
 mod delivery;
 mod dispatcher;
