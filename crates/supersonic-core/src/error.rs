@@ -1,8 +1,12 @@
 //! Typed errors for the engine, with the context a user needs to act: which file, line, key,
 //! folder or remote. Every error also knows its [`FailureClass`], which decides whether the engine
-//! retries with backoff or stops the folder until the user acts.
+//! retries with backoff or stops the folder until the user acts. [`ConfigError`] lives here (and
+//! is re-exported by `config`) so that errors depend on no other module of the engine but the
+//! leaf that names libgit2's error type ([`crate::git::libgit`]).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+use crate::git::libgit::{is_lock_contention, GitError};
 
 /// Result type of the engine.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -18,12 +22,55 @@ pub enum FailureClass {
     NeedsAttention,
 }
 
+/// A configuration error that names where the problem is.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{file}{}: {message}", location(*line, *column, key))]
+pub struct ConfigError {
+    /// The file (or `environment` for env overrides).
+    pub file: PathBuf,
+    /// 1-based line, when known.
+    pub line: Option<usize>,
+    /// 1-based column, when known.
+    pub column: Option<usize>,
+    /// Dotted key path (`sync.interval_sec`), when known.
+    pub key: Option<String>,
+    /// What is wrong.
+    pub message: String,
+}
+
+fn location(line: Option<usize>, column: Option<usize>, key: &Option<String>) -> String {
+    let mut out = String::new();
+    if let Some(line) = line {
+        out.push_str(&format!(":{line}"));
+        if let Some(column) = column {
+            out.push_str(&format!(":{column}"));
+        }
+    }
+    if let Some(key) = key.as_deref().filter(|k| !k.is_empty() && *k != ".") {
+        out.push_str(&format!(": key `{key}`"));
+    }
+    out
+}
+
+impl ConfigError {
+    /// Builds an error about `file` (and `key`, when known) without a line or column.
+    pub(crate) fn new(file: &Path, key: Option<&str>, message: impl Into<String>) -> Self {
+        ConfigError {
+            file: file.to_path_buf(),
+            line: None,
+            column: None,
+            key: key.map(str::to_string),
+            message: message.into(),
+        }
+    }
+}
+
 /// Errors of the engine.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A configuration file or value is invalid.
     #[error(transparent)]
-    Config(#[from] crate::config::ConfigError),
+    Config(#[from] ConfigError),
 
     /// An ignore rule could not be parsed.
     #[error("{file}:{line}: invalid ignore pattern `{pattern}`: {reason}")]
@@ -44,7 +91,7 @@ pub enum Error {
         /// What the engine was doing.
         context: String,
         /// The libgit2 error.
-        source: git2::Error,
+        source: GitError,
     },
 
     /// A network git command (fetch, push, ls-remote) failed.
@@ -120,7 +167,7 @@ impl Error {
     }
 
     /// Returns a closure that wraps a git2 error with `context`, for `map_err`.
-    pub fn git(context: impl Into<String>) -> impl FnOnce(git2::Error) -> Error {
+    pub fn git(context: impl Into<String>) -> impl FnOnce(GitError) -> Error {
         let context = context.into();
         move |source| Error::Git { context, source }
     }
@@ -138,7 +185,7 @@ impl Error {
                 let msg = source.message().to_ascii_lowercase();
                 if msg.contains("no space left") || msg.contains("corrupt") {
                     FailureClass::NeedsAttention
-                } else if source.code() == git2::ErrorCode::Locked {
+                } else if is_lock_contention(source) {
                     FailureClass::Transient
                 } else {
                     FailureClass::NeedsAttention

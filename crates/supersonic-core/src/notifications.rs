@@ -12,54 +12,14 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::Receiver;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::events::Event;
 use crate::FailureClass;
 
-/// Default failures in a row before a streak is worth interrupting the user: one failed attempt
-/// is usually a blip (a laptop waking up), three in a row mean the remote is really unreachable.
-pub const DEFAULT_FAILURE_THRESHOLD: u32 = 3;
-/// Default minimum gap between two notifications of one kind for one folder: long enough that a
-/// remote flapping every minute notifies a few times an hour at most.
-pub const DEFAULT_MIN_INTERVAL_SEC: u64 = 600;
-
-/// The `notifications:` settings of a folder.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct NotificationSettings {
-    /// Master switch.
-    pub enabled: bool,
-    /// Notify when syncing keeps failing.
-    pub failures: bool,
-    /// Notify when the folder stopped and needs the user (auth, host key, mass delete...).
-    pub needs_attention: bool,
-    /// Notify about conflicts that wait for a decision.
-    pub conflicts: bool,
-    /// Notify when syncing works again after a notified failure.
-    pub recovery: bool,
-    /// Notify freshness alerts (unpushed work, unreachable remote, silent device).
-    pub stale: bool,
-    /// Failures in a row before the streak is notified.
-    pub failure_threshold: u32,
-    /// Minimum seconds between two notifications of one kind for one folder.
-    pub min_interval_sec: u64,
-}
-
-impl Default for NotificationSettings {
-    fn default() -> Self {
-        NotificationSettings {
-            enabled: true,
-            failures: true,
-            needs_attention: true,
-            conflicts: true,
-            recovery: true,
-            stale: true,
-            failure_threshold: DEFAULT_FAILURE_THRESHOLD,
-            min_interval_sec: DEFAULT_MIN_INTERVAL_SEC,
-        }
-    }
-}
+pub use crate::config::{
+    NotificationSettings, DEFAULT_FAILURE_THRESHOLD, DEFAULT_MIN_INTERVAL_SEC,
+};
 
 /// What a notification is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]

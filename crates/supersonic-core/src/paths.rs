@@ -1,5 +1,5 @@
 //! Where things live: the config dir (app config), the data dir (embedded remotes, device id,
-//! folder status), and safe file writes (temp file in the same directory, fsync, rename), which
+//! folder status), the names of the config files, and safe file writes (temp file in the same directory, fsync, rename), which
 //! every file the engine writes goes through so a crash never leaves half a file.
 
 use std::collections::BTreeMap;
@@ -7,6 +7,11 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::{Error, Result};
+
+/// Name of the app config file inside the config dir.
+pub const APP_CONFIG_FILE: &str = "config.yaml";
+/// Name of the per-folder config file at the root of a synced folder.
+pub const FOLDER_CONFIG_FILE: &str = ".supersonic-sync.conf";
 
 /// The directories the engine uses.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,7 +47,7 @@ impl Dirs {
 
     /// Returns the app config file.
     pub fn app_config_file(&self) -> PathBuf {
-        self.config_dir.join(crate::config::APP_CONFIG_FILE)
+        self.config_dir.join(APP_CONFIG_FILE)
     }
 
     /// Returns the directory holding embedded (local bare) remotes.

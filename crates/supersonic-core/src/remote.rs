@@ -1,4 +1,4 @@
-//! Remote URLs as text: hiding credentials ([`redact_url`], [`scrub`]) and reading the host of an
+//! Remote URLs as text: hiding credentials ([`redact_url`], [`redact_webhook_url`], [`scrub`]) and reading the host of an
 //! SSH remote ([`ssh_target`]). A leaf: it knows no other module, so git, config, history and
 //! doctor can all use it.
 
@@ -26,6 +26,20 @@ pub fn redact_url(url: &str) -> String {
         }
     }
     url.to_string()
+}
+
+/// Returns a webhook URL with its path (which carries the key for Slack/Discord) hidden.
+pub fn redact_webhook_url(url: &str) -> String {
+    if let Some(scheme_end) = url.find("://") {
+        let rest = &url[scheme_end + 3..];
+        let host_end = rest.find('/').unwrap_or(rest.len());
+        let host = rest[..host_end].rsplit('@').next().unwrap_or("");
+        if host_end < rest.len() {
+            return format!("{}://{}/***", &url[..scheme_end], host);
+        }
+        return format!("{}://{}", &url[..scheme_end], host);
+    }
+    "***".to_string()
 }
 
 /// Replaces credentials in URLs found in `text` with `***`.
@@ -105,5 +119,28 @@ mod tests {
         let s = scrub("fatal: unable to access 'https://bob:hunter2@example.com/r.git/': 403\n");
         assert!(!s.contains("hunter2"), "{s}");
         assert!(s.contains("https://bob:***@example.com/r.git/"), "{s}");
+    }
+
+    #[test]
+    fn redact_url_hides_password_but_keeps_user_and_host() {
+        assert_eq!(
+            redact_url("https://bob:s3cret@example.com/r.git"),
+            "https://bob:***@example.com/r.git"
+        );
+        assert_eq!(redact_url("/srv/git/r.git"), "/srv/git/r.git");
+        assert_eq!(redact_url("https://s3cr3t@host/r.git"), "https://***@host/r.git");
+        assert_eq!(redact_url("ssh://git@host/r.git"), "ssh://git@host/r.git");
+        assert_eq!(
+            redact_url("https://ghp_0123456789abcdefghijklmn@github.com/x"),
+            "https://***@github.com/x"
+        );
+    }
+
+    #[test]
+    fn webhook_urls_lose_their_path() {
+        assert_eq!(
+            redact_webhook_url("https://hooks.slack.com/services/T/B/XYZ"),
+            "https://hooks.slack.com/***"
+        );
     }
 }

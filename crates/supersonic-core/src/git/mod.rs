@@ -41,6 +41,7 @@ mod commit;
 mod devices;
 mod health;
 mod integrate;
+pub mod libgit;
 mod preflight;
 mod process;
 mod resolve;
