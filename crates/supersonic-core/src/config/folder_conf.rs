@@ -5,7 +5,7 @@ use std::path::Path;
 
 use serde_yaml::Value;
 
-use super::load::parse_yaml;
+use super::yaml::parse_yaml;
 use super::{ConfigError, ConflictSettings, FolderSettings, Strategy};
 use super::{APP_CONFIG_FILE, FOLDER_CONFIG_FILE};
 

@@ -9,14 +9,16 @@
 //! merged. Invalid config is always an error: the engine never silently falls back.
 //!
 //! The settings types are in `schema` (folder sections) and `app` (the app config file);
-//! `load` parses, merges and applies the environment; `folder_conf` reads the folder's own
-//! file; `validate` checks what the types cannot; URLs are made safe to show by [`crate::remote`].
+//! `load` reads, merges and applies the environment, through `yaml` (errors naming file, line
+//! and key); `folder_conf` reads the folder's own file; `validate` checks what the types cannot;
+//! URLs are made safe to show by [`crate::remote`].
 
 mod app;
 mod folder_conf;
 mod load;
 mod schema;
 mod validate;
+mod yaml;
 
 pub use crate::error::ConfigError;
 pub use crate::paths::{APP_CONFIG_FILE, FOLDER_CONFIG_FILE};
