@@ -26,7 +26,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use chrono::{DateTime, TimeZone, Utc};
 use git2::build::CheckoutBuilder;
-use git2::{Delta, DiffOptions, IndexEntry, MergeOptions, Oid, Repository, Signature, Status};
+use git2::{Delta, DiffOptions, IndexEntry, MergeOptions, Repository, Signature, Status};
 
 use crate::batcher::Batch;
 use crate::config::Strategy;
@@ -38,6 +38,8 @@ use crate::status::RepoGrowth;
 use crate::{Error, FailureClass, Result};
 
 mod bulk;
+
+pub use git2::Oid;
 
 /// Name of the remote the engine syncs with.
 pub const REMOTE: &str = "origin";

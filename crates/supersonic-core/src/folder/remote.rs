@@ -9,7 +9,7 @@ use super::Folder;
 use crate::batcher::Batch;
 use crate::config::Mode;
 use crate::events::{Event, ProgressOp};
-use crate::git::{Integration, PushOutcome};
+use crate::git::{Integration, Oid, PushOutcome};
 use crate::{Error, FailureClass, Result};
 
 /// Rounds of fetch → integrate → push per cycle before giving up on a remote that keeps moving
@@ -130,7 +130,7 @@ impl Folder {
     }
 
     /// Lets `supersonic undo` take back the integrate that just moved HEAD from `before`.
-    pub(super) fn record_undo_point(&self, before: Option<git2::Oid>) {
+    pub(super) fn record_undo_point(&self, before: Option<Oid>) {
         let (Some(pre), Ok(Some(post))) = (before, self.repo.head()) else { return };
         if let Err(e) = self.repo.record_undo_point(pre, post) {
             tracing::warn!("{}: cannot record the undo point: {e}", self.folder_name());
