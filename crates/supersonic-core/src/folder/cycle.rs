@@ -12,7 +12,6 @@ use chrono::Utc;
 use super::failure::Stop;
 use super::{load_ignore, Folder};
 use crate::batcher::Batch;
-use crate::config::Mode;
 use crate::conflicts::Resolution;
 use crate::events::{Event, ProgressOp};
 use crate::git::SnapshotLimits;
@@ -93,8 +92,7 @@ impl Folder {
         let batch = if self.needs_full || self.stop.is_some() { Some(Batch::Full) } else { batch };
         // A local change is pushed at once: its index is written while the push runs.
         self.repo.set_defer_index_write(
-            matches!(trigger, Trigger::Changes | Trigger::Rescan)
-                && self.config.mode != Mode::PullOnly,
+            matches!(trigger, Trigger::Changes | Trigger::Rescan) && self.config.mode.pushes(),
         );
         let outcome = self.run_cycle(batch, trigger);
         // Whatever happened (throttled, refused, failed), the index is on disk after a cycle.
@@ -180,7 +178,7 @@ impl Folder {
         let wants_remote =
             matches!(trigger, Trigger::Start | Trigger::Poll | Trigger::Manual | Trigger::Retry)
                 || report.commit.is_some()
-                || (ahead > 0 && self.config.mode != Mode::PullOnly);
+                || (ahead > 0 && self.config.mode.pushes());
         if !wants_remote {
             return Ok(report);
         }
@@ -228,7 +226,7 @@ impl Folder {
     }
 
     pub(super) fn snapshot(&mut self, batch: &Batch, report: &mut CycleReport) -> Result<()> {
-        if self.config.mode == Mode::PullOnly {
+        if !self.config.mode.commits_local_changes() {
             return Ok(());
         }
         let s = &self.config.settings.sync;

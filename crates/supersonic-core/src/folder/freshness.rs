@@ -8,7 +8,6 @@ use std::time::{Duration, Instant, SystemTime};
 use chrono::{DateTime, Utc};
 
 use super::Folder;
-use crate::config::Mode;
 use crate::events::Event;
 
 /// Shortest time between two records of this device's last sync on the remote (one tiny
@@ -25,7 +24,7 @@ impl Folder {
         let now = self.now();
         let age_min = |t: SystemTime| now.duration_since(t).unwrap_or_default().as_secs() / 60;
         let mut found: BTreeMap<String, String> = BTreeMap::new();
-        if f.unpushed_max_min > 0 && self.unpushed > 0 && self.config.mode != Mode::PullOnly {
+        if f.unpushed_max_min > 0 && self.unpushed > 0 && self.config.mode.pushes() {
             if let Ok(Some(oldest)) = self.repo.oldest_unpushed() {
                 let waited = age_min(oldest.into());
                 if waited >= f.unpushed_max_min {
@@ -105,7 +104,7 @@ impl Folder {
     /// [`DEVICE_SEEN_EVERY`] (a mirror, which never writes to the remote, does not). A failure
     /// is logged, never the cycle's: the record only informs the devices view.
     pub(super) fn publish_seen(&mut self) {
-        if self.config.mode == Mode::PullOnly
+        if !self.config.mode.pushes()
             || self.seen_published.is_some_and(|t| t.elapsed() < DEVICE_SEEN_EVERY)
         {
             return;

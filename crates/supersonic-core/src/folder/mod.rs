@@ -18,6 +18,7 @@ mod cycle;
 mod failure;
 mod freshness;
 mod maintenance;
+mod mode;
 mod progress;
 mod record;
 mod remote;
@@ -31,7 +32,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use chrono::{DateTime, Utc};
 
-use crate::config::{FolderConfig, Mode};
+use crate::config::FolderConfig;
 use crate::conflicts::Policy;
 use crate::events::{Event, EventBus};
 use crate::git::{GitRepo, Identity};
@@ -256,7 +257,7 @@ impl Folder {
             running: true,
             pid: Some(std::process::id()),
             head: self.repo.head().ok().flatten().map(|o| o.to_string()),
-            unpushed_commits: if self.config.mode == Mode::PullOnly { 0 } else { ahead },
+            unpushed_commits: if self.config.mode.pushes() { ahead } else { 0 },
             pending_changes: self.pending,
             stale: self.stale.values().cloned().collect(),
             held_back: self

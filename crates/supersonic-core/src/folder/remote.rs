@@ -7,7 +7,6 @@ use std::time::Duration;
 use super::cycle::CycleReport;
 use super::Folder;
 use crate::batcher::Batch;
-use crate::config::Mode;
 use crate::events::{Event, ProgressOp};
 use crate::git::{Integration, Oid, PushOutcome};
 use crate::{Error, FailureClass, Result};
@@ -22,7 +21,7 @@ impl Folder {
     pub(super) fn remote_step(&mut self, report: &mut CycleReport, push_first: bool) -> Result<()> {
         let timeout = self.timeout();
         let mode = self.config.mode;
-        if push_first && mode != Mode::PullOnly {
+        if push_first && mode.pushes() {
             if let PushOutcome::Pushed = self.push(timeout)? {
                 // Accepted as a fast-forward: the remote had nothing this device lacks.
                 self.last_remote_ok = self.now();
@@ -36,14 +35,14 @@ impl Folder {
             progress.finish();
             let remote_has_branch = fetched?;
             self.last_remote_ok = self.now();
-            if remote_has_branch && mode != Mode::PushOnly {
+            if remote_has_branch && mode.pulls() {
                 self.integrate(report)?;
             }
-            if mode == Mode::PullOnly {
+            if !mode.pushes() {
                 return Ok(());
             }
             let (ahead, behind) = self.repo.ahead_behind()?;
-            if mode == Mode::PushOnly && behind > 0 {
+            if !mode.pulls() && behind > 0 {
                 return Err(Error::Blocked(format!(
                     "the remote has {behind} commit(s) this push-only folder does not have; \
                      push-only never applies remote changes. Switch the folder to two-way or \
@@ -108,7 +107,7 @@ impl Folder {
                     // merge keeps it, then try again.
                     attempt += 1;
                     tracing::info!("{}: {what}; re-snapshotting", self.folder_name());
-                    if self.config.mode == Mode::PullOnly {
+                    if !self.config.mode.commits_local_changes() {
                         return Err(Error::Blocked(format!(
                             "local edits block a remote update in this pull-only folder: {what}. \
                              Move or revert the edited files"
