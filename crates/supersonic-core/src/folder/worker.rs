@@ -1,6 +1,7 @@
-//! The folder worker: one thread per folder that owns the watcher, the batcher and the timers,
-//! and blocks on its channels with the next deadline as timeout, so an idle folder costs nothing
-//! but the remote poll and the rescan. It answers the engine's [`Command`]s.
+//! The folder worker: one thread per folder that owns the folder's changes (watcher and
+//! batcher, see [`FolderChanges`]) and its timers, and blocks on its channels with the next
+//! deadline as timeout, so an idle folder costs nothing but the remote poll and the rescan. It
+//! answers the engine's [`Command`]s.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -11,9 +12,8 @@ use super::cycle::{CycleReport, Trigger};
 use super::Folder;
 use crate::batcher::{Batch, Batcher};
 use crate::events::Event;
-use crate::ignore::IgnoreRules;
 use crate::status::FolderState;
-use crate::watcher::{FolderWatch, WatchMsg};
+use crate::watcher::FolderChanges;
 
 /// Commands a running folder worker accepts.
 #[derive(Debug)]
@@ -37,32 +37,22 @@ pub enum Command {
 /// reloads, which restarts this worker with the new settings).
 pub fn run_worker(mut folder: Folder, commands: Receiver<Command>, config_changed: Sender<()>) {
     let s = folder.config.settings.sync.clone();
-    let root = folder.config.path.clone();
     let name = folder.folder_name();
-    let (wtx, mut wrx) = crossbeam_channel::unbounded::<WatchMsg>();
-    let mut watch = match FolderWatch::start(&root, &folder.ignore, wtx) {
-        Ok((watch, report)) => {
-            if let Some(warning) = report.limit_warning {
-                folder.emit(Event::Warning { folder: name.clone(), message: warning });
-            }
-            Some(watch)
-        }
-        Err(e) => {
-            folder.emit(Event::Warning { folder: name.clone(), message: e.to_string() });
-            None
-        }
-    };
-    let mut rescan_every = if watch.as_ref().is_some_and(|w| !w.limit_hit()) {
+    let batcher = Batcher::new(
+        Duration::from_millis(s.debounce_ms),
+        Duration::from_millis(s.max_latency_ms),
+        s.batch_cap,
+    );
+    let (mut changes, warning) = FolderChanges::start(&folder.config.path, &folder.ignore, batcher);
+    if let Some(message) = warning {
+        folder.emit(Event::Warning { folder: name.clone(), message });
+    }
+    let mut rescan_every = if changes.complete() {
         Duration::from_secs(s.rescan_interval_sec)
     } else {
         Duration::from_secs(s.rescan_interval_sec.min(60))
     };
     let poll_every = Duration::from_secs(s.interval_sec);
-    let mut batcher = Batcher::new(
-        Duration::from_millis(s.debounce_ms),
-        Duration::from_millis(s.max_latency_ms),
-        s.batch_cap,
-    );
     folder.reconcile_history();
     let _ = folder.cycle(Some(Batch::Full), Trigger::Start);
     let mut rules_seen = folder.rules_version;
@@ -74,8 +64,8 @@ pub fn run_worker(mut folder: Folder, commands: Receiver<Command>, config_change
             folder.retry_at().map(|t| now + t.duration_since(folder.now()).unwrap_or_default());
         // Maintenance waits while a batch is pending (the batch's deadline comes first).
         let maintenance =
-            if batcher.due_at().is_none() { folder.maintenance_due(now) } else { None };
-        let deadline = [batcher.due_at(), Some(next_poll), Some(next_rescan), retry, maintenance]
+            if changes.due_at().is_none() { folder.maintenance_due(now) } else { None };
+        let deadline = [changes.due_at(), Some(next_poll), Some(next_rescan), retry, maintenance]
             .into_iter()
             .flatten()
             .min()
@@ -84,7 +74,7 @@ pub fn run_worker(mut folder: Folder, commands: Receiver<Command>, config_change
         crossbeam_channel::select! {
             recv(commands) -> cmd => match cmd {
                 Ok(Command::SyncNow(reply)) => {
-                    let batch = batcher.take().unwrap_or(Batch::Full);
+                    let batch = changes.take().unwrap_or(Batch::Full);
                     folder.pending = 0;
                     let result = folder.cycle(Some(batch), Trigger::Manual).map_err(|e| e.to_string());
                     let _ = reply.send(result);
@@ -93,7 +83,7 @@ pub fn run_worker(mut folder: Folder, commands: Receiver<Command>, config_change
                 Ok(Command::Retry(reply)) => {
                     folder.throttle.clear_backoff();
                     folder.retry_at = None;
-                    let batch = batcher.take().unwrap_or(Batch::Full);
+                    let batch = changes.take().unwrap_or(Batch::Full);
                     folder.pending = 0;
                     let result = folder.cycle(Some(batch), Trigger::Manual).map_err(|e| e.to_string());
                     let _ = reply.send(result);
@@ -106,13 +96,10 @@ pub fn run_worker(mut folder: Folder, commands: Receiver<Command>, config_change
                 }
                 Ok(Command::Shutdown) | Err(_) => {
                     // Commit what is pending so no edit waits on a stopped engine.
-                    while let Ok(msg) = wrx.try_recv() {
-                        handle_watch_msg(&root, &folder.ignore, watch.as_mut(), &mut batcher, msg);
-                    }
-                    if folder.needs_full {
-                        batcher.push_full(Instant::now());
-                    }
-                    if let Some(batch) = batcher.take() {
+                    changes.drain(&folder.ignore, Instant::now());
+                    let pending = changes.take();
+                    let pending = if folder.needs_full { Some(Batch::Full) } else { pending };
+                    if let Some(batch) = pending {
                         if folder.state != FolderState::Paused && folder.stop.is_none() {
                             let mut report = CycleReport::default();
                             let _ = folder.repo.preflight(0).and_then(|_| folder.snapshot(&batch, &mut report));
@@ -121,20 +108,12 @@ pub fn run_worker(mut folder: Folder, commands: Receiver<Command>, config_change
                     break;
                 }
             },
-            recv(wrx) -> msg => match msg {
-                Ok(msg) => {
-                    handle_watch_msg(&root, &folder.ignore, watch.as_mut(), &mut batcher, msg);
-                    // Drain what else is queued without waking per event.
-                    while let Ok(msg) = wrx.try_recv() {
-                        handle_watch_msg(&root, &folder.ignore, watch.as_mut(), &mut batcher, msg);
-                    }
-                    folder.pending = batcher.len_hint();
-                }
-                Err(_) => {
-                    // The watcher is gone (it failed to start or its thread died): a
-                    // disconnected channel is always ready, so stop selecting on it and rely on
-                    // rescans, which run every minute at most from now on.
-                    wrx = crossbeam_channel::never();
+            recv(changes.events()) -> received => {
+                if changes.absorb(received, &folder.ignore, Instant::now()) {
+                    folder.pending = changes.len_hint();
+                } else {
+                    // The watcher is gone: rely on rescans, which run every minute at most
+                    // from now on.
                     rescan_every = rescan_every.min(Duration::from_secs(60));
                     next_rescan = next_rescan.min(Instant::now() + rescan_every);
                     folder.emit(Event::Warning {
@@ -150,12 +129,10 @@ pub fn run_worker(mut folder: Folder, commands: Receiver<Command>, config_change
         if folder.rules_version != rules_seen {
             // Directories that stopped being ignored need watches now.
             rules_seen = folder.rules_version;
-            if let Some(w) = watch.as_mut() {
-                w.add_tree(&root, &folder.ignore);
-            }
+            changes.rules_changed(&folder.ignore);
         }
         let now = Instant::now();
-        if let Some(batch) = batcher.take_due(now) {
+        if let Some(batch) = changes.take_due(now) {
             folder.pending = 0;
             if let Batch::Paths(paths) = &batch {
                 if paths.contains(Path::new(crate::config::FOLDER_CONFIG_FILE)) {
@@ -179,56 +156,8 @@ pub fn run_worker(mut folder: Folder, commands: Receiver<Command>, config_change
             folder.retry_at = None;
             let _ = folder.cycle(None, Trigger::Retry);
         }
-        if batcher.due_at().is_none() && folder.maintenance_due(now).is_some_and(|t| t <= now) {
+        if changes.due_at().is_none() && folder.maintenance_due(now).is_some_and(|t| t <= now) {
             folder.maintain(now);
-        }
-    }
-}
-
-fn handle_watch_msg(
-    root: &Path,
-    ignore: &IgnoreRules,
-    watch: Option<&mut FolderWatch>,
-    batcher: &mut Batcher,
-    msg: WatchMsg,
-) {
-    let now = Instant::now();
-    match msg {
-        WatchMsg::Rescan => {
-            tracing::info!(
-                "file events were lost in {} (inotify queue overflow); rescanning everything",
-                root.display()
-            );
-            batcher.push_full(now);
-        }
-        WatchMsg::Error(e) => {
-            tracing::warn!("watcher error in {}: {e}; rescanning", root.display());
-            batcher.push_full(now);
-        }
-        WatchMsg::Paths { paths, removal } => {
-            let mut watch = watch;
-            for abs in paths {
-                let Ok(rel) = abs.strip_prefix(root) else { continue };
-                if rel.as_os_str().is_empty() {
-                    continue;
-                }
-                let meta = std::fs::symlink_metadata(&abs).ok();
-                let is_dir = meta.as_ref().is_some_and(|m| m.is_dir());
-                if ignore.is_ignored(rel, is_dir) {
-                    continue;
-                }
-                if let Some(w) = watch.as_deref_mut() {
-                    if removal && w.is_watched(&abs) {
-                        w.forget_tree(&abs);
-                    }
-                    if is_dir && !w.is_watched(&abs) {
-                        w.add_tree(&abs, ignore);
-                    } else if meta.is_none() && w.is_watched(&abs) {
-                        w.forget_tree(&abs);
-                    }
-                }
-                batcher.push(rel.to_path_buf(), now);
-            }
         }
     }
 }
