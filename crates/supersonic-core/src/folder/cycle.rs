@@ -163,7 +163,7 @@ impl Folder {
             if self.touches_rules(b) {
                 self.ignore = Arc::new(load_ignore(&self.config)?);
                 self.repo.write_info_exclude(&self.ignore)?;
-                self.rules_version += 1;
+                self.rules_reloaded = true;
                 // New rules change what is synced (and held back) anywhere: look at it all.
                 batch = Some(Batch::Full);
             }

@@ -94,7 +94,9 @@ pub struct Folder {
     /// Commits not on the remote yet, as last counted (after a commit, a fetch or a push):
     /// status reads it instead of walking history on every state change.
     unpushed: usize,
-    rules_version: u64,
+    /// Set when a cycle reloaded the ignore rules, until the worker takes the notice (see
+    /// [`Folder::take_rules_reloaded`]).
+    rules_reloaded: bool,
     /// The repository's size, as last measured, and when.
     growth: Option<RepoGrowth>,
     growth_at: Option<Instant>,
@@ -193,7 +195,7 @@ impl Folder {
             devices_checked: None,
             progress_delay: PROGRESS_DELAY,
             unpushed,
-            rules_version: 0,
+            rules_reloaded: false,
             growth: None,
             growth_at: None,
             growth_dirty: true,
@@ -220,6 +222,12 @@ impl Folder {
     /// Returns the compiled ignore rules.
     pub fn ignore(&self) -> &Arc<IgnoreRules> {
         &self.ignore
+    }
+
+    /// Returns whether a cycle reloaded the ignore rules since the last call, and forgets it:
+    /// the worker then watches the directories that stopped being ignored.
+    fn take_rules_reloaded(&mut self) -> bool {
+        std::mem::take(&mut self.rules_reloaded)
     }
 
     /// Allows the next snapshot to commit a mass delete (the user confirmed it).

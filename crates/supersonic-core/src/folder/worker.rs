@@ -55,7 +55,8 @@ pub fn run_worker(mut folder: Folder, commands: Receiver<Command>, config_change
     let poll_every = Duration::from_secs(s.interval_sec);
     folder.reconcile_history();
     let _ = folder.cycle(Some(Batch::Full), Trigger::Start);
-    let mut rules_seen = folder.rules_version;
+    // The watch started with the rules `open` loaded; the start cycle read the same again.
+    folder.take_rules_reloaded();
     let mut next_poll = Instant::now() + poll_every;
     let mut next_rescan = Instant::now() + rescan_every;
     loop {
@@ -126,9 +127,8 @@ pub fn run_worker(mut folder: Folder, commands: Receiver<Command>, config_change
             },
             default(timeout) => {},
         }
-        if folder.rules_version != rules_seen {
+        if folder.take_rules_reloaded() {
             // Directories that stopped being ignored need watches now.
-            rules_seen = folder.rules_version;
             changes.rules_changed(&folder.ignore);
         }
         let now = Instant::now();
