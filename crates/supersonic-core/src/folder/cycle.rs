@@ -34,6 +34,8 @@ pub enum Trigger {
     Manual,
     /// A backoff or throttle wait ended.
     Retry,
+    /// The worker is stopping (the engine stops or restarts the folder): commit what is pending.
+    Shutdown,
 }
 
 impl Trigger {
@@ -45,7 +47,17 @@ impl Trigger {
             Trigger::Rescan => "rescan",
             Trigger::Manual => "manual",
             Trigger::Retry => "retry",
+            Trigger::Shutdown => "shutdown",
         }
+    }
+
+    /// Returns whether the cycle only commits the pending edits, locally and silently: the
+    /// shutdown cycle. It does not wait on the network, the free-space guard does not refuse
+    /// the (small) commit, and it reports neither state, failure nor freshness: the worker is
+    /// going away, and the folder's next start reports afresh. A stopped folder (for any
+    /// reason) commits nothing.
+    fn commits_only(self) -> bool {
+        self == Trigger::Shutdown
     }
 }
 
@@ -74,12 +86,16 @@ impl Folder {
     /// the cycle, if any.
     pub fn cycle(&mut self, batch: Option<Batch>, trigger: Trigger) -> Result<CycleReport> {
         let paused = self.state == FolderState::Paused;
-        let stopped = matches!(self.stop, Some(Stop::User | Stop::DiskFull { .. }));
+        let stopped = if trigger.commits_only() {
+            self.stop.is_some()
+        } else {
+            matches!(self.stop, Some(Stop::User | Stop::DiskFull { .. }))
+        };
         if (paused || stopped) && trigger != Trigger::Manual {
             if batch.is_some() {
                 self.needs_full = true; // look at these changes once syncing resumes
             }
-            if !paused {
+            if !paused && !trigger.commits_only() {
                 self.check_freshness(); // stopped for the user: exactly when work goes stale
             }
             return Ok(CycleReport::default());
@@ -90,6 +106,9 @@ impl Folder {
         }
         let started = Instant::now();
         let batch = if self.needs_full || self.stop.is_some() { Some(Batch::Full) } else { batch };
+        if batch.is_none() && trigger.commits_only() {
+            return Ok(CycleReport::default()); // nothing pending
+        }
         // A local change is pushed at once: its index is written while the push runs.
         self.repo.set_defer_index_write(
             matches!(trigger, Trigger::Changes | Trigger::Rescan) && self.config.mode.pushes(),
@@ -100,6 +119,9 @@ impl Folder {
         self.repo.set_defer_index_write(false);
         let outcome = outcome.and_then(|r| flushed.map(|()| r));
         let outcome = outcome.map_err(|e| self.disk_full_explained(e));
+        if trigger.commits_only() {
+            return outcome;
+        }
         let result = match outcome {
             Ok(report) => {
                 self.stop = None;
@@ -149,13 +171,22 @@ impl Folder {
         batch: Option<Batch>,
         trigger: Trigger,
     ) -> Result<CycleReport> {
-        let removed =
-            self.repo.preflight(self.config.settings.sync.min_free_disk_mb * 1024 * 1024)?;
-        for lock in removed {
-            self.emit(Event::Warning {
-                folder: self.folder_name(),
-                message: format!("removed stale lock {} left by a crashed process", lock.display()),
-            });
+        let min_free = if trigger.commits_only() {
+            0
+        } else {
+            self.config.settings.sync.min_free_disk_mb * 1024 * 1024
+        };
+        let removed = self.repo.preflight(min_free)?;
+        if !trigger.commits_only() {
+            for lock in removed {
+                self.emit(Event::Warning {
+                    folder: self.folder_name(),
+                    message: format!(
+                        "removed stale lock {} left by a crashed process",
+                        lock.display()
+                    ),
+                });
+            }
         }
         let mut report = CycleReport::default();
         let mut batch = batch;
@@ -168,9 +199,14 @@ impl Folder {
                 batch = Some(Batch::Full);
             }
         }
-        self.set_state(FolderState::Syncing);
+        if !trigger.commits_only() {
+            self.set_state(FolderState::Syncing);
+        }
         if let Some(batch) = batch {
             self.snapshot(&batch, &mut report)?;
+        }
+        if trigger.commits_only() {
+            return Ok(report); // the commit goes out after the next start
         }
         self.needs_full = false;
         let (ahead, _) = self.repo.ahead_behind()?;
@@ -294,5 +330,75 @@ impl Folder {
                 });
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use supersonic_testkit::Sandbox;
+
+    use super::*;
+    use crate::config::{FolderConfig, FolderSettings, Mode};
+    use crate::device::Device;
+    use crate::events::EventBus;
+    use crate::git::{GitRepo, Identity};
+    use crate::paths::Dirs;
+
+    /// A two-way folder on a fresh repository, its bare remote, and the bus it reports on.
+    fn folder(sb: &Sandbox, bus: &EventBus) -> (Folder, PathBuf, PathBuf) {
+        let remote = sb.bare_remote("r");
+        let dir = sb.path().join("work");
+        std::fs::create_dir_all(&dir).unwrap();
+        GitRepo::init(&dir, "main", remote.to_str().unwrap()).unwrap();
+        let config = FolderConfig {
+            path: dir.clone(),
+            remote: remote.display().to_string(),
+            branch: "main".into(),
+            mode: Mode::TwoWay,
+            paused: false,
+            settings: FolderSettings::default(),
+        };
+        let dirs = Dirs { config_dir: sb.path().join("cfg"), data_dir: sb.path().join("data") };
+        let identity = Identity {
+            device: Device { id: "0123456789abcdef".into(), name: "alpha".into() },
+            user: Some("alpha user".into()),
+            email: Some("alpha@example.com".into()),
+            sign: false,
+        };
+        (Folder::open(config, &dirs, identity, bus.clone()).unwrap(), dir, remote)
+    }
+
+    #[test]
+    fn a_shutdown_commits_pending_edits_locally_and_reports_no_state() {
+        let sb = Sandbox::new();
+        let bus = EventBus::default();
+        let events = bus.subscribe();
+        let (mut folder, dir, remote) = folder(&sb, &bus);
+        std::fs::write(dir.join("n.md"), "note\n").unwrap();
+        let batch = Batch::Paths([PathBuf::from("n.md")].into());
+        let report = folder.cycle(Some(batch), Trigger::Shutdown).unwrap();
+        assert!(report.commit.is_some(), "the pending edit is committed: {report:?}");
+        assert!(!report.remote_step, "a stopping engine does not wait on the network");
+        assert_eq!(sb.commit_count(&remote, "main"), 0, "the commit goes out after the next start");
+        let seen: Vec<Event> = events.try_iter().collect();
+        assert!(
+            seen.iter().all(|e| matches!(e, Event::Committed { .. })),
+            "a shutdown reports its commit and nothing else: {seen:?}"
+        );
+        assert_eq!(folder.state(), &FolderState::Idle, "the state is left as it was");
+    }
+
+    #[test]
+    fn a_paused_folder_commits_nothing_on_shutdown() {
+        let sb = Sandbox::new();
+        let bus = EventBus::default();
+        let (mut folder, dir, _remote) = folder(&sb, &bus);
+        folder.pause();
+        std::fs::write(dir.join("n.md"), "note\n").unwrap();
+        let report = folder.cycle(Some(Batch::Full), Trigger::Shutdown).unwrap();
+        assert_eq!(report, CycleReport::default(), "paused means no commit, even on shutdown");
+        assert_eq!(folder.repo.head().unwrap(), None, "nothing was committed");
     }
 }

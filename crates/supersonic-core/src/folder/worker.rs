@@ -12,7 +12,6 @@ use super::cycle::{CycleReport, Trigger};
 use super::Folder;
 use crate::batcher::{Batch, Batcher};
 use crate::events::Event;
-use crate::status::FolderState;
 use crate::watcher::FolderChanges;
 
 /// Commands a running folder worker accepts.
@@ -98,14 +97,7 @@ pub fn run_worker(mut folder: Folder, commands: Receiver<Command>, config_change
                 Ok(Command::Shutdown) | Err(_) => {
                     // Commit what is pending so no edit waits on a stopped engine.
                     changes.drain(&folder.ignore, Instant::now());
-                    let pending = changes.take();
-                    let pending = if folder.needs_full { Some(Batch::Full) } else { pending };
-                    if let Some(batch) = pending {
-                        if folder.state != FolderState::Paused && folder.stop.is_none() {
-                            let mut report = CycleReport::default();
-                            let _ = folder.repo.preflight(0).and_then(|_| folder.snapshot(&batch, &mut report));
-                        }
-                    }
+                    let _ = folder.cycle(changes.take(), Trigger::Shutdown);
                     break;
                 }
             },
