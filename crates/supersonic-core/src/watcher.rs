@@ -307,3 +307,54 @@ impl FolderChanges {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn changes(root: &Path, ignore: &IgnoreRules) -> FolderChanges {
+        let batcher = Batcher::new(Duration::from_millis(1), Duration::from_millis(2), 100);
+        let (changes, warning) = FolderChanges::start(root, ignore, batcher);
+        assert_eq!(warning, None, "a small tree is watched whole");
+        changes
+    }
+
+    #[test]
+    fn watch_events_become_repo_relative_batches_without_ignored_paths() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir(root.join(".git")).unwrap();
+        let ignore = IgnoreRules::load(root, &[], &root.join("no-config")).unwrap();
+        let mut changes = changes(root, &ignore);
+        std::fs::create_dir(root.join("new")).unwrap();
+        let msg = WatchMsg::Paths {
+            paths: vec![root.to_path_buf(), root.join(".git").join("index"), root.join("new")],
+            removal: false,
+        };
+        assert!(changes.absorb(Ok(msg), &ignore, Instant::now()), "the watch runs");
+        let watch = changes.watch.as_ref().expect("watching started");
+        assert!(watch.is_watched(&root.join("new")), "a new directory is watched at once");
+        assert_eq!(
+            changes.take(),
+            Some(Batch::Paths([PathBuf::from("new")].into())),
+            "the root itself and .git are not changes to sync"
+        );
+    }
+
+    #[test]
+    fn a_gone_watch_is_no_longer_waited_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let ignore = IgnoreRules::load(dir.path(), &[], &dir.path().join("no-config")).unwrap();
+        let mut changes = changes(dir.path(), &ignore);
+        assert!(!changes.absorb(Err(RecvError), &ignore, Instant::now()), "the watch is gone");
+        assert!(
+            matches!(
+                changes.events().recv_timeout(Duration::from_millis(10)),
+                Err(crossbeam_channel::RecvTimeoutError::Timeout)
+            ),
+            "a disconnected channel would always be ready; it is replaced by one never ready"
+        );
+    }
+}
