@@ -11,8 +11,8 @@
 //! This file holds the [`Folder`] itself (opening, status, pause and resume); the rest is one
 //! job per file: `cycle` (one cycle, gate to snapshot), `remote` (fetch, integrate, push),
 //! `failure` (backoff and stops), `freshness` (stale-work alerts), `maintenance` (growth and
-//! gc), `record` (events and history rows), `progress` (progress events) and `worker` (the
-//! thread and its timers).
+//! gc), `record` (events and history rows), `progress` (progress events), `mode` (what
+//! two-way, push-only and pull-only decide) and `worker` (the thread and its timers).
 
 mod cycle;
 mod failure;
