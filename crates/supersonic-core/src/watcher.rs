@@ -2,18 +2,21 @@
 //!
 //! Watches are added one directory at a time (non-recursive), so ignored trees (`.git`, build
 //! output, `node_modules`) are never entered and symlinked directories are never followed. The
-//! notify callback only forwards raw events; the folder worker turns them into repo-relative
-//! paths, adds watches for new directories, and feeds the batcher. A queue overflow asks for a
-//! full rescan; running out of inotify watches is reported with the fix, and the folder keeps
-//! syncing through periodic rescans.
+//! notify callback only forwards raw events; [`FolderChanges`] turns them into repo-relative
+//! paths, adds watches for new directories, and feeds the batcher, so the folder worker only
+//! takes batches when they are due. A queue overflow asks for a full rescan; running out of
+//! inotify watches is reported with the fix, and the folder keeps syncing through periodic
+//! rescans.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
-use crossbeam_channel::Sender;
+use crossbeam_channel::{Receiver, RecvError, Sender};
 use notify::event::{ModifyKind, RenameMode};
 use notify::{EventKind, RecursiveMode, Watcher as _};
 
+use crate::batcher::{Batch, Batcher};
 use crate::ignore::IgnoreRules;
 
 /// What the watcher reports to the folder worker.
@@ -164,5 +167,194 @@ impl FolderWatch {
     /// Returns whether the watch limit was hit (the folder relies on rescans).
     pub fn limit_hit(&self) -> bool {
         self.limit_hit
+    }
+}
+
+/// One folder's changes as the watcher finds them: the watch (when it started), its raw
+/// events, and the batcher they feed. The folder worker blocks on [`FolderChanges::events`],
+/// hands whatever arrives to [`FolderChanges::absorb`] and takes batches when they are due; it
+/// never reads a [`WatchMsg`] itself.
+#[derive(Debug)]
+pub struct FolderChanges {
+    root: PathBuf,
+    watch: Option<FolderWatch>,
+    events: Receiver<WatchMsg>,
+    batcher: Batcher,
+}
+
+impl FolderChanges {
+    /// Starts watching `root` and every non-ignored directory below it, feeding `batcher`.
+    /// Returns the warning to show when watching could not start or hit the inotify limit (the
+    /// folder then relies on rescans).
+    pub fn start(
+        root: &Path,
+        ignore: &IgnoreRules,
+        batcher: Batcher,
+    ) -> (FolderChanges, Option<String>) {
+        let (tx, events) = crossbeam_channel::unbounded::<WatchMsg>();
+        let (watch, warning) = match FolderWatch::start(root, ignore, tx) {
+            Ok((watch, report)) => (Some(watch), report.limit_warning),
+            Err(e) => (None, Some(e.to_string())),
+        };
+        (FolderChanges { root: root.to_path_buf(), watch, events, batcher }, warning)
+    }
+
+    /// Returns whether every directory is watched (no rescan needed to find changes).
+    pub fn complete(&self) -> bool {
+        self.watch.as_ref().is_some_and(|w| !w.limit_hit())
+    }
+
+    /// Returns the channel of raw watch events, to wait on.
+    pub fn events(&self) -> &Receiver<WatchMsg> {
+        &self.events
+    }
+
+    /// Takes in what [`FolderChanges::events`] gave at `now`, and whatever else is queued
+    /// (without waking per event). Returns `false` when the watch is gone (it failed to start
+    /// or its thread died): from then on only rescans find changes.
+    pub fn absorb(
+        &mut self,
+        received: Result<WatchMsg, RecvError>,
+        ignore: &IgnoreRules,
+        now: Instant,
+    ) -> bool {
+        match received {
+            Ok(msg) => {
+                self.handle(msg, ignore, now);
+                self.drain(ignore, now);
+                true
+            }
+            Err(_) => {
+                // A disconnected channel is always ready: stop offering it to wait on.
+                self.events = crossbeam_channel::never();
+                false
+            }
+        }
+    }
+
+    /// Takes in every watch event queued at `now` (before a shutdown commits what is pending).
+    pub fn drain(&mut self, ignore: &IgnoreRules, now: Instant) {
+        while let Ok(msg) = self.events.try_recv() {
+            self.handle(msg, ignore, now);
+        }
+    }
+
+    /// Watches the directories that stopped being ignored under the new `ignore` rules.
+    pub fn rules_changed(&mut self, ignore: &IgnoreRules) {
+        if let Some(w) = self.watch.as_mut() {
+            w.add_tree(&self.root, ignore);
+        }
+    }
+
+    /// Returns how many paths are pending (see [`Batcher::len_hint`]).
+    pub fn len_hint(&self) -> usize {
+        self.batcher.len_hint()
+    }
+
+    /// Returns when the pending batch becomes due, if anything is pending.
+    pub fn due_at(&self) -> Option<Instant> {
+        self.batcher.due_at()
+    }
+
+    /// Takes the pending batch if it is due at `now`.
+    pub fn take_due(&mut self, now: Instant) -> Option<Batch> {
+        self.batcher.take_due(now)
+    }
+
+    /// Takes whatever is pending, due or not (shutdown, "sync now").
+    pub fn take(&mut self) -> Option<Batch> {
+        self.batcher.take()
+    }
+
+    fn handle(&mut self, msg: WatchMsg, ignore: &IgnoreRules, now: Instant) {
+        let root = &self.root;
+        match msg {
+            WatchMsg::Rescan => {
+                tracing::info!(
+                    "file events were lost in {} (inotify queue overflow); rescanning everything",
+                    root.display()
+                );
+                self.batcher.push_full(now);
+            }
+            WatchMsg::Error(e) => {
+                tracing::warn!("watcher error in {}: {e}; rescanning", root.display());
+                self.batcher.push_full(now);
+            }
+            WatchMsg::Paths { paths, removal } => {
+                for abs in paths {
+                    let Ok(rel) = abs.strip_prefix(root) else { continue };
+                    if rel.as_os_str().is_empty() {
+                        continue;
+                    }
+                    let meta = std::fs::symlink_metadata(&abs).ok();
+                    let is_dir = meta.as_ref().is_some_and(|m| m.is_dir());
+                    if ignore.is_ignored(rel, is_dir) {
+                        continue;
+                    }
+                    if let Some(w) = self.watch.as_mut() {
+                        if removal && w.is_watched(&abs) {
+                            w.forget_tree(&abs);
+                        }
+                        if is_dir && !w.is_watched(&abs) {
+                            w.add_tree(&abs, ignore);
+                        } else if meta.is_none() && w.is_watched(&abs) {
+                            w.forget_tree(&abs);
+                        }
+                    }
+                    self.batcher.push(rel.to_path_buf(), now);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn changes(root: &Path, ignore: &IgnoreRules) -> FolderChanges {
+        let batcher = Batcher::new(Duration::from_millis(1), Duration::from_millis(2), 100);
+        let (changes, warning) = FolderChanges::start(root, ignore, batcher);
+        assert_eq!(warning, None, "a small tree is watched whole");
+        changes
+    }
+
+    #[test]
+    fn watch_events_become_repo_relative_batches_without_ignored_paths() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir(root.join(".git")).unwrap();
+        let ignore = IgnoreRules::load(root, &[], &root.join("no-config")).unwrap();
+        let mut changes = changes(root, &ignore);
+        std::fs::create_dir(root.join("new")).unwrap();
+        let msg = WatchMsg::Paths {
+            paths: vec![root.to_path_buf(), root.join(".git").join("index"), root.join("new")],
+            removal: false,
+        };
+        assert!(changes.absorb(Ok(msg), &ignore, Instant::now()), "the watch runs");
+        let watch = changes.watch.as_ref().expect("watching started");
+        assert!(watch.is_watched(&root.join("new")), "a new directory is watched at once");
+        assert_eq!(
+            changes.take(),
+            Some(Batch::Paths([PathBuf::from("new")].into())),
+            "the root itself and .git are not changes to sync"
+        );
+    }
+
+    #[test]
+    fn a_gone_watch_is_no_longer_waited_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let ignore = IgnoreRules::load(dir.path(), &[], &dir.path().join("no-config")).unwrap();
+        let mut changes = changes(dir.path(), &ignore);
+        assert!(!changes.absorb(Err(RecvError), &ignore, Instant::now()), "the watch is gone");
+        assert!(
+            matches!(
+                changes.events().recv_timeout(Duration::from_millis(10)),
+                Err(crossbeam_channel::RecvTimeoutError::Timeout)
+            ),
+            "a disconnected channel would always be ready; it is replaced by one never ready"
+        );
     }
 }
