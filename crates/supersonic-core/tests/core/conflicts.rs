@@ -340,10 +340,10 @@ fn a_conflict_copy_never_gets_a_copy_of_its_own() {
 fn copies_beyond_the_cap_are_pruned_only_when_in_history() {
     let (_sb, mut a, mut b) = pair("max_copies: 2", "c.md", "0\n");
     for round in 0..4 {
-        write(&a.dir.join("c.md"), &format!("a{round}\n"));
+        write(&a.dir.join("c.md"), format!("a{round}\n"));
         a.sync();
         tick();
-        write(&b.dir.join("c.md"), &format!("b{round}\n"));
+        write(&b.dir.join("c.md"), format!("b{round}\n"));
         b.sync();
         a.sync();
     }
@@ -365,7 +365,7 @@ fn copies_beyond_the_cap_are_pruned_only_when_in_history() {
 fn driver(sb: &Sandbox, name: &str, body: &str) -> std::path::PathBuf {
     use std::os::unix::fs::PermissionsExt;
     let path = sb.path().join("drivers").join(name);
-    write(&path, &format!("#!/bin/sh\n{body}\n"));
+    write(&path, format!("#!/bin/sh\n{body}\n"));
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
     path
 }

@@ -60,7 +60,7 @@ fn long_work_reports_progress_ending_with_a_finished_event() {
     let mut folder = folder(&f, &bus);
     folder.set_progress_delay(Duration::ZERO);
     for i in 0..300 {
-        write(&f.dir.join(format!("d{}/f{i}.txt", i % 7)), &format!("{i}\n"));
+        write(&f.dir.join(format!("d{}/f{i}.txt", i % 7)), format!("{i}\n"));
     }
     let report = folder.cycle(Some(Batch::Full), Trigger::Manual).unwrap();
     assert!(report.pushed, "{report:?}");
@@ -310,7 +310,7 @@ fn repository_growth_is_reported_and_grows_with_commits() {
     let f = Fixture::new();
     let bus = EventBus::default();
     let mut folder = folder(&f, &bus);
-    write(&f.dir.join("a.md"), &"first note\n".repeat(100));
+    write(&f.dir.join("a.md"), "first note\n".repeat(100));
     folder.cycle(Some(Batch::Full), Trigger::Manual).unwrap();
     folder.measure_growth();
     let first = folder.status().growth.expect("measured");
@@ -318,7 +318,7 @@ fn repository_growth_is_reported_and_grows_with_commits() {
     assert_eq!(first.tracked_files, 1);
     assert_eq!(first.worktree_bytes, 1100, "the index records the tracked file's size");
     assert!(first.git_bytes > 0 && first.loose_objects > 0, "{first:?}");
-    write(&f.dir.join("b.md"), &"second note\n".repeat(200));
+    write(&f.dir.join("b.md"), "second note\n".repeat(200));
     folder.cycle(Some(Batch::Full), Trigger::Manual).unwrap();
     folder.measure_growth();
     let second = folder.status().growth.expect("measured");
@@ -343,7 +343,7 @@ fn gc_records_sizes_before_and_after_and_keeps_the_repository_sound() {
         })
         .collect();
     for i in 0..20 {
-        write(&f.dir.join("big.txt"), &format!("{base}version {i}\n"));
+        write(&f.dir.join("big.txt"), format!("{base}version {i}\n"));
         folder.cycle(Some(Batch::Full), Trigger::Manual).unwrap();
     }
     let (before, after) = folder.gc(false).unwrap();
@@ -399,7 +399,7 @@ fn the_worker_runs_gc_on_schedule_without_disturbing_syncing() {
         }
     };
     for i in 0..5 {
-        write(&f.dir.join(format!("n{i}.md")), &format!("note {i}\n"));
+        write(&f.dir.join(format!("n{i}.md")), format!("note {i}\n"));
         let n = i + 1;
         wait("the edit to reach the remote", &|| f.sb.commit_count(&f.remote, "main") >= n);
     }

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use supersonic_core::device::Device;
 use supersonic_core::git::{GitRepo, Identity, SnapshotLimits};
 use supersonic_core::ignore::IgnoreRules;
-use supersonic_testkit::Sandbox;
+pub use supersonic_testkit::{write, Sandbox};
 
 pub fn identity(name: &str) -> Identity {
     Identity {
@@ -39,13 +39,6 @@ pub fn limits() -> SnapshotLimits {
 
 pub fn rules(dir: &Path) -> IgnoreRules {
     IgnoreRules::load(dir, &[], &dir.join(".supersonic-sync.conf")).unwrap()
-}
-
-pub fn write(path: &Path, content: &str) {
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).unwrap();
-    }
-    std::fs::write(path, content).unwrap();
 }
 
 /// A work tree synced with a bare remote in a sandbox.

@@ -185,7 +185,7 @@ impl GnuPg {
         std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o700);
         std::fs::set_permissions(&home, perms).unwrap();
         let program = sb.path().join("gpg-sandboxed");
-        write(&program, &format!("#!/bin/sh\nexec gpg --homedir '{}' \"$@\"\n", home.display()));
+        write(&program, format!("#!/bin/sh\nexec gpg --homedir '{}' \"$@\"\n", home.display()));
         let mut perms = std::fs::metadata(&program).unwrap().permissions();
         std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
         std::fs::set_permissions(&program, perms).unwrap();

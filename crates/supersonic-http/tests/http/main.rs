@@ -19,17 +19,10 @@ use supersonic_core::api::{Api, InitRequest};
 use supersonic_core::engine::EngineControl;
 use supersonic_core::events::EventBus;
 use supersonic_http::{ServeOptions, ServerHandle};
-pub use supersonic_testkit::Sandbox;
+pub use supersonic_testkit::{write, Sandbox};
 
 /// Bound for any one answer: a request that takes longer is a hang, not slowness.
 pub const ANSWER: Duration = Duration::from_secs(60);
-
-pub fn write(path: &Path, content: impl AsRef<[u8]>) {
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).unwrap();
-    }
-    std::fs::write(path, content).unwrap();
-}
 
 /// One simulated device in this process: its own config and data dirs, one synced folder.
 pub struct Dev {
