@@ -1,7 +1,7 @@
 //! The folder cycle on real repositories.
 
 use supersonic_core::batcher::Batch;
-use supersonic_core::config::{FolderConfig, FolderSettings, Mode};
+use supersonic_core::config::FolderSettings;
 use supersonic_core::events::{Event, EventBus};
 use supersonic_core::folder::{Folder, Trigger};
 use supersonic_core::paths::Dirs;
@@ -17,14 +17,7 @@ fn folder(f: &Fixture, bus: &EventBus) -> Folder {
 }
 
 fn folder_with(f: &Fixture, bus: &EventBus, settings: FolderSettings, remote: &str) -> Folder {
-    let config = FolderConfig {
-        path: f.dir.clone(),
-        remote: remote.to_string(),
-        branch: "main".into(),
-        mode: Mode::TwoWay,
-        paused: false,
-        settings,
-    };
+    let config = folder_config(&f.dir, remote, settings);
     let dirs = Dirs { config_dir: f.sb.path().join("cfg"), data_dir: f.sb.path().join("data") };
     Folder::open(config, &dirs, identity("alpha"), bus.clone()).unwrap()
 }
@@ -87,14 +80,7 @@ fn a_second_engine_cannot_open_the_same_folder() {
     let f = Fixture::new();
     let bus = EventBus::default();
     let _first = folder(&f, &bus);
-    let config = FolderConfig {
-        path: f.dir.clone(),
-        remote: f.remote.display().to_string(),
-        branch: "main".into(),
-        mode: Mode::TwoWay,
-        paused: false,
-        settings: FolderSettings::default(),
-    };
+    let config = folder_config(&f.dir, &f.remote.display().to_string(), FolderSettings::default());
     let dirs = Dirs { config_dir: f.sb.path().join("c2"), data_dir: f.sb.path().join("d2") };
     let err = Folder::open(config, &dirs, identity("alpha"), bus).unwrap_err();
     assert!(err.to_string().contains("already being synced"), "{err}");

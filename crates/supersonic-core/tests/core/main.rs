@@ -13,6 +13,7 @@ mod webhooks;
 
 use std::path::{Path, PathBuf};
 
+use supersonic_core::config::{FolderConfig, FolderSettings, Mode};
 use supersonic_core::device::Device;
 use supersonic_core::git::{GitRepo, Identity, SnapshotLimits};
 use supersonic_core::ignore::IgnoreRules;
@@ -34,6 +35,18 @@ pub fn limits() -> SnapshotLimits {
         mass_delete_min_files: 5,
         allow_mass_delete: false,
         secret_guard: true,
+    }
+}
+
+/// Returns the configuration of a two-way, unpaused folder at `dir` syncing `remote`'s `main`.
+pub fn folder_config(dir: &Path, remote: &str, settings: FolderSettings) -> FolderConfig {
+    FolderConfig {
+        path: dir.to_path_buf(),
+        remote: remote.to_string(),
+        branch: "main".into(),
+        mode: Mode::TwoWay,
+        paused: false,
+        settings,
     }
 }
 

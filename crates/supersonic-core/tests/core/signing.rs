@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use supersonic_core::batcher::Batch;
-use supersonic_core::config::{FolderConfig, FolderSettings, Mode};
+use supersonic_core::config::FolderSettings;
 use supersonic_core::events::EventBus;
 use supersonic_core::folder::{Folder, Trigger};
 use supersonic_core::paths::Dirs;
@@ -108,14 +108,7 @@ fn every_engine_commit_is_ssh_signed_when_git_config_asks() {
 }
 
 fn folder(sb: &Sandbox, dir: &Path, remote: &Path) -> Folder {
-    let config = FolderConfig {
-        path: dir.to_path_buf(),
-        remote: remote.display().to_string(),
-        branch: "main".into(),
-        mode: Mode::TwoWay,
-        paused: false,
-        settings: FolderSettings::default(),
-    };
+    let config = folder_config(dir, &remote.display().to_string(), FolderSettings::default());
     let dirs = Dirs { config_dir: sb.path().join("cfg"), data_dir: sb.path().join("data") };
     Folder::open(config, &dirs, identity("alpha"), EventBus::default()).unwrap()
 }
