@@ -1,6 +1,7 @@
 //! Tests of the testkit's fixtures against real git, one module per fixture module.
 
-//! The crate root holds the tests of `lib.rs` itself (polling, ports) and shared helpers.
+//! The crate root holds the tests of the small helpers (files, polling, ports, the RNG) and
+//! shared helpers.
 
 #[path = "testkit/daemon.rs"]
 mod daemon;
@@ -16,7 +17,9 @@ use std::net::{Ipv4Addr, TcpListener};
 use std::path::Path;
 use std::time::Duration;
 
-use supersonic_testkit::{conflict_id, free_port, tree_with_links, wait_until, Sandbox};
+use supersonic_testkit::{
+    conflict_id, free_port, spread, tree, tree_with_links, wait_until, write, Rng, Sandbox,
+};
 
 /// Writes `contents` to `file` in the worktree `repo`, commits it and returns the commit id.
 fn commit_file(sandbox: &Sandbox, repo: &Path, file: &str, contents: &[u8]) -> String {
@@ -28,15 +31,7 @@ fn commit_file(sandbox: &Sandbox, repo: &Path, file: &str, contents: &[u8]) -> S
 
 /// Returns `len` pseudo-random bytes, which neither zlib nor delta compression can shrink.
 fn incompressible(len: usize) -> Vec<u8> {
-    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
-    (0..len)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state.to_le_bytes()[0]
-        })
-        .collect()
+    Rng::xorshift64(0x9e37_79b9_7f4a_7c15).bytes(len)
 }
 
 #[test]
@@ -82,4 +77,59 @@ fn tree_with_links_records_files_below_and_links_without_following_them() {
 fn conflict_id_hashes_the_nul_terminated_parts() {
     // printf 'a\0b\0' | sha256sum
     assert_eq!(conflict_id(&["a", "b"]), "8fb20ef63ced", "the first 12 hex digits of the hash");
+}
+
+#[test]
+fn write_creates_the_folders_above_the_file() {
+    let sandbox = Sandbox::new();
+    let path = sandbox.path().join("a/b/c.txt");
+    write(&path, "text");
+    write(&sandbox.path().join("bytes.bin"), [0u8, 1, 2]);
+    assert_eq!(fs::read(&path).unwrap(), b"text");
+    assert_eq!(fs::read(sandbox.path().join("bytes.bin")).unwrap(), [0, 1, 2]);
+}
+
+#[test]
+fn tree_lists_files_below_by_relative_path_without_git_folders() {
+    let sandbox = Sandbox::new();
+    let dir = sandbox.path().join("folder");
+    write(&dir.join("top.md"), "top");
+    write(&dir.join("sub/deep/inner.md"), "inner");
+    write(&dir.join(".git/HEAD"), "ref: refs/heads/main");
+    write(&dir.join("sub/.git/config"), "");
+    let listed: Vec<(String, Vec<u8>)> = tree(&dir).into_iter().collect();
+    assert_eq!(
+        listed,
+        [("sub/deep/inner.md".into(), b"inner".to_vec()), ("top.md".into(), b"top".to_vec())],
+        "every file below, and nothing of a .git folder at any depth"
+    );
+}
+
+#[test]
+fn rng_sequences_stay_the_same_so_printed_seeds_still_replay() {
+    // Pinned outputs: a change here would make every seed a test ever printed replay something
+    // else.
+    let mut plain = Rng::xorshift64(0x9e37_79b9_7f4a_7c15);
+    let outputs: Vec<u64> = (0..3).map(|_| plain.next_u64()).collect();
+    assert_eq!(outputs, [0xdc1b_77ae_0bf3_4dad, 0x64f0_eeb9_026e_6076, 0x7b07_ce91_e590_6136]);
+    let mut star = Rng::xorshift64_star(spread(1));
+    let outputs: Vec<u64> = (0..3).map(|_| star.next_u64()).collect();
+    assert_eq!(outputs, [0x0d83_b3e2_9a21_487a, 0x54c4_4c79_f1fe_9d67, 0xa845_f342_007a_0e78]);
+}
+
+#[test]
+fn rng_draws_stay_in_range_and_bytes_are_the_low_bytes_of_outputs() {
+    let mut rng = Rng::xorshift64_star(spread(7));
+    assert!((0..1000).all(|_| rng.below(6) < 6 && rng.index(3) < 3));
+    assert_eq!(rng.below(0), 0, "an empty range draws 0 instead of dividing by zero");
+    let mut a = Rng::xorshift64(spread(3));
+    let mut b = a.clone();
+    let low: Vec<u8> = (0..16).map(|_| b.next_u64() as u8).collect();
+    assert_eq!(a.bytes(16), low);
+}
+
+#[test]
+#[should_panic(expected = "zero")]
+fn a_zero_rng_state_is_refused() {
+    Rng::xorshift64(0);
 }

@@ -1,11 +1,11 @@
 //! Shared helpers: the binary, file helpers, and a pair of devices on one remote.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use supersonic_testkit::{
-    wait_until, Device, GitDaemon, HangingServer, Sandbox, SmartHttp, SshAgent, SshServer,
+    tree, wait_until, write, Device, GitDaemon, HangingServer, Rng, Sandbox, SmartHttp, SshAgent,
+    SshServer,
 };
 
 /// Generous bound for convergence waits: the daemons poll every second, so anything that takes
@@ -16,38 +16,8 @@ pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_supersonic"))
 }
 
-pub fn write(path: &Path, content: &str) {
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).unwrap();
-    }
-    std::fs::write(path, content).unwrap();
-}
-
 pub fn read(path: &Path) -> Option<String> {
     std::fs::read_to_string(path).ok()
-}
-
-/// Returns every file below `dir` (outside `.git`) with its content.
-pub fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    walk(dir, dir)
-}
-
-fn walk(root: &Path, dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    for entry in std::fs::read_dir(dir).unwrap().flatten() {
-        let path = entry.path();
-        if entry.file_name() == ".git" {
-            continue;
-        }
-        let ft = entry.file_type().unwrap();
-        if ft.is_dir() {
-            out.extend(walk(root, &path));
-        } else {
-            let rel = path.strip_prefix(root).unwrap().display().to_string();
-            out.insert(rel, std::fs::read(&path).unwrap_or_default());
-        }
-    }
-    out
 }
 
 /// Where the shared remote lives.

@@ -2,6 +2,18 @@
 
 use crate::common::*;
 
+/// Runs `init` on a new folder whose shared `.supersonic-sync.conf` holds `conf`; returns the
+/// sandbox, the folder and what `init` did.
+fn init_with_shared_conf(conf: &str) -> (Sandbox, std::path::PathBuf, std::process::Output) {
+    let sb = Sandbox::new();
+    let remote = sb.bare_remote("r");
+    let dev = Device::new(&sb, &bin(), "alpha");
+    let dir = sb.path().join("notes");
+    write(&dir.join(".supersonic-sync.conf"), conf);
+    let out = dev.run(&["init", dir.to_str().unwrap(), "--remote", remote.to_str().unwrap()]);
+    (sb, dir, out)
+}
+
 fn pending(dev: &Device) -> Vec<serde_json::Value> {
     let out = dev.cli(&["conflicts", "list", "--json"]);
     serde_json::from_str::<Vec<serde_json::Value>>(&out).unwrap()
@@ -51,15 +63,9 @@ fn a_conflict_made_offline_is_kept_listed_everywhere_and_resolved_once() {
 
 #[test]
 fn a_bad_conflict_rule_names_its_key() {
-    let sb = Sandbox::new();
-    let remote = sb.bare_remote("r");
-    let dev = Device::new(&sb, &bin(), "alpha");
-    let dir = sb.path().join("notes");
-    write(
-        &dir.join(".supersonic-sync.conf"),
+    let (_sb, _, out) = init_with_shared_conf(
         "conflicts:\n  rules:\n    - { pattern: \"*.json\", strategy: sometimes }\n",
     );
-    let out = dev.run(&["init", dir.to_str().unwrap(), "--remote", remote.to_str().unwrap()]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(err.contains("conflicts.rules[0].strategy") && err.contains("sometimes"), "{err}");
@@ -89,17 +95,11 @@ fn strategy_command_without_a_command_names_the_field() {
 
 #[test]
 fn a_merge_command_in_the_shared_folder_config_is_refused() {
-    let sb = Sandbox::new();
-    let remote = sb.bare_remote("r");
-    let dev = Device::new(&sb, &bin(), "alpha");
-    let dir = sb.path().join("notes");
     // Any device that can push could write this file: it must not choose programs to run.
-    write(
-        &dir.join(".supersonic-sync.conf"),
+    let (_sb, dir, out) = init_with_shared_conf(
         "conflicts:\n  rules:\n    - pattern: \"*.json\"\n      strategy: command\n      \
          command: [\"/bin/sh\", \"-c\", \"touch pwned\"]\n",
     );
-    let out = dev.run(&["init", dir.to_str().unwrap(), "--remote", remote.to_str().unwrap()]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(err.contains(".supersonic-sync.conf") && err.contains("conflicts.rules[0].command"));

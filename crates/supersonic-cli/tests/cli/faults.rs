@@ -4,34 +4,23 @@ use std::time::{Duration, Instant};
 
 use crate::common::*;
 
-/// A tiny deterministic RNG (xorshift) so kill timings are seeded and reproducible.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
-
 #[test]
 fn kill_9_mid_cycle_then_restart_recovers_and_loses_nothing() {
     let mut p = Pair::new(RemoteKind::Path);
     p.start();
-    let mut rng = Rng(0x5eed_1234_abcd_0001);
+    let mut rng = Rng::xorshift64(0x5eed_1234_abcd_0001);
     let mut expected = std::collections::BTreeMap::new();
     for round in 0..6 {
         // Both sides write (so cycles include merges), then alpha dies at a random moment.
         for i in 0..150 {
             let name = format!("r{round}/a{i}.txt");
-            write(&p.a_dir.join(&name), &format!("alpha {round} {i}\n"));
+            write(&p.a_dir.join(&name), format!("alpha {round} {i}\n"));
             expected.insert(name, format!("alpha {round} {i}\n"));
         }
         let name = format!("r{round}/b.txt");
-        write(&p.b_dir.join(&name), &format!("beta {round}\n"));
+        write(&p.b_dir.join(&name), format!("beta {round}\n"));
         expected.insert(name, format!("beta {round}\n"));
-        std::thread::sleep(Duration::from_millis(150 + rng.next() % 900));
+        std::thread::sleep(Duration::from_millis(150 + rng.next_u64() % 900));
         p.a.kill9();
         if round % 2 == 0 {
             // What a crashed git leaves behind: an empty index.lock held by nobody.

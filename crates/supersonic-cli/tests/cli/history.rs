@@ -49,7 +49,7 @@ fn history_import_skips_bad_lines_with_their_numbers() {
     let now = chrono_like_now();
     write(
         &file,
-        &format!(
+        format!(
             "{{\"timestamp\": \"{now}\", \"event_type\": \"sync_success\", \"duration_sec\": 2.0, \"files_changed\": 3, \"commit_hash\": \"abc123\"}}\n\
              {{broken\n\
              {{\"timestamp\": \"{now}\", \"event_type\": \"sync_failure\", \"error_msg\": \"network down\"}}\n\

@@ -16,7 +16,7 @@ fn seed_fills_an_empty_remote_and_hydrate_restores_it_on_another_device() {
 
     let src = sb.path().join("existing-notes");
     for i in 0..300 {
-        write(&src.join(format!("d{}/note-{i}.md", i % 10)), &format!("note {i}\n"));
+        write(&src.join(format!("d{}/note-{i}.md", i % 10)), format!("note {i}\n"));
     }
     let out = alpha.run(&["seed", src.to_str().unwrap(), "--remote", &url]);
     let (stdout, stderr) =
@@ -93,16 +93,9 @@ fn a_hydrate_killed_mid_clone_over_smart_http_leaves_nothing_and_the_next_one_re
     let remote = sb.bare_remote("big");
     // Enough incompressible data that the clone takes a while: ~16 MB in 4,000 files.
     let src = sb.clone(remote.to_str().unwrap(), "src");
-    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut rng = Rng::xorshift64(0x9e37_79b9_7f4a_7c15);
     for i in 0..4000 {
-        let bytes: Vec<u8> = (0..4096)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                x as u8
-            })
-            .collect();
+        let bytes = rng.bytes(4096);
         let path = src.join(format!("d{}/f{i}.bin", i % 50));
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(path, bytes).unwrap();

@@ -14,7 +14,7 @@ fn secrets_are_held_back_until_released_or_ignored() {
     let p = Pair::new(RemoteKind::Path);
     write(&p.a_dir.join("notes.md"), "plain notes\n");
     write(&p.a_dir.join("keys/deploy.key"), KEY);
-    write(&p.a_dir.join("config.yml"), &format!("token: ghp_{}\n", "Ab12".repeat(9)));
+    write(&p.a_dir.join("config.yml"), format!("token: ghp_{}\n", "Ab12".repeat(9)));
     p.a.cli(&["sync"]);
     assert_eq!(remote_files(&p), "notes.md", "only the plain file is pushed");
 

@@ -107,7 +107,7 @@ fn webhooks_set_up_while_the_daemon_runs_are_sent_without_a_restart() {
     let receiver = supersonic_testkit::Receiver::start(vec![]);
     write(
         &dir.join(".supersonic-sync.conf"),
-        &format!(
+        format!(
             "webhooks:\n  enabled: true\n  urls: [\"{}\"]\n  events: [sync_success]\n",
             receiver.url("/hook")
         ),

@@ -194,7 +194,7 @@ fn at_the_inotify_watch_limit_the_fix_is_shown_and_rescans_still_sync_every_dire
     let remote = sb.bare_remote("notes");
     let dir = sb.path().join("notes");
     for d in 0..DIRS {
-        write(&dir.join(format!("d{d:02}/seed.txt")), &format!("seed {d}\n"));
+        write(&dir.join(format!("d{d:02}/seed.txt")), format!("seed {d}\n"));
     }
     let mut dev = Device::new(&sb, &bin(), "alpha");
     dev.cli(&["init", dir.to_str().unwrap(), "--remote", remote.to_str().unwrap()]);
@@ -214,7 +214,7 @@ fn at_the_inotify_watch_limit_the_fix_is_shown_and_rescans_still_sync_every_dire
     );
     // An edit in every directory, most of them unwatched: rescans find them all.
     for d in 0..DIRS {
-        write(&dir.join(format!("d{d:02}/edit.txt")), &format!("edit {d}\n"));
+        write(&dir.join(format!("d{d:02}/edit.txt")), format!("edit {d}\n"));
     }
     wait_daemon(&dev, "an edit in every directory, watched or not, on the remote", || {
         remote_count(&sb, &remote) == 2 * DIRS
@@ -255,7 +255,7 @@ fn an_inotify_queue_overflow_triggers_a_rescan_that_commits_everything() {
     let pid = nix::unistd::Pid::from_raw(dev.pid().unwrap() as i32);
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGSTOP).unwrap();
     for i in 0..files {
-        write(&dir.join(format!("burst/f{i:05}.txt")), &format!("file {i}\n"));
+        write(&dir.join(format!("burst/f{i:05}.txt")), format!("file {i}\n"));
     }
     for i in 0..files {
         let mut f =

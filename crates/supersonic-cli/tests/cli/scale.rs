@@ -71,7 +71,7 @@ fn a_folder_of_100k_files_reaches_the_remote_completely() {
     dev.cli(&["init", dir.to_str().unwrap(), "--remote", remote.to_str().unwrap()]);
     let started = Instant::now();
     for i in 0..FILES {
-        write(&dir.join(format!("d{:03}/f{i:06}.txt", i % 1000)), &format!("file {i}\n"));
+        write(&dir.join(format!("d{:03}/f{i:06}.txt", i % 1000)), format!("file {i}\n"));
     }
     println!("100k files: written in {:.1?}", started.elapsed());
     let started = Instant::now();

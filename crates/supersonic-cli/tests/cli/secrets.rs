@@ -198,7 +198,7 @@ fn a_remote_token_appears_in_no_output_log_history_event_or_webhook() {
     let dir = sb.path().join("notes");
     write(
         &dir.join(".supersonic-sync.conf"),
-        &format!(
+        format!(
             "webhooks:\n  enabled: true\n  retries: 0\n  urls: [\"{}\"]\n  events: [sync_start, \
              sync_success, sync_failure, needs_attention, rate_limit_hit, conflict_detected, \
              warning]\n",

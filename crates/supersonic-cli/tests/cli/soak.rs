@@ -13,22 +13,6 @@ use std::time::{Duration, Instant};
 
 use crate::common::*;
 
-/// xorshift: seeded, reproducible.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
-
 #[test]
 #[ignore = "long: run with `make soak` (SOAK_SECS, SOAK_SEED)"]
 fn soak_three_devices_with_random_edits_and_faults_lose_nothing() {
@@ -38,7 +22,7 @@ fn soak_three_devices_with_random_edits_and_faults_lose_nothing() {
         .and_then(|s| s.parse().ok())
         .unwrap_or_else(|| std::process::id() as u64 * 7919 + 1);
     println!("soak: {secs} s, seed {seed} (replay with SOAK_SEED={seed})");
-    let mut rng = Rng(seed | 1);
+    let mut rng = Rng::xorshift64(seed | 1);
     let sb = Sandbox::new();
     sb.bare_remote("notes");
     let mut remote = GitDaemon::start(&sb, &sb.remotes_dir());
@@ -75,9 +59,9 @@ fn soak_three_devices_with_random_edits_and_faults_lose_nothing() {
                 true
             }
         });
-        let dev = rng.below(3);
+        let dev = rng.index(3);
         let dir = &dirs[dev];
-        match rng.below(20) {
+        match rng.index(20) {
             0..=7 => {
                 let path = format!("{}/n{}.md", names[dev], n);
                 let text = format!("{} wrote #{n}\n", names[dev]);
@@ -92,7 +76,7 @@ fn soak_three_devices_with_random_edits_and_faults_lose_nothing() {
                     .map(|(p, _)| p.clone())
                     .collect();
                 if !mine.is_empty() && dir.join(&mine[0]).exists() {
-                    let path = mine[rng.below(mine.len())].clone();
+                    let path = mine[rng.index(mine.len())].clone();
                     let text = format!("{} edited #{n}\n", names[dev]);
                     write(&dir.join(&path), &text);
                     own.insert(path, Some(text));
@@ -106,7 +90,7 @@ fn soak_three_devices_with_random_edits_and_faults_lose_nothing() {
                     .map(|(p, _)| p.clone())
                     .collect();
                 if !mine.is_empty() {
-                    let path = mine[rng.below(mine.len())].clone();
+                    let path = mine[rng.index(mine.len())].clone();
                     if std::fs::remove_file(dir.join(&path)).is_ok() {
                         own.insert(path, None);
                         ops += 1;
@@ -115,7 +99,7 @@ fn soak_three_devices_with_random_edits_and_faults_lose_nothing() {
             }
             14 | 15 => {
                 // Two devices write the same new shared file: a conflict by construction.
-                let other = (dev + 1 + rng.below(2)) % 3;
+                let other = (dev + 1 + rng.index(2)) % 3;
                 let path = format!("shared/s{n}.md");
                 for i in [dev, other] {
                     let text = format!("{} version of s{n}\n", names[i]);
@@ -127,21 +111,17 @@ fn soak_three_devices_with_random_edits_and_faults_lose_nothing() {
             }
             16 if down_until.is_none() => {
                 remote.stop();
-                down_until =
-                    Some(Instant::now() + Duration::from_millis(500 + rng.below(3000) as u64));
+                down_until = Some(Instant::now() + Duration::from_millis(500 + rng.below(3000)));
                 faults += 1;
             }
             17 if dead.len() < 2 && !dead.iter().any(|(i, _)| *i == dev) => {
                 devices[dev].kill9();
-                dead.push((
-                    dev,
-                    Instant::now() + Duration::from_millis(300 + rng.below(2000) as u64),
-                ));
+                dead.push((dev, Instant::now() + Duration::from_millis(300 + rng.below(2000))));
                 faults += 1;
             }
             _ => {}
         }
-        std::thread::sleep(Duration::from_millis(50 + rng.below(250) as u64));
+        std::thread::sleep(Duration::from_millis(50 + rng.below(250)));
     }
     if down_until.is_some() {
         remote.restart();

@@ -185,7 +185,7 @@ fn sync_pause_and_resume_reach_a_running_daemon() {
 #[test]
 fn status_reports_the_repository_size_growing_with_commits() {
     let p = Pair::new(RemoteKind::Path);
-    write(&p.a_dir.join("a.md"), &"alpha\n".repeat(100));
+    write(&p.a_dir.join("a.md"), "alpha\n".repeat(100));
     p.a.cli(&["sync"]);
     let growth = |json: &str| -> serde_json::Value {
         let all: serde_json::Value = serde_json::from_str(json).unwrap();
@@ -194,7 +194,7 @@ fn status_reports_the_repository_size_growing_with_commits() {
     let first = growth(&p.a.cli(&["status", "--json"]));
     assert_eq!(first["commits"], 1, "{first}");
     assert_eq!(first["worktree_bytes"], 600, "{first}");
-    write(&p.a_dir.join("b.md"), &"beta\n".repeat(100));
+    write(&p.a_dir.join("b.md"), "beta\n".repeat(100));
     p.a.cli(&["sync"]);
     let second = growth(&p.a.cli(&["status", "--json"]));
     assert_eq!(second["commits"], 2, "{second}");

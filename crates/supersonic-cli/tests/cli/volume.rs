@@ -9,7 +9,7 @@ fn a_burst_of_1000_writes_becomes_a_handful_of_commits() {
     let mut p = Pair::new(RemoteKind::Path);
     p.a.start();
     for i in 0..1000 {
-        write(&p.a_dir.join(format!("burst/{:03}/{i}.txt", i % 37)), &format!("file {i}\n"));
+        write(&p.a_dir.join(format!("burst/{:03}/{i}.txt", i % 37)), format!("file {i}\n"));
     }
     wait_until("all 1000 files on the remote", CONVERGE, || {
         let out = p.sb.git_output(&p.remote_path, &["ls-tree", "-r", "--name-only", "main"]);
@@ -44,7 +44,7 @@ fn a_pull_that_updates_files_makes_no_new_commit() {
     let mut p = Pair::new(RemoteKind::Path);
     p.start();
     for i in 0..20 {
-        write(&p.b_dir.join(format!("docs/{i}.md")), &format!("doc {i}\n"));
+        write(&p.b_dir.join(format!("docs/{i}.md")), format!("doc {i}\n"));
     }
     p.wait_converged("beta's files to reach alpha");
     wait_until("beta's commits on the remote", CONVERGE, || p.remote_commits() >= 1);

@@ -63,7 +63,7 @@ fn a_running_daemon_posts_its_syncs_to_the_folder_webhook() {
     let receiver = Receiver::start(vec![]);
     write(
         &dir.join(".supersonic-sync.conf"),
-        &format!(
+        format!(
             "webhooks:\n  enabled: true\n  urls: [\"{}\"]\n  events: [sync_success]\n",
             receiver.url("/hook")
         ),

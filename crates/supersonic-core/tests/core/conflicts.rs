@@ -10,14 +10,51 @@ use super::*;
 /// Two devices with a file both have synced.
 fn pair(policy: &str, path: &str, base: &str) -> (Sandbox, Dev, Dev) {
     let sb = Sandbox::new();
+    let (a, b) = pair_in(&sb, policy, path, base);
+    (sb, a, b)
+}
+
+/// Two devices under `policy` on the bare remote `r` of `sb`, both holding `base` at `path`.
+fn pair_in(sb: &Sandbox, policy: &str, path: &str, base: &str) -> (Dev, Dev) {
     let remote = sb.bare_remote("r");
-    let mut a = Dev::new(&sb, &remote, "alpha").with_policy(policy);
-    let mut b = Dev::new(&sb, &remote, "beta").with_policy(policy);
+    let mut a = Dev::new(sb, &remote, "alpha").with_policy(policy);
+    let mut b = Dev::new(sb, &remote, "beta").with_policy(policy);
     write(&a.dir.join(path), base);
     a.sync();
     b.sync();
     assert_eq!(b.read(path).as_deref(), Some(base), "both start from the same base");
+    (a, b)
+}
+
+/// Two devices that edited the same file without knowing of each other's edit: from a synced
+/// `base` at `path`, alpha writes `alpha` and syncs (its edit is on the remote), then beta
+/// writes `beta` without syncing, so beta's next `sync()` meets the conflict and resolves it.
+fn conflict_offline(
+    policy: &str,
+    path: &str,
+    base: &str,
+    alpha: impl AsRef<[u8]>,
+    beta: impl AsRef<[u8]>,
+) -> (Sandbox, Dev, Dev) {
+    let sb = Sandbox::new();
+    let (a, b) = conflict_offline_in(&sb, policy, path, base, alpha, beta);
     (sb, a, b)
+}
+
+/// [`conflict_offline`] in the sandbox `sb` (which holds what the policy refers to).
+fn conflict_offline_in(
+    sb: &Sandbox,
+    policy: &str,
+    path: &str,
+    base: &str,
+    alpha: impl AsRef<[u8]>,
+    beta: impl AsRef<[u8]>,
+) -> (Dev, Dev) {
+    let (mut a, b) = pair_in(sb, policy, path, base);
+    write(&a.dir.join(path), alpha);
+    a.sync();
+    write(&b.dir.join(path), beta);
+    (a, b)
 }
 
 /// Makes the next commit's timestamp strictly later (commit times have 1 s resolution).
@@ -27,11 +64,9 @@ fn tick() {
 
 #[test]
 fn ask_keeps_both_and_the_older_change_takes_the_copy() {
-    let (_sb, mut a, mut b) = pair("{}", "notes.md", "base\n");
-    write(&a.dir.join("notes.md"), "alpha edit\n");
-    a.sync();
+    let (_sb, mut a, mut b) =
+        conflict_offline("{}", "notes.md", "base\n", "alpha edit\n", "beta edit\n");
     tick();
-    write(&b.dir.join("notes.md"), "beta edit\n");
     let res = b.sync();
     assert_eq!(res.len(), 1);
     assert_eq!(res[0].strategy, Strategy::Ask);
@@ -61,10 +96,7 @@ fn ask_keeps_both_and_the_older_change_takes_the_copy() {
 
 #[test]
 fn resolving_on_one_device_clears_it_on_the_other() {
-    let (_sb, mut a, mut b) = pair("{}", "plan.txt", "v0\n");
-    write(&a.dir.join("plan.txt"), "alpha\n");
-    a.sync();
-    write(&b.dir.join("plan.txt"), "beta\n");
+    let (_sb, mut a, mut b) = conflict_offline("{}", "plan.txt", "v0\n", "alpha\n", "beta\n");
     b.sync();
     a.sync();
     let id = conflicts::list(&a.repo, "alpha", false).unwrap()[0].id.clone();
@@ -81,10 +113,7 @@ fn resolving_on_one_device_clears_it_on_the_other() {
 #[test]
 fn resolve_actions_take_remote_keep_both_and_merged() {
     for action in ["remote", "both", "merged"] {
-        let (_sb, mut a, mut b) = pair("{}", "f.md", "0\n");
-        write(&a.dir.join("f.md"), "A\n");
-        a.sync();
-        write(&b.dir.join("f.md"), "B\n");
+        let (_sb, _a, mut b) = conflict_offline("{}", "f.md", "0\n", "A\n", "B\n");
         b.sync();
         let c = conflicts::list(&b.repo, "beta", false).unwrap().remove(0);
         let act = match action {
@@ -118,10 +147,7 @@ fn resolve_actions_take_remote_keep_both_and_merged() {
 
 #[test]
 fn a_resolve_refuses_when_the_file_changed_since_it_was_read() {
-    let (_sb, mut a, mut b) = pair("{}", "f.md", "0\n");
-    write(&a.dir.join("f.md"), "A\n");
-    a.sync();
-    write(&b.dir.join("f.md"), "B\n");
+    let (_sb, _a, mut b) = conflict_offline("{}", "f.md", "0\n", "A\n", "B\n");
     b.sync();
     let c = conflicts::list(&b.repo, "beta", false).unwrap().remove(0);
     // The user types into the copy between listing and resolving: a real resolve re-reads, so
@@ -134,11 +160,14 @@ fn a_resolve_refuses_when_the_file_changed_since_it_was_read() {
 
 #[test]
 fn newest_keeps_the_newer_change_and_undo_brings_the_other_back() {
-    let (_sb, mut a, mut b) = pair("default: newest", "s.json", "{}\n");
-    write(&a.dir.join("s.json"), "{\"older\": true}\n");
-    a.sync();
+    let (_sb, _a, mut b) = conflict_offline(
+        "default: newest",
+        "s.json",
+        "{}\n",
+        "{\"older\": true}\n",
+        "{\"newer\": true}\n",
+    );
     tick();
-    write(&b.dir.join("s.json"), "{\"newer\": true}\n");
     let res = b.sync();
     assert_eq!((res[0].strategy, res[0].copy.clone()), (Strategy::Newest, None));
     assert_eq!(b.read("s.json").as_deref(), Some("{\"newer\": true}\n"));
@@ -161,10 +190,8 @@ fn newest_keeps_the_newer_change_and_undo_brings_the_other_back() {
 #[test]
 fn local_and_remote_strategies_pick_a_side() {
     for (strategy, expect_on_b) in [("local", "B\n"), ("remote", "A\n")] {
-        let (_sb, mut a, mut b) = pair(&format!("default: {strategy}"), "x.txt", "0\n");
-        write(&a.dir.join("x.txt"), "A\n");
-        a.sync();
-        write(&b.dir.join("x.txt"), "B\n");
+        let policy = format!("default: {strategy}");
+        let (_sb, mut a, mut b) = conflict_offline(&policy, "x.txt", "0\n", "A\n", "B\n");
         let res = b.sync();
         assert_eq!(res[0].copy, None);
         assert_eq!(
@@ -179,10 +206,13 @@ fn local_and_remote_strategies_pick_a_side() {
 
 #[test]
 fn union_text_keeps_both_sides_lines_once() {
-    let (_sb, mut a, mut b) = pair("default: union", "list.md", "- one\n");
-    write(&a.dir.join("list.md"), "- one\n- from alpha\n- both added this\n");
-    a.sync();
-    write(&b.dir.join("list.md"), "- one\n- from beta\n- both added this\n");
+    let (_sb, _a, mut b) = conflict_offline(
+        "default: union",
+        "list.md",
+        "- one\n",
+        "- one\n- from alpha\n- both added this\n",
+        "- one\n- from beta\n- both added this\n",
+    );
     let res = b.sync();
     assert_eq!(res[0].strategy, Strategy::Union);
     let text = b.read("list.md").unwrap();
@@ -199,15 +229,11 @@ fn union_text_keeps_both_sides_lines_once() {
 #[test]
 fn union_json_merges_nested_objects_and_dedupes_arrays() {
     let base = r#"{"name": "n", "tags": ["a"], "ui": {"theme": "dark", "size": 1}}"#;
-    let (_sb, mut a, mut b) =
-        pair("rules: [{pattern: '*.json', strategy: union}]", "cfg/app.json", base);
-    write(
-        &a.dir.join("cfg/app.json"),
+    let (_sb, _a, mut b) = conflict_offline(
+        "rules: [{pattern: '*.json', strategy: union}]",
+        "cfg/app.json",
+        base,
         r#"{"name": "n", "tags": ["a", "b"], "ui": {"theme": "dark", "size": 2}}"#,
-    );
-    a.sync();
-    write(
-        &b.dir.join("cfg/app.json"),
         r#"{"name": "n", "tags": ["a", "c", "b"], "ui": {"theme": "light", "size": 1}, "new": 1}"#,
     );
     let res = b.sync();
@@ -221,10 +247,8 @@ fn union_json_merges_nested_objects_and_dedupes_arrays() {
 
 #[test]
 fn union_json_with_a_true_collision_falls_back_to_ask() {
-    let (_sb, mut a, mut b) = pair("default: union", "s.json", r#"{"k": 0}"#);
-    write(&a.dir.join("s.json"), r#"{"k": 1}"#);
-    a.sync();
-    write(&b.dir.join("s.json"), r#"{"k": 2}"#);
+    let (_sb, _a, mut b) =
+        conflict_offline("default: union", "s.json", r#"{"k": 0}"#, r#"{"k": 1}"#, r#"{"k": 2}"#);
     let res = b.sync();
     assert_eq!(res[0].strategy, Strategy::Ask);
     assert!(res[0].note.as_deref().unwrap().contains("fell back to ask"), "{res:?}");
@@ -233,10 +257,13 @@ fn union_json_with_a_true_collision_falls_back_to_ask() {
 
 #[test]
 fn binary_files_fall_back_to_ask_under_union() {
-    let (_sb, mut a, mut b) = pair("default: union", "img.png", "x");
-    std::fs::write(a.dir.join("img.png"), [0u8, 1, 2, 3, 0, 9]).unwrap();
-    a.sync();
-    std::fs::write(b.dir.join("img.png"), [0u8, 7, 7, 7, 0, 9]).unwrap();
+    let (_sb, _a, mut b) = conflict_offline(
+        "default: union",
+        "img.png",
+        "x",
+        [0u8, 1, 2, 3, 0, 9],
+        [0u8, 7, 7, 7, 0, 9],
+    );
     let res = b.sync();
     assert!(res[0].binary, "detected as binary");
     assert_eq!(res[0].strategy, Strategy::Ask);
@@ -245,10 +272,8 @@ fn binary_files_fall_back_to_ask_under_union() {
 
 #[test]
 fn markers_are_written_and_listed_until_cleaned() {
-    let (_sb, mut a, mut b) = pair("default: markers", "doc.md", "line\n");
-    write(&a.dir.join("doc.md"), "alpha line\n");
-    a.sync();
-    write(&b.dir.join("doc.md"), "beta line\n");
+    let (_sb, mut a, mut b) =
+        conflict_offline("default: markers", "doc.md", "line\n", "alpha line\n", "beta line\n");
     let res = b.sync();
     assert_eq!(res[0].strategy, Strategy::Markers);
     let text = b.read("doc.md").unwrap();
@@ -298,10 +323,7 @@ fn remote_strategy_can_take_a_deletion() {
 #[test]
 fn the_first_matching_rule_wins() {
     let policy = "rules: [{pattern: '*.json', strategy: remote}, {pattern: 'cfg/*.json', strategy: local}]\ndefault: ask";
-    let (_sb, mut a, mut b) = pair(policy, "cfg/a.json", "0");
-    write(&a.dir.join("cfg/a.json"), "1");
-    a.sync();
-    write(&b.dir.join("cfg/a.json"), "2");
+    let (_sb, _a, mut b) = conflict_offline(policy, "cfg/a.json", "0", "1", "2");
     let res = b.sync();
     assert_eq!(res[0].strategy, Strategy::Remote);
     assert_eq!(res[0].rule, "rules[0] *.json");
@@ -310,10 +332,7 @@ fn the_first_matching_rule_wins() {
 
 #[test]
 fn identical_edits_make_no_conflict() {
-    let (_sb, mut a, mut b) = pair("{}", "same.md", "x\n");
-    write(&a.dir.join("same.md"), "same edit\n");
-    a.sync();
-    write(&b.dir.join("same.md"), "same edit\n");
+    let (_sb, _a, mut b) = conflict_offline("{}", "same.md", "x\n", "same edit\n", "same edit\n");
     let res = b.sync();
     assert!(res.is_empty(), "{res:?}");
     assert_eq!(b.files(), vec!["same.md"]);
@@ -321,10 +340,7 @@ fn identical_edits_make_no_conflict() {
 
 #[test]
 fn a_conflict_copy_never_gets_a_copy_of_its_own() {
-    let (_sb, mut a, mut b) = pair("{}", "n.md", "0\n");
-    write(&a.dir.join("n.md"), "a\n");
-    a.sync();
-    write(&b.dir.join("n.md"), "b\n");
+    let (_sb, mut a, mut b) = conflict_offline("{}", "n.md", "0\n", "a\n", "b\n");
     let copy = b.sync()[0].copy.clone().unwrap();
     a.sync();
     write(&a.dir.join(&copy), "a edits the copy\n");
@@ -340,10 +356,10 @@ fn a_conflict_copy_never_gets_a_copy_of_its_own() {
 fn copies_beyond_the_cap_are_pruned_only_when_in_history() {
     let (_sb, mut a, mut b) = pair("max_copies: 2", "c.md", "0\n");
     for round in 0..4 {
-        write(&a.dir.join("c.md"), &format!("a{round}\n"));
+        write(&a.dir.join("c.md"), format!("a{round}\n"));
         a.sync();
         tick();
-        write(&b.dir.join("c.md"), &format!("b{round}\n"));
+        write(&b.dir.join("c.md"), format!("b{round}\n"));
         b.sync();
         a.sync();
     }
@@ -365,7 +381,7 @@ fn copies_beyond_the_cap_are_pruned_only_when_in_history() {
 fn driver(sb: &Sandbox, name: &str, body: &str) -> std::path::PathBuf {
     use std::os::unix::fs::PermissionsExt;
     let path = sb.path().join("drivers").join(name);
-    write(&path, &format!("#!/bin/sh\n{body}\n"));
+    write(&path, format!("#!/bin/sh\n{body}\n"));
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
     path
 }
@@ -377,16 +393,7 @@ fn command_pair(sb: &Sandbox, driver: &std::path::Path, extra: &str) -> (Dev, De
          '%B', '%P']\n{extra}",
         driver.display()
     );
-    let remote = sb.bare_remote("r");
-    let mut a = Dev::new(sb, &remote, "alpha").with_policy(&policy);
-    let mut b = Dev::new(sb, &remote, "beta").with_policy(&policy);
-    write(&a.dir.join("notes.md"), "base\n");
-    a.sync();
-    b.sync();
-    write(&a.dir.join("notes.md"), "alpha edit\n");
-    a.sync();
-    write(&b.dir.join("notes.md"), "beta edit\n");
-    (a, b)
+    conflict_offline_in(sb, &policy, "notes.md", "base\n", "alpha edit\n", "beta edit\n")
 }
 
 #[test]

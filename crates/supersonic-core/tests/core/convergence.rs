@@ -9,21 +9,9 @@ use std::time::Duration;
 use supersonic_core::batcher::Batch;
 use supersonic_core::git::{Integration, PushOutcome};
 
-use super::*;
+use supersonic_testkit::{spread, Rng};
 
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        // xorshift64*: deterministic per seed.
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
+use super::*;
 
 const NAMES: &[&str] = &["a.txt", "b.txt", "c.md", "notes/d.md", "notes/e.txt", "x/y/z.txt"];
 
@@ -91,7 +79,7 @@ fn run(seed: u64, ops: usize, totals: &mut Totals) {
     let offline = sb.path().join("remotes/r.offline");
     let mut devs: Vec<Dev> =
         ["alpha", "beta", "gamma"].iter().map(|n| Dev::new(&sb, &remote, n)).collect();
-    let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
+    let mut rng = Rng::xorshift64_star(spread(seed));
     let mut seen_at_sync: BTreeSet<String> = BTreeSet::new();
     let mut down = false;
     for op in 0..ops {
@@ -106,23 +94,23 @@ fn run(seed: u64, ops: usize, totals: &mut Totals) {
             }
             down = !down;
         }
-        let d = rng.below(3) as usize;
+        let d = rng.index(3);
         let dev = &mut devs[d];
         let existing = dev.files();
         let content = format!("seed {seed} op {op} on {}\n", dev.name);
         match rng.below(10) {
-            0..=2 => write(&dev.dir.join(NAMES[rng.below(NAMES.len() as u64) as usize]), &content),
+            0..=2 => write(&dev.dir.join(NAMES[rng.index(NAMES.len())]), &content),
             3..=5 if !existing.is_empty() => {
-                let f = &existing[rng.below(existing.len() as u64) as usize];
+                let f = &existing[rng.index(existing.len())];
                 write(&dev.dir.join(f), &content);
             }
             6 if !existing.is_empty() => {
-                let f = &existing[rng.below(existing.len() as u64) as usize];
+                let f = &existing[rng.index(existing.len())];
                 std::fs::remove_file(dev.dir.join(f)).unwrap();
             }
             7 if !existing.is_empty() => {
-                let f = &existing[rng.below(existing.len() as u64) as usize];
-                let to = NAMES[rng.below(NAMES.len() as u64) as usize];
+                let f = &existing[rng.index(existing.len())];
+                let to = NAMES[rng.index(NAMES.len())];
                 if !dev.dir.join(to).exists() && !Path::new(to).starts_with(f) {
                     std::fs::create_dir_all(dev.dir.join(to).parent().unwrap()).unwrap();
                     std::fs::rename(dev.dir.join(f), dev.dir.join(to)).unwrap();

@@ -1,7 +1,7 @@
 //! The folder cycle on real repositories.
 
 use supersonic_core::batcher::Batch;
-use supersonic_core::config::{FolderConfig, FolderSettings, Mode};
+use supersonic_core::config::FolderSettings;
 use supersonic_core::events::{Event, EventBus};
 use supersonic_core::folder::{Folder, Trigger};
 use supersonic_core::paths::Dirs;
@@ -17,14 +17,7 @@ fn folder(f: &Fixture, bus: &EventBus) -> Folder {
 }
 
 fn folder_with(f: &Fixture, bus: &EventBus, settings: FolderSettings, remote: &str) -> Folder {
-    let config = FolderConfig {
-        path: f.dir.clone(),
-        remote: remote.to_string(),
-        branch: "main".into(),
-        mode: Mode::TwoWay,
-        paused: false,
-        settings,
-    };
+    let config = folder_config(&f.dir, remote, settings);
     let dirs = Dirs { config_dir: f.sb.path().join("cfg"), data_dir: f.sb.path().join("data") };
     Folder::open(config, &dirs, identity("alpha"), bus.clone()).unwrap()
 }
@@ -60,7 +53,7 @@ fn long_work_reports_progress_ending_with_a_finished_event() {
     let mut folder = folder(&f, &bus);
     folder.set_progress_delay(Duration::ZERO);
     for i in 0..300 {
-        write(&f.dir.join(format!("d{}/f{i}.txt", i % 7)), &format!("{i}\n"));
+        write(&f.dir.join(format!("d{}/f{i}.txt", i % 7)), format!("{i}\n"));
     }
     let report = folder.cycle(Some(Batch::Full), Trigger::Manual).unwrap();
     assert!(report.pushed, "{report:?}");
@@ -87,14 +80,7 @@ fn a_second_engine_cannot_open_the_same_folder() {
     let f = Fixture::new();
     let bus = EventBus::default();
     let _first = folder(&f, &bus);
-    let config = FolderConfig {
-        path: f.dir.clone(),
-        remote: f.remote.display().to_string(),
-        branch: "main".into(),
-        mode: Mode::TwoWay,
-        paused: false,
-        settings: FolderSettings::default(),
-    };
+    let config = folder_config(&f.dir, &f.remote.display().to_string(), FolderSettings::default());
     let dirs = Dirs { config_dir: f.sb.path().join("c2"), data_dir: f.sb.path().join("d2") };
     let err = Folder::open(config, &dirs, identity("alpha"), bus).unwrap_err();
     assert!(err.to_string().contains("already being synced"), "{err}");
@@ -310,7 +296,7 @@ fn repository_growth_is_reported_and_grows_with_commits() {
     let f = Fixture::new();
     let bus = EventBus::default();
     let mut folder = folder(&f, &bus);
-    write(&f.dir.join("a.md"), &"first note\n".repeat(100));
+    write(&f.dir.join("a.md"), "first note\n".repeat(100));
     folder.cycle(Some(Batch::Full), Trigger::Manual).unwrap();
     folder.measure_growth();
     let first = folder.status().growth.expect("measured");
@@ -318,7 +304,7 @@ fn repository_growth_is_reported_and_grows_with_commits() {
     assert_eq!(first.tracked_files, 1);
     assert_eq!(first.worktree_bytes, 1100, "the index records the tracked file's size");
     assert!(first.git_bytes > 0 && first.loose_objects > 0, "{first:?}");
-    write(&f.dir.join("b.md"), &"second note\n".repeat(200));
+    write(&f.dir.join("b.md"), "second note\n".repeat(200));
     folder.cycle(Some(Batch::Full), Trigger::Manual).unwrap();
     folder.measure_growth();
     let second = folder.status().growth.expect("measured");
@@ -343,7 +329,7 @@ fn gc_records_sizes_before_and_after_and_keeps_the_repository_sound() {
         })
         .collect();
     for i in 0..20 {
-        write(&f.dir.join("big.txt"), &format!("{base}version {i}\n"));
+        write(&f.dir.join("big.txt"), format!("{base}version {i}\n"));
         folder.cycle(Some(Batch::Full), Trigger::Manual).unwrap();
     }
     let (before, after) = folder.gc(false).unwrap();
@@ -399,7 +385,7 @@ fn the_worker_runs_gc_on_schedule_without_disturbing_syncing() {
         }
     };
     for i in 0..5 {
-        write(&f.dir.join(format!("n{i}.md")), &format!("note {i}\n"));
+        write(&f.dir.join(format!("n{i}.md")), format!("note {i}\n"));
         let n = i + 1;
         wait("the edit to reach the remote", &|| f.sb.commit_count(&f.remote, "main") >= n);
     }

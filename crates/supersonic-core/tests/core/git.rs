@@ -340,7 +340,7 @@ fn a_burst_under_gitattributes_is_staged_the_ordinary_way() {
     write(&f.dir.join(".gitattributes"), "*.txt text eol=lf\n");
     f.full_snapshot();
     for i in 0..300 {
-        write(&f.dir.join(format!("b/f{i}.txt")), &format!("line {i}\r\n"));
+        write(&f.dir.join(format!("b/f{i}.txt")), format!("line {i}\r\n"));
     }
     let snap = f.full_snapshot();
     assert_eq!(snap.files_changed, 300);
@@ -355,9 +355,9 @@ fn a_burst_under_gitattributes_is_staged_the_ordinary_way() {
 fn a_batch_of_paths_describes_its_renames_edits_and_deletions_in_the_commit() {
     let mut f = Fixture::new();
     for i in 0..20 {
-        write(&f.dir.join(format!("keep/k{i}.md")), &format!("keep {i}\n"));
+        write(&f.dir.join(format!("keep/k{i}.md")), format!("keep {i}\n"));
     }
-    write(&f.dir.join("notes/plan.md"), &"the plan, long enough to be found again\n".repeat(5));
+    write(&f.dir.join("notes/plan.md"), "the plan, long enough to be found again\n".repeat(5));
     write(&f.dir.join("old/a.md"), "a\n");
     write(&f.dir.join("edit.md"), "before\n");
     f.full_snapshot();

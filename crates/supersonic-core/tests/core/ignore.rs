@@ -6,7 +6,7 @@ use std::path::Path;
 
 use supersonic_core::ignore::{IgnoreRules, BUILTIN_EXCLUDES};
 use supersonic_core::Error;
-use supersonic_testkit::{CheckIgnore, IgnoreCase};
+use supersonic_testkit::{spread, CheckIgnore, IgnoreCase, Rng};
 
 /// Cases in the seeded corpus; each costs one `git check-ignore` run (a few ms).
 const CASES: u64 = 300;
@@ -80,15 +80,8 @@ fn assert_agrees(oracle: &CheckIgnore, rules: &[&str], paths: &[(&str, bool)]) {
 }
 
 fn seeded_bytes(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect()
+    let mut rng = Rng::xorshift64(spread(seed));
+    (0..len).map(|_| (rng.next_u64() >> 24) as u8).collect()
 }
 
 #[test]

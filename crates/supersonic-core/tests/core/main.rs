@@ -13,10 +13,11 @@ mod webhooks;
 
 use std::path::{Path, PathBuf};
 
+use supersonic_core::config::{FolderConfig, FolderSettings, Mode};
 use supersonic_core::device::Device;
 use supersonic_core::git::{GitRepo, Identity, SnapshotLimits};
 use supersonic_core::ignore::IgnoreRules;
-use supersonic_testkit::Sandbox;
+pub use supersonic_testkit::{write, Sandbox};
 
 pub fn identity(name: &str) -> Identity {
     Identity {
@@ -37,15 +38,20 @@ pub fn limits() -> SnapshotLimits {
     }
 }
 
-pub fn rules(dir: &Path) -> IgnoreRules {
-    IgnoreRules::load(dir, &[], &dir.join(".supersonic-sync.conf")).unwrap()
+/// Returns the configuration of a two-way, unpaused folder at `dir` syncing `remote`'s `main`.
+pub fn folder_config(dir: &Path, remote: &str, settings: FolderSettings) -> FolderConfig {
+    FolderConfig {
+        path: dir.to_path_buf(),
+        remote: remote.to_string(),
+        branch: "main".into(),
+        mode: Mode::TwoWay,
+        paused: false,
+        settings,
+    }
 }
 
-pub fn write(path: &Path, content: &str) {
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).unwrap();
-    }
-    std::fs::write(path, content).unwrap();
+pub fn rules(dir: &Path) -> IgnoreRules {
+    IgnoreRules::load(dir, &[], &dir.join(".supersonic-sync.conf")).unwrap()
 }
 
 /// A work tree synced with a bare remote in a sandbox.

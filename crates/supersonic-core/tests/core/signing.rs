@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use supersonic_core::batcher::Batch;
-use supersonic_core::config::{FolderConfig, FolderSettings, Mode};
+use supersonic_core::config::FolderSettings;
 use supersonic_core::events::EventBus;
 use supersonic_core::folder::{Folder, Trigger};
 use supersonic_core::paths::Dirs;
@@ -108,14 +108,7 @@ fn every_engine_commit_is_ssh_signed_when_git_config_asks() {
 }
 
 fn folder(sb: &Sandbox, dir: &Path, remote: &Path) -> Folder {
-    let config = FolderConfig {
-        path: dir.to_path_buf(),
-        remote: remote.display().to_string(),
-        branch: "main".into(),
-        mode: Mode::TwoWay,
-        paused: false,
-        settings: FolderSettings::default(),
-    };
+    let config = folder_config(dir, &remote.display().to_string(), FolderSettings::default());
     let dirs = Dirs { config_dir: sb.path().join("cfg"), data_dir: sb.path().join("data") };
     Folder::open(config, &dirs, identity("alpha"), EventBus::default()).unwrap()
 }
@@ -185,7 +178,7 @@ impl GnuPg {
         std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o700);
         std::fs::set_permissions(&home, perms).unwrap();
         let program = sb.path().join("gpg-sandboxed");
-        write(&program, &format!("#!/bin/sh\nexec gpg --homedir '{}' \"$@\"\n", home.display()));
+        write(&program, format!("#!/bin/sh\nexec gpg --homedir '{}' \"$@\"\n", home.display()));
         let mut perms = std::fs::metadata(&program).unwrap().permissions();
         std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
         std::fs::set_permissions(&program, perms).unwrap();

@@ -11,7 +11,7 @@ use hmac::{Hmac, Mac};
 use serde_json::Value;
 use sha2::Sha256;
 use supersonic_core::batcher::Batch;
-use supersonic_core::config::{FolderConfig, FolderSettings, Mode, WebhookSettings};
+use supersonic_core::config::{FolderSettings, WebhookSettings};
 use supersonic_core::events::{Event, EventBus};
 use supersonic_core::folder::{Folder, Trigger};
 use supersonic_core::history::{History, HISTORY_FILE};
@@ -342,14 +342,7 @@ fn timed_cycles(endpoint: Option<&Receiver>) -> Vec<Duration> {
         dirs.data_dir.join(HISTORY_FILE),
     )
     .unwrap();
-    let config = FolderConfig {
-        path: f.dir.clone(),
-        remote: f.remote.display().to_string(),
-        branch: "main".into(),
-        mode: Mode::TwoWay,
-        paused: false,
-        settings,
-    };
+    let config = folder_config(&f.dir, &f.remote.display().to_string(), settings);
     let mut folder = Folder::open(config, &dirs, identity("alpha"), bus.clone()).unwrap();
     let mut durations = Vec::new();
     for i in 0..RUNS {

@@ -86,8 +86,7 @@ fn sse_delivers_a_sync_event_within_a_second_of_the_sync() {
 #[test]
 fn stopping_the_server_ends_open_event_streams() {
     let f = Fixture::start();
-    let mut sse = SseStream::open(&f.server, &format!("/api/events?token={}", f.server.token));
-    assert_eq!(sse.next_event().map(|e| e.0).as_deref(), Some("ready"));
+    let mut sse = f.server.events();
     let started = Instant::now();
     f.server.handle.stop();
     assert!(sse.next_event().is_none(), "the stream ends with the server");
@@ -96,13 +95,8 @@ fn stopping_the_server_ends_open_event_streams() {
 
 #[test]
 fn progress_events_reach_the_stream_under_their_kind() {
-    let sb = Sandbox::new();
-    let remote = sb.bare_remote("notes");
-    let dev = Dev::new(&sb, &remote, "alpha");
-    let bus = EventBus::default();
-    let server = Server::start(&dev.api, None, bus.clone(), None);
-    let mut sse = SseStream::open(&server, &format!("/api/events?token={}", server.token));
-    assert_eq!(sse.next_event().map(|e| e.0).as_deref(), Some("ready"));
+    let Fixture { sb: _sb, dev, bus, server } = Fixture::start();
+    let mut sse = server.events();
     let folder = dev.dir.display().to_string();
     bus.emit(Event::Progress {
         folder: folder.clone(),
@@ -138,13 +132,8 @@ fn progress_events_reach_the_stream_under_their_kind() {
 
 #[test]
 fn freshness_alerts_reach_the_stream_as_stale_events() {
-    let sb = Sandbox::new();
-    let remote = sb.bare_remote("notes");
-    let dev = Dev::new(&sb, &remote, "alpha");
-    let bus = EventBus::default();
-    let server = Server::start(&dev.api, None, bus.clone(), None);
-    let mut sse = SseStream::open(&server, &format!("/api/events?token={}", server.token));
-    assert_eq!(sse.next_event().map(|e| e.0).as_deref(), Some("ready"));
+    let Fixture { sb: _sb, dev, bus, server } = Fixture::start();
+    let mut sse = server.events();
     let folder = dev.dir.display().to_string();
     let message = "2 commit(s) have waited 3 h to be pushed";
     for cleared in [false, true] {

@@ -19,17 +19,10 @@ use supersonic_core::api::{Api, InitRequest};
 use supersonic_core::engine::EngineControl;
 use supersonic_core::events::EventBus;
 use supersonic_http::{ServeOptions, ServerHandle};
-pub use supersonic_testkit::Sandbox;
+pub use supersonic_testkit::{write, Sandbox};
 
 /// Bound for any one answer: a request that takes longer is a hang, not slowness.
 pub const ANSWER: Duration = Duration::from_secs(60);
-
-pub fn write(path: &Path, content: impl AsRef<[u8]>) {
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).unwrap();
-    }
-    std::fs::write(path, content).unwrap();
-}
 
 /// One simulated device in this process: its own config and data dirs, one synced folder.
 pub struct Dev {
@@ -68,6 +61,8 @@ pub struct Fixture {
     pub server: Server,
     pub dev: Dev,
     pub sb: Sandbox,
+    /// The bus the server streams from: a test emits on it to see what `/api/events` sends.
+    pub bus: EventBus,
 }
 
 impl Fixture {
@@ -76,8 +71,9 @@ impl Fixture {
         let sb = Sandbox::new();
         let remote = sb.bare_remote("notes");
         let dev = Dev::new(&sb, &remote, "alpha");
-        let server = Server::start(&dev.api, None, EventBus::default(), None);
-        Fixture { server, dev, sb }
+        let bus = EventBus::default();
+        let server = Server::start(&dev.api, None, bus.clone(), None);
+        Fixture { server, dev, sb, bus }
     }
 }
 
@@ -121,6 +117,14 @@ impl Server {
             ServeOptions { addr: "127.0.0.1:0".parse().unwrap(), token: token.clone(), ui_dir };
         let handle = supersonic_http::start(opts, api.clone(), control, bus).unwrap();
         Server { handle, token }
+    }
+
+    /// Opens `/api/events` with the token in the query, as the UI's `EventSource` does, and
+    /// reads its first event, which must be `ready`: from then on the client is subscribed.
+    pub fn events(&self) -> SseStream {
+        let mut sse = SseStream::open(self, &format!("/api/events?token={}", self.token));
+        assert_eq!(sse.next_event().map(|e| e.0).as_deref(), Some("ready"), "subscribed");
+        sse
     }
 
     pub fn port(&self) -> u16 {

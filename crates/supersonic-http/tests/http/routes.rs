@@ -695,8 +695,7 @@ fn seed_and_hydrate_run_in_the_background_over_smart_http_with_progress() {
     let alpha = Dev::new(&sb, &notes, "alpha");
     let bus = supersonic_core::events::EventBus::default();
     let server = Server::start(&alpha.api, None, bus, None);
-    let mut sse = SseStream::open(&server, &format!("/api/events?token={}", server.token));
-    assert_eq!(sse.next_event().unwrap().0, "ready");
+    let mut sse = server.events();
     let src = sb.path().join("photos");
     for i in 0..300 {
         write(&src.join(format!("d{}/p{i}.txt", i % 5)), format!("picture {i}\n"));
@@ -738,9 +737,7 @@ fn seed_and_hydrate_run_in_the_background_over_smart_http_with_progress() {
     let beta_bus = supersonic_core::events::EventBus::default();
     let engine = beta.api.start(beta_bus.clone()).unwrap();
     let beta_server = Server::start(&beta.api, Some(engine.control()), beta_bus, None);
-    let mut beta_sse =
-        SseStream::open(&beta_server, &format!("/api/events?token={}", beta_server.token));
-    assert_eq!(beta_sse.next_event().unwrap().0, "ready");
+    let mut beta_sse = beta_server.events();
     let restored = sb.path().join("beta-photos");
     let r = beta_server.send("POST", "/api/hydrate", &json!({"url": url, "path": restored}));
     assert_eq!(r.status, 202, "{r:?}");
