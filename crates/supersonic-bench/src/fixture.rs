@@ -19,7 +19,7 @@ use supersonic_testkit::{Device, Sandbox};
 /// The branch every fixture syncs.
 pub const BRANCH: &str = "main";
 
-/// The engine's quiet period the benchmarks run with: the default (DESIGN §3.4, seed 002).
+/// The engine's quiet period the benchmarks run with: the default (seed 002).
 pub const QUIET_MS: u64 = 500;
 
 /// Pause between two looks at a file or `/proc`: short against the figures measured (tens of

@@ -3,7 +3,7 @@
 //! Each run starts `supersonic run` on a folder with a bare remote, writes (creates, modifies,
 //! deletes, renames) while another device pushes now and then, and sends SIGKILL after a random
 //! delay: during start-up, a commit, a fetch, a merge checkout or a push. After the last run the
-//! daemon starts once more and the test checks what DESIGN §3.2 promises: `git fsck` is clean
+//! daemon starts once more and the test checks what the invariants promise (docs/reliability.md): `git fsck` is clean
 //! everywhere, no stale lock is left and the daemon runs, local and remote converge, and every
 //! write made before a kill is there (zero lost writes, nothing deleted comes back).
 //!

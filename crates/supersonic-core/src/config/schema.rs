@@ -245,7 +245,7 @@ impl Default for NotificationSettings {
     }
 }
 
-/// How a conflicting file is resolved (DESIGN §3.3).
+/// How a conflicting file is resolved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Strategy {
