@@ -1,6 +1,6 @@
 //! The control surface's requests and answers, shared by every face that speaks it: the HTTP
-//! routes of this crate and the desktop app's IPC commands (the UI's `lib/types.ts` mirrors these
-//! shapes by wire name). The small decisions on a request live here so both faces agree: folders
+//! routes of `supersonic-http` and the desktop app's IPC commands (the UI's `lib/types.ts`
+//! mirrors these shapes by wire name). The small decisions on a request live here so both faces agree: folders
 //! must be absolute paths, which conflict action a body means, which media type a conflict
 //! version is served as, the history limits, which paths a quarantine decision may name, and
 //! whether a folder is acted on through the engine running in this process or through the
@@ -12,15 +12,14 @@
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use supersonic_core::api::{
-    Api, ConflictBlob, InitRequest, Metrics, Operation, Side, SyncedBy, UndoReport,
-};
-use supersonic_core::config::Mode;
-use supersonic_core::conflicts::{Action, ConflictView};
-use supersonic_core::engine::EngineControl;
-use supersonic_core::folder::CycleReport;
-use supersonic_core::status::FolderStatus;
-use supersonic_core::Error;
+
+use super::{Api, ConflictBlob, InitRequest, Metrics, Operation, Side, SyncedBy, UndoReport};
+use crate::config::Mode;
+use crate::conflicts::{Action, ConflictView};
+use crate::engine::EngineControl;
+use crate::folder::CycleReport;
+use crate::status::FolderStatus;
+use crate::Error;
 
 /// History rows returned when `limit` is not given (the seed's "last 50 operations").
 pub const DEFAULT_HISTORY_LIMIT: usize = 50;
@@ -31,7 +30,7 @@ pub const DEFAULT_METRICS_HOURS: u32 = 24;
 
 /// The one error shape at the edge: `{code, message, key?}`.
 ///
-/// `code` is [`supersonic_core::Error::code`] for engine errors or `bad_request` for a request
+/// `code` is [`crate::Error::code`] for engine errors or `bad_request` for a request
 /// that cannot be acted on; `key` names the setting at fault for a `config_invalid`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Failure {
@@ -225,7 +224,7 @@ impl Seed {
 pub fn start_hydrate(
     api: &Api,
     req: Hydrate,
-    bus: supersonic_core::events::EventBus,
+    bus: crate::events::EventBus,
 ) -> Result<Operation, Failure> {
     let req = req.into_init()?;
     api.start_hydrate(req, bus).map_err(|e| about("path", e))
@@ -235,7 +234,7 @@ pub fn start_hydrate(
 pub fn start_seed(
     api: &Api,
     req: Seed,
-    bus: supersonic_core::events::EventBus,
+    bus: crate::events::EventBus,
 ) -> Result<Operation, Failure> {
     let req = req.into_init()?;
     api.start_seed(req, bus).map_err(|e| about("path", e))
@@ -438,7 +437,7 @@ pub struct ConflictSummary {
 }
 
 /// Returns the metrics answer.
-pub fn metrics(api: &Api, q: &MetricsQuery) -> supersonic_core::Result<MetricsBody> {
+pub fn metrics(api: &Api, q: &MetricsQuery) -> crate::Result<MetricsBody> {
     let hours = q.hours.unwrap_or(DEFAULT_METRICS_HOURS);
     let metrics = api.metrics(q.folder.as_deref(), hours)?;
     let folders = api.status()?;
@@ -478,7 +477,7 @@ pub fn sync_now(
     api: &Api,
     control: Option<&EngineControl>,
     folder: &Path,
-) -> supersonic_core::Result<CycleReport> {
+) -> crate::Result<CycleReport> {
     match engine_for(control, folder) {
         Some(engine) => engine.sync_now(folder),
         None => match api.sync_once(Some(folder), false)?.pop() {
@@ -495,7 +494,7 @@ pub fn set_paused(
     control: Option<&EngineControl>,
     folder: &Path,
     paused: bool,
-) -> supersonic_core::Result<PauseOutcome> {
+) -> crate::Result<PauseOutcome> {
     let folder = api.set_paused(folder, paused)?;
     let engine = engine_for(control, &folder);
     if let Some(engine) = engine {
@@ -519,7 +518,7 @@ impl HeldRequest {
     /// plain path inside it (absolute, `..`, `.git`, empty). The core checks again.
     pub fn checked(self) -> Result<(PathBuf, PathBuf), Failure> {
         let folder = absolute(&self.folder)?;
-        supersonic_core::paths::check_relative(&self.path)
+        crate::paths::check_relative(&self.path)
             .map_err(|e| Failure::bad_request(e.to_string()))?;
         Ok((folder, self.path))
     }
@@ -556,7 +555,7 @@ pub fn decide_held(
     folder: &Path,
     path: &Path,
     decision: HeldDecision,
-) -> supersonic_core::Result<HeldOutcome> {
+) -> crate::Result<HeldOutcome> {
     let folder = match decision {
         HeldDecision::Release => api.release_held(Some(folder), path)?,
         HeldDecision::Ignore => api.ignore_held(Some(folder), path)?,
@@ -575,7 +574,7 @@ pub fn undo_last_sync(
     api: &Api,
     control: Option<&EngineControl>,
     folder: Option<&Path>,
-) -> supersonic_core::Result<UndoReport> {
+) -> crate::Result<UndoReport> {
     let mut report = api.undo_last_sync(folder)?;
     if report.synced == SyncedBy::RunningEngine {
         if let Some(engine) = engine_for(control, &report.folder) {

@@ -1,5 +1,6 @@
-//! The façade every shell calls (CLI today; HTTP and the desktop app later). Each method is
-//! one user-level action, returns typed results, and leaves presentation to the shell.
+//! The façade every shell calls (the CLI, the local HTTP API and the desktop app). Each method
+//! is one user-level action, returns typed results, and leaves presentation to the shell; the
+//! requests and answers the HTTP routes and the desktop IPC share are in [`control`].
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -20,6 +21,8 @@ use crate::paths::{self, Dirs};
 use crate::status::{FolderState, FolderStatus};
 use crate::throttle;
 use crate::{Error, Result};
+
+pub mod control;
 
 /// Deadline for checking that a remote is reachable when a folder is added or its remote changes.
 pub const REMOTE_CHECK_TIMEOUT: Duration = Duration::from_secs(30);
