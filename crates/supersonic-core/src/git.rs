@@ -38,6 +38,7 @@ use crate::status::RepoGrowth;
 use crate::{Error, FailureClass, Result};
 
 mod bulk;
+pub mod objects;
 
 /// Name of the remote the engine syncs with.
 pub const REMOTE: &str = "origin";
