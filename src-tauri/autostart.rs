@@ -19,7 +19,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use supersonic_http::control::Failure;
+use supersonic_core::api::control::Failure;
 
 /// The entry's file name: the app's binary name, as desktops expect.
 pub const FILE_NAME: &str = "supersonic-sync.desktop";

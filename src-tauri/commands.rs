@@ -1,6 +1,6 @@
 //! The IPC commands the UI calls through `ui/src/lib/api.ts`: one per HTTP route, with the same
 //! requests, answers and `{code, message, key?}` errors (see the table in `ui/README.md`). Each
-//! is a few lines over [`supersonic_http::control`] and the core [`Api`], run on the blocking
+//! is a few lines over [`supersonic_core::api::control`] and the core [`Api`], run on the blocking
 //! pool; GET routes take their query parameters as named arguments, POST/PATCH routes their JSON
 //! body as `request` (plus `id`).
 //!
@@ -14,6 +14,9 @@
 
 use std::path::PathBuf;
 
+use supersonic_core::api::control::{
+    self, absolute, Failure, HeldDecision, HeldOutcome, InFolder, PauseOutcome,
+};
 use supersonic_core::api::{
     Api, ConflictOutcome, EffectiveConfig, FolderDevices, FolderQuarantine, IgnoreCheck,
     InitOutcome, Operation, SyncedBy, UndoReport,
@@ -25,9 +28,6 @@ use supersonic_core::folder::CycleReport;
 use supersonic_core::history::HistoryRow;
 use supersonic_core::status::FolderStatus;
 use supersonic_core::webhooks::DeliveryReport;
-use supersonic_http::control::{
-    self, absolute, Failure, HeldDecision, HeldOutcome, InFolder, PauseOutcome,
-};
 use tauri::State;
 
 use crate::autostart::{self, Autostart, SetAutostart};

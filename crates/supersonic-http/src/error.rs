@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use supersonic_core::api::control;
 
 /// An error answer.
 #[derive(Debug, Serialize)]
@@ -52,15 +53,15 @@ impl From<supersonic_core::Error> for ApiError {
             E::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
             E::Git { .. } | E::Io { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         };
-        let f = crate::control::Failure::from(err);
+        let f = control::Failure::from(err);
         ApiError { status, code: f.code, message: f.message, key: f.key }
     }
 }
 
 /// A request the control surface refused before reaching the engine: `400 bad_request`, or
 /// the status of the engine error it carries the code of.
-impl From<crate::control::Failure> for ApiError {
-    fn from(f: crate::control::Failure) -> ApiError {
+impl From<control::Failure> for ApiError {
+    fn from(f: control::Failure) -> ApiError {
         let status = match f.code.as_str() {
             "bad_request" | "invalid_request" | "config_invalid" => StatusCode::BAD_REQUEST,
             "busy" => StatusCode::CONFLICT,

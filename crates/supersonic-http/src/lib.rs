@@ -3,8 +3,8 @@
 //! It owns the HTTP surface only: every handler parses a request, calls
 //! [`supersonic_core::api::Api`] (or the running engine's [`EngineControl`]) on the blocking
 //! pool, and serialises the answer. Behaviour lives in the core. The requests, answers and the
-//! `{code, message, key?}` error are in [`control`], shared with the desktop app's IPC commands
-//! so that both faces speak the same shapes.
+//! `{code, message, key?}` error are in [`supersonic_core::api::control`], shared with the
+//! desktop app's IPC commands so that both faces speak the same shapes.
 //!
 //! Invariants:
 //! - It listens on a loopback address only; [`start`] refuses anything else.
@@ -31,7 +31,6 @@
 #![forbid(unsafe_code)]
 
 mod access;
-pub mod control;
 mod error;
 mod events;
 mod metrics;
@@ -50,7 +49,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::middleware::from_fn_with_state;
 use axum::routing::{any, get, patch, post};
 use axum::Router;
-use supersonic_core::api::Api;
+use supersonic_core::api::{control, Api};
 use supersonic_core::engine::EngineControl;
 use supersonic_core::events::{Event, EventBus};
 use tokio::sync::{broadcast, watch};

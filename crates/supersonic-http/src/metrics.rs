@@ -15,10 +15,12 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
 use axum::Json;
+use supersonic_core::api::control::{
+    self, pending_conflicts as pending, MetricsBody, MetricsQuery,
+};
 use supersonic_core::conflicts::ConflictView;
 use supersonic_core::status::{FolderState, FolderStatus};
 
-use crate::control::{self, pending_conflicts as pending, MetricsBody, MetricsQuery};
 use crate::error::{blocking, ApiError, Params};
 use crate::AppState;
 

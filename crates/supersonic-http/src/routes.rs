@@ -14,6 +14,9 @@ use axum::extract::{Path as UrlPath, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use supersonic_core::api::control::{
+    self, absolute, HeldDecision, HeldOutcome, InFolder, PauseOutcome,
+};
 use supersonic_core::api::{
     ConflictOutcome, EffectiveConfig, FolderQuarantine, IgnoreCheck, InitOutcome, Operation,
     SyncedBy, UndoReport,
@@ -24,7 +27,6 @@ use supersonic_core::history::HistoryRow;
 use supersonic_core::status::FolderStatus;
 use supersonic_core::webhooks::DeliveryReport;
 
-use crate::control::{self, absolute, HeldDecision, HeldOutcome, InFolder, PauseOutcome};
 use crate::error::{blocking, ApiError, Body, Params};
 use crate::AppState;
 

@@ -148,7 +148,7 @@ fn text_of(bytes: &[u8]) -> Option<String> {
 }
 
 fn blob_id(bytes: &[u8]) -> String {
-    crate::git::hash_blob(bytes)
+    crate::git::objects::blob_id(bytes).unwrap_or_default()
 }
 
 /// Replaces `rel` with `new` only if it still holds `expected` (None: absent): the safe write.

@@ -24,7 +24,9 @@
 //! as one pack), `commit` (the one commit writer, messages, trailers), `transport` (fetch,
 //! push, failure classes) over `process` (the git process runner), `integrate`
 //! (fast-forward or merge) with `resolve` (conflicting paths by policy) and `checkout` (the
-//! safe checkout), `devices`, `undo` and `health` (growth, gc).
+//! safe checkout), `devices`, `undo` and `health` (growth, gc); `objects` (small operations
+//! on a repository by path, for the façade) and `libgit` (libgit2's error type and branch names,
+//! a leaf for `error` and `config`).
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
@@ -42,6 +44,7 @@ mod devices;
 mod health;
 mod integrate;
 pub mod libgit;
+pub mod objects;
 mod preflight;
 mod process;
 mod resolve;
@@ -279,12 +282,6 @@ impl GitRepo {
         let oid = Oid::from_str(id).map_err(Error::git("parse blob id"))?;
         Ok(self.repo.find_blob(oid).map_err(Error::git("read blob"))?.content().to_vec())
     }
-}
-
-/// Returns the id git gives `bytes` as a blob (empty if hashing fails, which it does not for
-/// bytes in memory).
-pub fn hash_blob(bytes: &[u8]) -> String {
-    Oid::hash_object(git2::ObjectType::Blob, bytes).map(|o| o.to_string()).unwrap_or_default()
 }
 
 /// Returns the current time as `SystemTime` (the one place git-facing code reads the clock).
