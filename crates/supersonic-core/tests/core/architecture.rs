@@ -213,7 +213,7 @@ fn import_graph(src: &Path) -> Edges {
             if target == module || target.is_empty() || is_ancestor(&target, &module) {
                 continue;
             }
-            let line_no = code[..at].lines().count().max(1);
+            let line_no = code[..at].matches('\n').count() + 1;
             let line = code.lines().nth(line_no - 1).unwrap_or("").trim().to_string();
             let rel = file.strip_prefix(src).unwrap().display();
             edges.entry(target).or_insert_with(|| format!("{rel}:{line_no}: {line}"));

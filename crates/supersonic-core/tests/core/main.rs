@@ -2,6 +2,7 @@
 
 #![allow(clippy::new_without_default)]
 
+mod architecture;
 mod conflicts;
 mod convergence;
 mod folder;
