@@ -22,124 +22,53 @@ import { spawn, execFileSync } from "node:child_process";
 import {
   existsSync,
   mkdirSync,
-  mkdtempSync,
   readFileSync,
   readdirSync,
   realpathSync,
   writeFileSync,
 } from "node:fs";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
+import {
+  Journey,
+  artifacts,
+  assert,
+  assertEq,
+  hermeticSandbox,
+  repoRoot,
+  supersonic,
+} from "./lib/journey.mjs";
 
-const root = resolve(import.meta.dirname, "..");
-const app = join(root, "target/debug/supersonic-sync");
-const cliBin = join(root, "target/debug/supersonic");
-const artifacts = join(root, "test-artifacts");
+const app = join(repoRoot, "target/debug/supersonic-sync");
+const cliBin = join(repoRoot, "target/debug/supersonic");
 const WAIT_MS = 60_000;
 const ELEMENT = "element-6066-11e4-a52e-4f735466cecf";
 
-let passed = 0;
-let failed = 0;
-let stopAll = false;
-
-async function check(name, fn) {
-  if (stopAll) {
-    console.log(`SKIP ${name}`);
-    failed += 1;
-    return;
-  }
-  try {
-    await fn();
-    passed += 1;
-    console.log(`PASS ${name}`);
-  } catch (err) {
-    failed += 1;
-    stopAll = true; // a journey: later steps depend on earlier ones
-    console.log(`FAIL ${name}\n     ${String(err.stack || err).split("\n").join("\n     ")}`);
-  }
-}
-
-function assert(cond, what) {
-  if (!cond) throw new Error(`assertion failed: ${what}`);
-}
-
-function assertEq(got, want, what) {
-  if (JSON.stringify(got) !== JSON.stringify(want))
-    throw new Error(`${what}: got ${JSON.stringify(got)}, want ${JSON.stringify(want)}`);
-}
-
-async function waitUntil(what, fn, ms = WAIT_MS) {
-  const end = Date.now() + ms;
-  let last = "";
-  for (;;) {
-    try {
-      if (await fn()) return;
-    } catch (err) {
-      last = String(err.message || err);
-    }
-    if (Date.now() > end)
-      throw new Error(`timed out after ${ms} ms waiting for ${what}${last ? `: ${last}` : ""}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+// Reporting and waits: tests/lib/journey.mjs.
+const journey = new Journey({ waitMs: WAIT_MS });
+const check = (name, fn) => journey.check(name, fn);
+const waitUntil = (what, fn, ms) => journey.waitUntil(what, fn, ms);
 
 // ---------------------------------------------------------------------------------------------
 // Sandbox: a hermetic user (HOME, git identity, Supersonic dirs), a bare remote, a second device
 
-const tmp = mkdtempSync(join(tmpdir(), "supersonic-app-e2e-"));
-const home = join(tmp, "home");
-mkdirSync(home, { recursive: true });
-writeFileSync(
-  join(home, ".gitconfig"),
-  "[user]\n\tname = App E2E\n\temail = app-e2e@example.invalid\n[init]\n\tdefaultBranch = main\n" +
-    "[commit]\n\tgpgsign = false\n",
-);
-const baseEnv = { ...process.env };
-for (const k of ["GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "XDG_CONFIG_HOME", "XDG_DATA_HOME"])
-  delete baseEnv[k];
-Object.assign(baseEnv, {
-  HOME: home,
-  GIT_CONFIG_GLOBAL: join(home, ".gitconfig"),
-  GIT_CONFIG_NOSYSTEM: "1",
-  GIT_TERMINAL_PROMPT: "0",
-  SUPERSONIC_DEBOUNCE_MS: "200",
-  SUPERSONIC_BACKOFF_INITIAL_SEC: "1",
-  SUPERSONIC_BACKOFF_MAX_SEC: "2",
-  SUPERSONIC_MAX_PER_HOUR: "100000",
-  SUPERSONIC_LOG: "info",
+const sandbox = hermeticSandbox({
+  prefix: "supersonic-app-e2e-",
+  user: { name: "App E2E", email: "app-e2e@example.invalid" },
+  env: { SUPERSONIC_LOG: "info" },
 });
-const desk = {
-  ...baseEnv,
-  SUPERSONIC_CONFIG_DIR: join(tmp, "desk/config"),
-  SUPERSONIC_DATA_DIR: join(tmp, "desk/data"),
-  SUPERSONIC_DEVICE_NAME: "desk",
-};
-const laptop = {
-  ...baseEnv,
-  SUPERSONIC_CONFIG_DIR: join(tmp, "laptop/config"),
-  SUPERSONIC_DATA_DIR: join(tmp, "laptop/data"),
-  SUPERSONIC_DEVICE_NAME: "laptop",
-};
+const { tmp, home, git } = sandbox;
+const desk = sandbox.device("desk", join(tmp, "desk"));
+const laptop = sandbox.device("laptop", join(tmp, "laptop"));
 const remote = join(tmp, "remote.git");
 const dirDesk = join(tmp, "desk-notes");
 const dirLaptop = join(tmp, "laptop-notes");
 
-function git(cwd, args) {
-  return execFileSync("git", args, { cwd, env: baseEnv, encoding: "utf8" }).trim();
-}
-
-function cli(env, args) {
-  try {
-    return execFileSync(cliBin, args, { env, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
-  } catch (err) {
-    throw new Error(`supersonic ${args.join(" ")} failed: ${err.stderr}\n${err.stdout}`);
-  }
-}
+const cli = (dev, args) => supersonic(cliBin, dev, args);
 
 function remoteFile(path) {
   try {
     return execFileSync("git", ["--git-dir", remote, "show", `main:${path}`], {
-      env: baseEnv,
+      env: sandbox.env,
       encoding: "utf8",
       stdio: ["ignore", "pipe", "ignore"],
     });
@@ -227,7 +156,7 @@ async function shoot(name) {
 async function startDriver() {
   const bin = process.env.TAURI_DRIVER || "tauri-driver";
   driver = spawn(bin, ["--port", String(port), "--native-driver", "/usr/bin/WebKitWebDriver"], {
-    env: desk,
+    env: desk.env,
     stdio: ["ignore", "pipe", "pipe"],
   });
   driver.stdout.on("data", (d) => (driverLog += d));
@@ -247,7 +176,6 @@ async function startDriver() {
 // The journey
 
 console.log(`app-e2e: ${app}\n         sandbox ${tmp}`);
-mkdirSync(artifacts, { recursive: true });
 
 try {
   await check("prerequisites: the app, the CLI, WebKitWebDriver", async () => {
@@ -410,7 +338,7 @@ try {
 
   await check("the window's size is kept across a restart", async () => {
     await wd("POST", s("/window/rect"), { width: 1040, height: 720 });
-    const stateFile = join(desk.SUPERSONIC_DATA_DIR, "window-state.json");
+    const stateFile = join(desk.env.SUPERSONIC_DATA_DIR, "window-state.json");
     await waitUntil("the window state to be saved", () => {
       const st = JSON.parse(readFileSync(stateFile, "utf8"));
       return st.width === 1040 && st.height === 720;
@@ -432,7 +360,6 @@ try {
     driver.kill("SIGTERM");
     await new Promise((r) => setTimeout(r, 500));
   }
-  if (failed) console.log(`--- tauri-driver log ---\n${driverLog.slice(-4000)}`);
-  console.log(`app-e2e: ${passed} passed, ${failed} failed`);
-  process.exitCode = failed ? 1 : 0;
+  if (journey.failed) console.log(`--- tauri-driver log ---\n${driverLog.slice(-4000)}`);
+  journey.finish("app-e2e");
 }

@@ -38,7 +38,6 @@ import { execFileSync, spawn } from "node:child_process";
 import {
   existsSync,
   mkdirSync,
-  mkdtempSync,
   readFileSync,
   readdirSync,
   renameSync,
@@ -46,81 +45,37 @@ import {
   writeFileSync,
 } from "node:fs";
 import { randomBytes } from "node:crypto";
-import { tmpdir } from "node:os";
 import { deflateSync } from "node:zlib";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { chromium } from "playwright-core";
+import {
+  Journey,
+  artifacts,
+  assert,
+  assertEq,
+  hermeticSandbox,
+  repoRoot,
+  supersonic,
+} from "../../tests/lib/journey.mjs";
 
-const here = dirname(fileURLToPath(import.meta.url));
-const repo = resolve(here, "../..");
-const bin = process.env.SUPERSONIC_BIN ?? join(repo, "target/debug/supersonic");
-const uiDist = join(repo, "ui/dist");
-const artifacts = join(repo, "test-artifacts");
+const bin = process.env.SUPERSONIC_BIN ?? join(repoRoot, "target/debug/supersonic");
+const uiDist = join(repoRoot, "ui/dist");
 const chromiumPath = process.env.CHROMIUM ?? "/usr/bin/chromium";
 
 /** Generous bound for anything that waits on syncing (git, a daemon, a browser). */
 const WAIT_MS = 30_000;
 
 // ---------------------------------------------------------------------------------------------
-// Reporting
+// Reporting (tests/lib/journey.mjs): on a failure the page is photographed as it was left
 
-let passed = 0;
-let failed = 0;
-let stopped = false;
-
-async function check(name, fn) {
-  if (stopped) {
-    console.log(`  skip  ${name}`);
-    failed++;
-    return;
-  }
-  const t0 = Date.now();
-  try {
-    await fn();
-    passed++;
-    console.log(`  ok    ${name} (${Date.now() - t0} ms)`);
-  } catch (err) {
-    failed++;
-    stopped = true;
-    console.log(
-      `  FAIL  ${name}\n        ${String(err?.stack ?? err)
-        .split("\n")
-        .join("\n        ")}`,
-    );
-    if (page)
-      await page
-        .screenshot({ path: join(artifacts, "ui-failure.png"), fullPage: true })
-        .catch(() => {});
-  }
-}
-
-function assert(cond, message) {
-  if (!cond) throw new Error(message);
-}
-
-function assertEq(actual, expected, why) {
-  if (JSON.stringify(actual) !== JSON.stringify(expected)) {
-    throw new Error(
-      `${why}\n  expected ${JSON.stringify(expected)}\n  actual   ${JSON.stringify(actual)}`,
-    );
-  }
-}
-
-async function waitUntil(what, fn, ms = WAIT_MS) {
-  const end = Date.now() + ms;
-  let last;
-  for (;;) {
-    try {
-      if (await fn()) return;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > end)
-      throw new Error(`timed out after ${ms} ms waiting for ${what}${last ? `: ${last}` : ""}`);
-    await new Promise((r) => setTimeout(r, 150));
-  }
-}
+const journey = new Journey({
+  waitMs: WAIT_MS,
+  onFailure: async () => {
+    if (page) await page.screenshot({ path: join(artifacts, "ui-failure.png"), fullPage: true });
+  },
+});
+const check = (name, fn) => journey.check(name, fn);
+const waitUntil = (what, fn, ms) => journey.waitUntil(what, fn, ms);
 
 // ---------------------------------------------------------------------------------------------
 // Pictures
@@ -164,72 +119,17 @@ function png(width, height, pixel) {
 // ---------------------------------------------------------------------------------------------
 // Sandbox: hermetic git, two devices, one bare remote
 
-const tmp = mkdtempSync(join(tmpdir(), "supersonic-ui-e2e-"));
-const home = join(tmp, "home");
-mkdirSync(home, { recursive: true });
-writeFileSync(
-  join(home, ".gitconfig"),
-  "[user]\n\tname = Test User\n\temail = test@example.com\n[init]\n\tdefaultBranch = main\n" +
-    '[protocol "file"]\n\tallow = always\n[commit]\n\tgpgsign = false\n',
-);
-
-const baseEnv = { ...process.env };
-for (const k of ["GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "XDG_CONFIG_HOME", "XDG_DATA_HOME"])
-  delete baseEnv[k];
-Object.assign(baseEnv, {
-  HOME: home,
-  GIT_CONFIG_GLOBAL: join(home, ".gitconfig"),
-  GIT_CONFIG_NOSYSTEM: "1",
-  GIT_TERMINAL_PROMPT: "0",
-  GIT_ASKPASS: "",
-  SSH_ASKPASS: "",
-  LC_ALL: "C",
-  SUPERSONIC_UI_DIR: uiDist,
-  // Quick commits after an edit; remote polling stays slow so the test decides when to pull.
-  SUPERSONIC_DEBOUNCE_MS: "200",
-  SUPERSONIC_BACKOFF_INITIAL_SEC: "1",
-  SUPERSONIC_BACKOFF_MAX_SEC: "2",
-  SUPERSONIC_MAX_PER_HOUR: "100000",
+const sandbox = hermeticSandbox({
+  prefix: "supersonic-ui-e2e-",
+  user: { name: "Test User", email: "test@example.com" },
+  gitconfig: '[protocol "file"]\n\tallow = always\n',
+  env: { GIT_ASKPASS: "", SSH_ASKPASS: "", LC_ALL: "C", SUPERSONIC_UI_DIR: uiDist },
 });
+const { tmp, git, env: baseEnv } = sandbox;
+const cli = (dev, args) => supersonic(bin, dev, args);
 
-function device(name) {
-  const root = join(tmp, "devices", name);
-  return {
-    name,
-    env: {
-      ...baseEnv,
-      SUPERSONIC_CONFIG_DIR: join(root, "config"),
-      SUPERSONIC_DATA_DIR: join(root, "data"),
-      SUPERSONIC_DEVICE_NAME: name,
-    },
-  };
-}
-
-function cli(dev, args) {
-  try {
-    return execFileSync(bin, args, {
-      env: dev.env,
-      encoding: "utf8",
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-  } catch (err) {
-    throw new Error(
-      `supersonic ${args.join(" ")} (${dev.name}) failed: ${err.stderr}\n${err.stdout}`,
-    );
-  }
-}
-
-function git(cwd, args) {
-  return execFileSync("git", args, {
-    cwd,
-    env: baseEnv,
-    encoding: "utf8",
-    stdio: ["ignore", "pipe", "pipe"],
-  }).trim();
-}
-
-const alpha = device("alpha");
-const beta = device("beta");
+const alpha = sandbox.device("alpha");
+const beta = sandbox.device("beta");
 const remote = join(tmp, "remote.git");
 const remote2 = join(tmp, "added-remote.git");
 const remote3 = join(tmp, "moved-remote.git");
@@ -330,7 +230,6 @@ async function statValue(name) {
 // The journey
 
 console.log(`ui-e2e: ${bin}\n        sandbox ${tmp}`);
-mkdirSync(artifacts, { recursive: true });
 
 try {
   await check("prerequisites: supersonic binary, built UI, chromium", async () => {
@@ -1405,7 +1304,7 @@ try {
       });
     });
   }
-  if (failed) {
+  if (journey.failed) {
     console.log(
       `--- serve log (last 40 lines) ---\n${serverLog.split("\n").slice(-40).join("\n")}`,
     );
@@ -1413,6 +1312,5 @@ try {
   } else if (!process.env.KEEP_TMP) {
     rmSync(tmp, { recursive: true, force: true });
   }
-  console.log(`ui-e2e: ${passed} passed, ${failed} failed`);
-  process.exitCode = failed ? 1 : 0;
+  journey.finish("ui-e2e");
 }
